@@ -1,0 +1,3 @@
+from localroute.cli import main
+
+raise SystemExit(main())

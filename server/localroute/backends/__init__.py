@@ -1,0 +1,1 @@
+"""Backends: one module per protocol, chosen by kind in the registry."""

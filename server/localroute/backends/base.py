@@ -1,0 +1,110 @@
+"""What every backend offers, and the errors it raises.
+
+Error tree::
+
+    BackendError                  any failure talking to a backend; .backend names it
+    ├── BackendUnavailable        refused, connect timeout, reset, 5xx, 429, budget spent:
+    │                             the backend is marked down and the next candidate tried
+    └── BackendRequestError       the backend answered but refused this request
+                                  (unknown model, bad key, bad request): the next candidate
+                                  is tried, the backend is not marked down
+
+Messages never contain secrets or the code that was sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from localroute.config.models import BackendConfig, Locality
+
+
+class BackendError(Exception):
+    """A backend failed; ``str(err)`` is a message for the user."""
+
+    def __init__(self, backend: str, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.backend = backend
+        self.message = message
+        self.status = status
+
+    def __str__(self) -> str:
+        return f"{self.backend}: {self.message}"
+
+
+class BackendUnavailable(BackendError):
+    """The backend could not serve any request now; mark it down."""
+
+    def __init__(
+        self,
+        backend: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(backend, message, status=status)
+        self.retry_after_s = retry_after_s
+
+
+class BackendRequestError(BackendError):
+    """The backend is up but rejected this request."""
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One chat completion: a system and a user message, optionally structured output."""
+
+    model: str
+    system: str
+    user: str
+    json_schema: dict[str, Any] | None = None
+    max_tokens: int = 1024
+    temperature: float = 0.0
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    text: str
+    model: str
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    structured: str = "none"
+    """The structured-output form the backend accepted (`json_schema`, `json_object+schema`,
+    `json_object`, `none`)."""
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    up: bool
+    latency_ms: float | None = None
+    models: tuple[str, ...] = ()
+    detail: str = ""
+    context_tokens: dict[str, int] = field(default_factory=dict)
+
+
+TextCallback = Callable[[str], None]
+
+
+class Backend(Protocol):
+    """A configured backend. Implementations live in sibling modules, chosen by kind."""
+
+    name: str
+    config: BackendConfig
+    locality: Locality
+
+    async def probe(self) -> ProbeResult:
+        """A cheap availability check, bounded by the connect timeout (plus a short read)."""
+        ...
+
+    async def chat(self, request: ChatRequest, on_text: TextCallback | None = None) -> ChatResult:
+        """Run one chat completion, streaming text pieces to ``on_text``.
+
+        Raises :class:`BackendError`. Cancellation (``CancelledError``) closes the
+        connection at once and propagates.
+        """
+        ...
+
+    async def aclose(self) -> None: ...

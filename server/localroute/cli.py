@@ -1,0 +1,181 @@
+"""Command line: serve | route | status | config."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from localroute import __version__
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="localroute",
+        description="Local-first routing language server: review and explain code with a local "
+        "model first, never sending private code to a cloud.",
+    )
+    parser.add_argument("--version", action="version", version=f"localroute {__version__}")
+    sub = parser.add_subparsers(dest="command")
+
+    serve = sub.add_parser("serve", help="run the language server (stdio by default)")
+    serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on a socket instead of stdio")
+    serve.add_argument("--log-level", default="INFO", help="logging level on stderr")
+
+    route = sub.add_parser("route", help="print where a file would go, and why; sends nothing")
+    route.add_argument("file", type=Path)
+    route.add_argument("--task", default="review")
+    route.add_argument("--format", choices=["text", "json"], default="text")
+    route.add_argument("--probe", action="store_true", help="probe the backends first")
+
+    status = sub.add_parser("status", help="probe every backend and print up/down, latency")
+    status.add_argument("--format", choices=["text", "json"], default="text")
+
+    config = sub.add_parser("config", help="configuration: schema | check")
+    config_sub = config.add_subparsers(dest="config_command")
+    config_sub.add_parser("schema", help="print the JSON Schema of the configuration file")
+    check = config_sub.add_parser("check", help="validate a configuration file")
+    check.add_argument("path", nargs="?", type=Path, help="default: the user file")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "route":
+        return asyncio.run(_route(args))
+    if args.command == "status":
+        return asyncio.run(_status(args))
+    if args.command == "config":
+        return _config(args, parser)
+    parser.print_help()
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # pygls logs every message at INFO: too much for an editor's server log.
+    logging.getLogger("pygls").setLevel(logging.WARNING)
+    from localroute.lsp.features import register
+    from localroute.server import LocalrouteServer
+
+    server = LocalrouteServer()
+    register(server)
+    if args.tcp:
+        host, _, port = str(args.tcp).rpartition(":")
+        server.start_tcp(host or "127.0.0.1", int(port))
+    else:
+        server.start_io()
+    return 0
+
+
+def _load() -> Any:
+    from localroute.config import sources
+
+    loaded = sources.load(workspace_folders=[str(Path.cwd())])
+    for problem in loaded.problems:
+        print(f"localroute: configuration: {problem}", file=sys.stderr)
+    return loaded
+
+
+async def _route(args: argparse.Namespace) -> int:
+    from localroute.pipeline import Pipeline, TaskRequest
+    from localroute.status import route_report
+
+    path = args.file.resolve()
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        print(f"localroute: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    loaded = _load()
+    if args.task not in loaded.config.tasks:
+        print(f"localroute: unknown task {args.task!r}", file=sys.stderr)
+        return 2
+    pipeline = Pipeline(loaded.config)
+    try:
+        if args.probe:
+            await pipeline.health.probe_all(list(loaded.config.backends))
+        request = TaskRequest(
+            task=args.task,
+            uri=path.as_uri(),
+            path=str(path),
+            text=text,
+            workspace_roots=(str(Path.cwd()),),
+        )
+        report = route_report(pipeline, request)
+    finally:
+        await pipeline.aclose()
+    if args.format == "json":
+        print(json.dumps(report, indent=2))
+        return 0
+    print(report["summary"])
+    print(f"  privacy: {'private' if report['private'] else 'not private'}")
+    for reason in report["reasons"]:
+        print(f"    - {reason}")
+    print("  candidates:")
+    for c in report["candidates"]:
+        print(f"    - {c['backend']}:{c['model']} ({c['locality']}, {c['state']})")
+    for s in report["skipped"]:
+        print(f"    - {s['entry']}: skipped, {s['reason']}")
+    print("  nothing was sent")
+    return 0
+
+
+async def _status(args: argparse.Namespace) -> int:
+    from localroute.pipeline import Pipeline
+    from localroute.status import status_report
+
+    loaded = _load()
+    pipeline = Pipeline(loaded.config)
+    try:
+        report = await status_report(pipeline)
+    finally:
+        await pipeline.aclose()
+    if args.format == "json":
+        print(json.dumps(report, indent=2))
+        return 0
+    for b in report["backends"]:
+        state = "up" if b["up"] else "down"
+        latency = f"{b['latency_ms']:.0f} ms" if b["latency_ms"] is not None else "-"
+        models = ", ".join(b["models"][:8]) or "-"
+        print(
+            f"{b['name']:<12} {b['kind']:<9} {b['locality']:<16} {state:<5} {latency:>8}  "
+            f"{b['url'] or ''}  models: {models}"
+        )
+        if not b["up"]:
+            print(f"{'':<12} {b['detail']}")
+    for name, task in report["tasks"].items():
+        print(f"task {name}: {' → '.join(task['route'])}")
+    return 0
+
+
+def _config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from localroute.config import sources
+    from localroute.config.models import Config
+
+    if args.config_command == "schema":
+        print(json.dumps(Config.model_json_schema(), indent=2))
+        return 0
+    if args.config_command == "check":
+        path = args.path or sources.user_config_path()
+        problems = sources.check_file(path)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        if any(p.severity == "error" for p in problems):
+            return 1
+        print(f"{path}: ok")
+        return 0
+    parser.print_help()
+    return 0

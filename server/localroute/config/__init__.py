@@ -1,0 +1,1 @@
+"""Configuration: the schema (models), where it comes from (sources), locality."""

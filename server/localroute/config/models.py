@@ -1,0 +1,203 @@
+"""The configuration schema: pydantic models, frozen and fully defaulted.
+
+This module is pure: it imports neither pygls nor httpx. The TOML files, the
+editor settings and the trust rule live in :mod:`localroute.config.sources`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Locality = Literal["local", "private-network", "cloud"]
+BackendKind = Literal["openai", "ollama", "anthropic", "copilot", "command"]
+
+LOCALITY_ORDER: dict[str, int] = {"local": 0, "private-network": 1, "cloud": 2}
+
+BUILTIN_PRIVACY_GLOBS: tuple[str, ...] = (
+    "**/.env",
+    "**/.env.*",
+    "**/*.pem",
+    "**/*.key",
+    "**/id_rsa*",
+    "**/id_dsa*",
+    "**/id_ecdsa*",
+    "**/id_ed25519*",
+    "**/.ssh/**",
+    "**/.aws/**",
+    "**/.gnupg/**",
+    "**/secrets/**",
+    "**/*.p12",
+    "**/*.pfx",
+    "**/*.keystore",
+    "**/*.jks",
+    "**/credentials*",
+    "**/.netrc",
+    "**/.npmrc",
+    "**/.pypirc",
+    "**/.git-credentials",
+    "**/*.tfstate",
+    "**/*.tfstate.*",
+)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BackendConfig(_Model):
+    """One model server that requests may be routed to."""
+
+    kind: BackendKind = Field(description="Protocol spoken by the backend.")
+    url: str | None = Field(
+        default=None,
+        description="Base URL. `openai`: the URL that `/chat/completions` is appended to "
+        "(e.g. `http://127.0.0.1:8080/v1`). `ollama`: the server root.",
+    )
+    locality: Locality | None = Field(
+        default=None,
+        description="Where the backend runs. Derived from the URL when unset; only the user "
+        "file and user-level editor settings may set it.",
+    )
+    api_key_env: str | None = Field(
+        default=None,
+        description="Name of the environment variable holding the API key (never the key).",
+    )
+    max_concurrency: int = Field(
+        default=4, ge=1, le=256, description="Parallel requests this backend accepts."
+    )
+    timeout_s: float = Field(
+        default=300.0,
+        gt=0,
+        le=3600,
+        description="Whole-request budget in seconds; long enough for llama-swap to load a model.",
+    )
+    connect_timeout_s: float = Field(
+        default=1.5,
+        gt=0,
+        le=60,
+        description="TCP connect timeout in seconds: the most a dead host can cost a request.",
+    )
+    context_tokens: int | None = Field(
+        default=None, ge=256, description="Context window of the backend's models, in tokens."
+    )
+    start_command: list[str] | None = Field(
+        default=None,
+        description="argv that starts the backend's service (user file only).",
+    )
+    num_ctx: int | None = Field(default=None, ge=256, description="`ollama`: options.num_ctx.")
+    argv: list[str] | None = Field(
+        default=None, description="`command`: argv template; `{model}` is replaced."
+    )
+    output: Literal["text", "opencode-json"] = Field(
+        default="text", description="`command`: how stdout is read."
+    )
+    token_url: str | None = Field(default=None, description="`copilot`: token exchange URL.")
+    api_url: str | None = Field(
+        default=None, description="`copilot`: chat API base (default: the token's endpoints.api)."
+    )
+    oauth_token_env: str | None = Field(
+        default=None, description="`copilot`: environment variable holding the OAuth token."
+    )
+
+    @model_validator(mode="after")
+    def _kind_needs(self) -> BackendConfig:
+        if self.kind in ("openai", "ollama") and not self.url:
+            raise ValueError(f"a backend of kind '{self.kind}' needs 'url'")
+        if self.kind == "command" and not self.argv:
+            raise ValueError("a backend of kind 'command' needs 'argv'")
+        if self.url is not None and not self.url.startswith(("http://", "https://", "unix:")):
+            raise ValueError(f"url must start with http://, https:// or unix: (got {self.url!r})")
+        return self
+
+
+class TaskConfig(_Model):
+    """A task (review, explain) and the route its requests take."""
+
+    title: str | None = Field(default=None, description="Code action title (custom tasks).")
+    route: list[str] = Field(
+        default_factory=list,
+        description="Candidates in order, each `backend:model` (the model is everything after "
+        "the first colon).",
+    )
+    route_private: list[str] | None = Field(
+        default=None,
+        description="Route for private code; default: `route` filtered to the localities "
+        "private code may use.",
+    )
+
+    @field_validator("route", "route_private")
+    @classmethod
+    def _entries_have_model(cls, value: list[str] | None) -> list[str] | None:
+        for entry in value or []:
+            backend, sep, model = entry.partition(":")
+            if not sep or not backend or not model:
+                raise ValueError(f"route entry {entry!r} is not 'backend:model'")
+        return value
+
+
+class PrivacyConfig(_Model):
+    """What makes a document private. Globs from every source add up."""
+
+    globs: list[str] = Field(
+        default_factory=list, description="Privacy globs, added to the built-in list."
+    )
+    detect_secrets: bool = Field(
+        default=True, description="Content holding a credential is private too."
+    )
+    allow_private_network: bool = Field(
+        default=True, description="Private code may go to `private-network` backends."
+    )
+
+
+class CacheConfig(_Model):
+    """The result cache for identical requests."""
+
+    max_entries: int = Field(default=256, ge=0, le=100_000, description="0 disables the cache.")
+
+
+class HealthConfig(_Model):
+    """How backend availability is probed and cached."""
+
+    ttl_s: float = Field(
+        default=10.0, gt=0, le=3600, description="How long a probe result that says 'up' is kept."
+    )
+    recheck_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="How often a backend known to be down is probed again in the background.",
+    )
+
+
+class Config(_Model):
+    """The whole configuration (the TOML file, or editor settings as JSON)."""
+
+    backends: dict[str, BackendConfig] = Field(default_factory=dict)
+    tasks: dict[str, TaskConfig] = Field(default_factory=dict)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
+
+    def all_privacy_globs(self) -> tuple[str, ...]:
+        return BUILTIN_PRIVACY_GLOBS + tuple(
+            g for g in self.privacy.globs if g not in BUILTIN_PRIVACY_GLOBS
+        )
+
+
+DEFAULT_LOCAL_URL = "http://127.0.0.1:8080/v1"
+
+
+def default_config(*, copilot_available: bool) -> Config:
+    """The configuration with no files and no editor settings."""
+    backends = {"local": BackendConfig(kind="openai", url=DEFAULT_LOCAL_URL)}
+    if copilot_available:
+        backends["copilot"] = BackendConfig(kind="copilot")
+    return Config(
+        backends=backends,
+        tasks={
+            "review": TaskConfig(route=["local:coder", "copilot:claude-sonnet-4.5"]),
+            "explain": TaskConfig(route=["local:coder", "copilot:claude-haiku-4.5"]),
+        },
+    )

@@ -1,0 +1,1 @@
+"""The LSP surface: thin async handlers around the pipeline."""

@@ -1,0 +1,130 @@
+"""Code actions: review/explain with the predicted route in the title, and quick fixes.
+
+Listing actions never waits on the network: the route is predicted from cached
+availability (a background probe is started for what is not known yet).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+
+from localroute.lsp.commands import EXPLAIN, REVIEW
+from localroute.lsp.publish import document_lines
+from localroute.lsp.results import SOURCE
+from localroute.pipeline import TaskRequest
+from localroute.privacy import path_from_uri
+
+if TYPE_CHECKING:
+    from localroute.server import LocalrouteServer
+
+
+def route_suffix(ls: LocalrouteServer, request: TaskRequest) -> str:
+    decision = ls.pipeline.decide(request)
+    predicted = ls.pipeline.predicted(decision)
+    if predicted is not None:
+        return predicted.label()
+    if decision.private:
+        return "refused: private"
+    return "no backend available"
+
+
+def _selection(params: types.CodeActionParams) -> tuple[int, int] | None:
+    start, end = params.range.start, params.range.end
+    if (start.line, start.character) == (end.line, end.character):
+        return None
+    last = end.line - 1 if end.line > start.line and end.character == 0 else end.line
+    return start.line, last
+
+
+def actions(ls: LocalrouteServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+    uri = params.text_document.uri
+    try:
+        document = ls.workspace.get_text_document(uri)
+        text = document.source
+    except (OSError, ValueError):
+        return []
+    base = TaskRequest(
+        task="review",
+        uri=uri,
+        path=path_from_uri(uri),
+        text=text,
+        workspace_roots=ls.workspace_roots(),
+        language=document.language_id,
+    )
+    found: list[types.CodeAction] = []
+    selection = _selection(params)
+    scopes: list[tuple[str, tuple[int, int] | None]] = []
+    if selection is not None:
+        scopes.append(("selection", selection))
+    scopes.append(("file", None))
+    for scope, span in scopes:
+        for task, command, verb in (("review", REVIEW, "Review"), ("explain", EXPLAIN, "Explain")):
+            request = TaskRequest(
+                **{
+                    **base.__dict__,
+                    "task": task,
+                    "start_line": None if span is None else span[0],
+                    "end_line": None if span is None else span[1],
+                }
+            )
+            title = f"{verb} {scope} — {route_suffix(ls, request)}"
+            argument: dict[str, Any] = {
+                "uri": uri,
+                "range": None if span is None else _range_json(params.range),
+            }
+            found.append(
+                types.CodeAction(
+                    title=title,
+                    # Selection actions show in the light bulb, file actions with source actions.
+                    kind=f"{types.CodeActionKind.Refactor if span else types.CodeActionKind.Source}"
+                    f".localroute.{task}",
+                    command=types.Command(title=title, command=command, arguments=[argument]),
+                )
+            )
+    found.extend(quick_fixes(ls, params))
+    return found
+
+
+def _range_json(selection: types.Range) -> dict[str, Any]:
+    return {
+        "start": {"line": selection.start.line, "character": selection.start.character},
+        "end": {"line": selection.end.line, "character": selection.end.character},
+    }
+
+
+def quick_fixes(ls: LocalrouteServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+    uri = params.text_document.uri
+    lines = document_lines(ls, uri)
+    fixes: list[types.CodeAction] = []
+    for diagnostic in params.context.diagnostics:
+        data = diagnostic.data if isinstance(diagnostic.data, dict) else {}
+        suggestion = data.get("suggestion")
+        if diagnostic.source != SOURCE or not isinstance(suggestion, str) or not suggestion:
+            continue
+        start, end = diagnostic.range.start.line, diagnostic.range.end.line
+        if start >= len(lines):
+            continue
+        end = min(end, len(lines) - 1)
+        indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
+        new_text = "\n".join(
+            (indent + line.lstrip()) if i == 0 and not line.startswith(indent) else line
+            for i, line in enumerate(suggestion.rstrip("\n").split("\n"))
+        )
+        edit_range = types.Range(
+            start=types.Position(line=start, character=0),
+            end=types.Position(line=end, character=len(lines[end].rstrip("\r\n"))),
+        )
+        short = suggestion.strip().splitlines()[0][:60] if suggestion.strip() else suggestion
+        fixes.append(
+            types.CodeAction(
+                title=f"Apply suggestion: {short}",
+                kind=types.CodeActionKind.QuickFix,
+                diagnostics=[diagnostic],
+                edit=types.WorkspaceEdit(
+                    changes={uri: [types.TextEdit(range=edit_range, new_text=new_text)]}
+                ),
+            )
+        )
+    return fixes

@@ -1,0 +1,316 @@
+"""The one path every request takes: classify → route → prompt → backend → parse.
+
+Called by the language server and by the command line alike; it knows neither.
+It owns the live state that follows from the configuration: the backend
+instances, their health, their concurrency limits and the result cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from cachetools import LRUCache
+
+from localroute.backends.base import (
+    Backend,
+    BackendError,
+    BackendUnavailable,
+    ChatRequest,
+    ChatResult,
+    ProbeResult,
+)
+from localroute.backends.registry import create_backend
+from localroute.config.locality import effective_locality
+from localroute.config.models import Config, Locality
+from localroute.privacy import PrivacyVerdict, classify
+from localroute.routing.health import HealthMonitor
+from localroute.routing.router import Candidate, RouteDecision, decide, private_localities
+from localroute.tasks.explain import build_explain_prompt, explanation_markdown
+from localroute.tasks.findings import Finding, Prompt
+from localroute.tasks.review import build_review_prompt, parse_findings
+
+log = logging.getLogger(__name__)
+
+TASKS = ("review", "explain")
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    """One request: a task over a document snapshot, a whole file or a line range."""
+
+    task: str
+    uri: str
+    path: str | None
+    text: str
+    start_line: int | None = None  # 0-based, inclusive; None = whole file
+    end_line: int | None = None
+    workspace_roots: tuple[str, ...] = ()
+    language: str | None = None
+    refresh: bool = False
+
+    def line_span(self) -> tuple[int, int]:
+        last = max(len(self.text.splitlines()) - 1, 0)
+        if self.start_line is None:
+            return 0, last
+        start = min(max(self.start_line, 0), last)
+        end = min(max(self.end_line if self.end_line is not None else start, start), last)
+        return start, end
+
+    def selected_lines(self) -> list[str]:
+        start, end = self.line_span()
+        return self.text.splitlines()[start : end + 1]
+
+    @property
+    def label(self) -> str:
+        return self.path or self.uri
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    task: str
+    backend: str
+    model: str
+    locality: Locality
+    reason: str
+    cached: bool
+    first_line: int
+    last_line: int
+    findings: tuple[Finding, ...] = ()
+    markdown: str | None = None
+    attempts: tuple[str, ...] = field(default_factory=tuple)
+
+
+class TaskError(Exception):
+    """A request that produced no result; the message says why and what was tried."""
+
+
+class RequestRefused(TaskError):
+    """Private code and no allowed backend available: nothing was sent."""
+
+
+class RequestFailed(TaskError):
+    """Every candidate failed."""
+
+
+class Observer(Protocol):
+    def attempting(self, candidate: Candidate) -> None: ...
+    def received(self, characters: int) -> None: ...
+
+
+class _Silent:
+    def attempting(self, candidate: Candidate) -> None:
+        return None
+
+    def received(self, characters: int) -> None:
+        return None
+
+
+class Pipeline:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.health = HealthMonitor(
+            self._probe, ttl_s=config.health.ttl_s, recheck_s=config.health.recheck_s
+        )
+        self._backends: dict[str, Backend] = {}
+        self._limits: dict[str, asyncio.Semaphore] = {}
+        self._cache: LRUCache[tuple[object, ...], TaskOutcome] | None = (
+            LRUCache(maxsize=config.cache.max_entries) if config.cache.max_entries else None
+        )
+
+    # -- configuration --------------------------------------------------------------
+
+    def localities(self) -> dict[str, Locality]:
+        return {name: effective_locality(b) for name, b in self.config.backends.items()}
+
+    async def reconfigure(self, config: Config) -> None:
+        """Switch to a new configuration; backends whose settings changed are recreated."""
+        old, self.config = self.config, config
+        for name in list(self._backends):
+            if old.backends.get(name) != config.backends.get(name):
+                backend = self._backends.pop(name)
+                self._limits.pop(name, None)
+                await backend.aclose()
+        if self._cache is not None and old.tasks != config.tasks:
+            self._cache.clear()
+
+    def backend(self, name: str) -> Backend:
+        backend = self._backends.get(name)
+        if backend is None:
+            config = self.config.backends[name]
+            backend = create_backend(name, config, effective_locality(config))
+            self._backends[name] = backend
+            self._limits[name] = asyncio.Semaphore(config.max_concurrency)
+        return backend
+
+    async def _probe(self, name: str) -> ProbeResult:
+        if name not in self.config.backends:
+            return ProbeResult(up=False, detail="not configured")
+        return await self.backend(name).probe()
+
+    async def aclose(self) -> None:
+        await self.health.aclose()
+        backends, self._backends = list(self._backends.values()), {}
+        for backend in backends:
+            await backend.aclose()
+
+    # -- the decision -----------------------------------------------------------------
+
+    def classify(self, request: TaskRequest) -> PrivacyVerdict:
+        start, _ = request.line_span()
+        return classify(
+            path=request.path,
+            workspace_roots=request.workspace_roots,
+            text="\n".join(request.selected_lines()),
+            globs=self.config.all_privacy_globs(),
+            detect_secrets=self.config.privacy.detect_secrets,
+            first_line=start + 1,
+        )
+
+    def decide(self, request: TaskRequest) -> RouteDecision:
+        return decide(self.config, request.task, self.classify(request), self.localities())
+
+    def predicted(self, decision: RouteDecision) -> Candidate | None:
+        for candidate in decision.candidates:
+            self.health.refresh_soon(candidate.backend)
+        return decision.predicted(self.health.state)
+
+    # -- running ----------------------------------------------------------------------
+
+    def prompt_for(self, request: TaskRequest) -> Prompt:
+        start, _ = request.line_span()
+        lines = request.selected_lines()
+        if request.task == "review":
+            return build_review_prompt(
+                path_label=request.label, language=request.language, lines=lines, first_line=start
+            )
+        return build_explain_prompt(
+            path_label=request.label,
+            language=request.language,
+            lines=lines,
+            first_line=start,
+            whole_file=request.start_line is None,
+        )
+
+    async def run(self, request: TaskRequest, observer: Observer | None = None) -> TaskOutcome:
+        if request.task not in TASKS:
+            raise TaskError(f"unknown task '{request.task}' (known: {', '.join(TASKS)})")
+        observer = observer or _Silent()
+        decision = self.decide(request)
+        first, last = request.line_span()
+        prompt = self.prompt_for(request)
+        key = self._cache_key(request, prompt, decision)
+        if self._cache is not None and not request.refresh and key in self._cache:
+            hit = self._cache[key]
+            return TaskOutcome(**{**hit.__dict__, "cached": True})
+
+        attempts: list[str] = [f"{s.entry}: {s.reason}" for s in decision.skipped]
+        sent = False
+        for candidate in decision.candidates:
+            if self.health.state(candidate.backend) == "down":
+                detail = self.health.health(candidate.backend).detail
+                attempts.append(f"{candidate.entry}: down ({detail})")
+                continue
+            observer.attempting(candidate)
+            sent = True
+            try:
+                result = await self._chat(candidate, prompt, observer)
+            except BackendUnavailable as exc:
+                self.health.mark_down(
+                    candidate.backend, exc.message, retry_after_s=exc.retry_after_s
+                )
+                attempts.append(f"{candidate.entry}: {exc.message}")
+                continue
+            except BackendError as exc:
+                attempts.append(f"{candidate.entry}: {exc.message}")
+                continue
+            outcome = self._outcome(request, decision, candidate, result, first, last, attempts)
+            if self._cache is not None:
+                self._cache[key] = outcome
+            return outcome
+        raise self._no_answer(request, decision, attempts, sent=sent)
+
+    async def _chat(self, candidate: Candidate, prompt: Prompt, observer: Observer) -> ChatResult:
+        backend = self.backend(candidate.backend)
+        chat_request = ChatRequest(
+            model=candidate.model,
+            system=prompt.system,
+            user=prompt.user,
+            json_schema=prompt.json_schema,
+        )
+        received = 0
+
+        def on_text(piece: str) -> None:
+            nonlocal received
+            received += len(piece)
+            observer.received(received)
+
+        started = time.monotonic()
+        async with self._limits[candidate.backend]:
+            result = await backend.chat(chat_request, on_text)
+        self.health.mark_up(candidate.backend, latency_ms=(time.monotonic() - started) * 1000)
+        return result
+
+    def _outcome(
+        self,
+        request: TaskRequest,
+        decision: RouteDecision,
+        candidate: Candidate,
+        result: ChatResult,
+        first: int,
+        last: int,
+        attempts: Sequence[str],
+    ) -> TaskOutcome:
+        reason = decision.why()
+        if attempts:
+            reason += "; fell back after " + "; ".join(attempts)
+        common = {
+            "task": request.task,
+            "backend": candidate.backend,
+            "model": candidate.model,
+            "locality": candidate.locality,
+            "reason": reason,
+            "cached": False,
+            "first_line": first,
+            "last_line": last,
+            "attempts": tuple(attempts),
+        }
+        if request.task == "review":
+            findings = parse_findings(result.text, first_line=first, last_line=last)
+            return TaskOutcome(**common, findings=tuple(findings))  # type: ignore[arg-type]
+        markdown = explanation_markdown(
+            result.text,
+            model=candidate.model,
+            backend=candidate.backend,
+            locality=candidate.locality,
+        )
+        return TaskOutcome(**common, markdown=markdown)  # type: ignore[arg-type]
+
+    def _no_answer(
+        self,
+        request: TaskRequest,
+        decision: RouteDecision,
+        attempts: Sequence[str],
+        *,
+        sent: bool,
+    ) -> TaskError:
+        tried = "; ".join(attempts) if attempts else "no backend in the route"
+        if decision.private:
+            allowed = " or ".join(sorted(private_localities(self.config)))
+            nothing = "Nothing was sent to a cloud backend." if sent else "Nothing was sent."
+            return RequestRefused(
+                f"refused: {request.label} is private ({decision.verdict.summary}) and no "
+                f"{allowed} backend could take it. Tried: {tried}. {nothing}"
+            )
+        return RequestFailed(f"no backend could answer the {request.task} request. Tried: {tried}.")
+
+    def _cache_key(
+        self, request: TaskRequest, prompt: Prompt, decision: RouteDecision
+    ) -> tuple[object, ...]:
+        digest = hashlib.sha256(f"{prompt.system}\0{prompt.user}".encode()).hexdigest()
+        return (request.task, digest, tuple(c.entry for c in decision.candidates))

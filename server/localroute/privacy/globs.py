@@ -1,0 +1,191 @@
+"""Privacy globs: gitignore-like patterns matched against a document's paths.
+
+A document is matched through every name it can be reached by: its absolute
+path, the same with symlinks resolved, and its path relative to each workspace
+folder that contains it. Matching is case-insensitive everywhere, because
+macOS and Windows file systems are, and a missed match leaks code to a cloud
+while an extra match only keeps it local.
+
+This module is pure: it imports neither pygls nor httpx.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import posixpath
+import re
+from collections.abc import Sequence
+
+_SLASHES = re.compile(r"/{2,}")
+
+
+@functools.lru_cache(maxsize=1024)
+def glob_to_regex(glob: str) -> re.Pattern[str]:
+    """Compile a privacy glob to a case-insensitive, whole-string regex.
+
+    Semantics follow gitignore: ``**`` spans any number of path segments
+    (zero included, so ``**/.env`` matches ``.env``), ``*`` and ``?`` stay
+    within one segment, ``[abc]``/``[!abc]`` are character classes. A glob
+    without a ``/`` matches the basename at any depth; a leading ``/``
+    anchors it at the root (the workspace root for relative paths, the file
+    system root for absolute ones); a trailing ``/`` or ``/**`` matches
+    everything below that directory. Backslashes are path separators, not
+    escapes, so Windows-style globs work. The pattern is anchored at both
+    ends, so ``match``, ``fullmatch`` and ``search`` agree.
+    """
+    g = _SLASHES.sub("/", glob.strip().replace("\\", "/"))
+    anchored = g.startswith("/")
+    g = g.lstrip("/")
+    # gitignore decides "anywhere vs. anchored" before the trailing slash.
+    floating = not anchored and "/" not in g.rstrip("/")
+    if g.endswith("/"):
+        g += "**"
+    body = _translate(g)
+    if floating:
+        prefix = "(?:.*/)?"
+    elif anchored:
+        # Optional slash: the same glob anchors a relative path at the
+        # workspace root and an absolute path at the file system root.
+        prefix = "/?"
+    else:
+        prefix = ""
+    try:
+        return re.compile(rf"\A{prefix}{body}\Z", re.IGNORECASE | re.DOTALL)
+    except re.error:
+        # A malformed class (e.g. a reversed range) must not take the server
+        # down; the glob then only matches its own literal text.
+        return re.compile(rf"\A{prefix}{re.escape(g)}\Z", re.IGNORECASE | re.DOTALL)
+
+
+def _translate(g: str) -> str:
+    out: list[str] = []
+    i, n = 0, len(g)
+    while i < n:
+        c = g[i]
+        if c == "*":
+            j = i
+            while j < n and g[j] == "*":
+                j += 1
+            whole_segment = (i == 0 or g[i - 1] == "/") and (j == n or g[j] == "/")
+            if j - i >= 2 and whole_segment:
+                if j == n:
+                    # "dir/**" is everything inside dir; a bare "**" is anything.
+                    out.append(".+" if i > 0 else ".*")
+                else:
+                    out.append("(?:.*/)?")
+                    j += 1  # the "/" after "**" is part of the optional group
+            else:
+                out.append("[^/]*")
+            i = j
+        elif c == "?":
+            out.append("[^/]")
+            i += 1
+        elif c == "[":
+            cls, i = _translate_class(g, i)
+            out.append(cls)
+        else:
+            out.append(re.escape(c))
+            i += 1
+    return "".join(out)
+
+
+def _translate_class(g: str, start: int) -> tuple[str, int]:
+    j = start + 1
+    negate = j < len(g) and g[j] in "!^"
+    if negate:
+        j += 1
+    content_start = j
+    if j < len(g) and g[j] == "]":
+        j += 1  # a leading "]" is a literal member, as in fnmatch
+    close = g.find("]", j)
+    if close < 0:
+        return re.escape("["), start + 1
+    content = g[content_start:close]
+    members = "".join("-" if ch == "-" else re.escape(ch) for ch in content)
+    # A class never matches the separator, like "*" and "?".
+    return (f"[^/{members}]" if negate else f"(?!/)[{members}]"), close + 1
+
+
+def normalize_path(path: str) -> str:
+    """Return ``path`` with ``/`` separators, ``.``/``..`` and repeated slashes collapsed.
+
+    Purely lexical: the file system is not consulted, so symlinks are kept.
+    """
+    if not path:
+        return path
+    p = _SLASHES.sub("/", path.replace("\\", "/"))
+    return posixpath.normpath(p)
+
+
+def _realpath(path: str) -> str | None:
+    # realpath of a relative path would resolve against our cwd, which says
+    # nothing about where the document lives.
+    if not os.path.isabs(path):
+        return None
+    try:
+        return normalize_path(os.path.realpath(path))
+    except (OSError, ValueError):
+        return None
+
+
+def _relative_to(path: str, root: str) -> str | None:
+    prefix = root if root.endswith("/") else root + "/"
+    if len(path) > len(prefix) and path.lower().startswith(prefix.lower()):
+        return path[len(prefix) :]
+    return None
+
+
+def _absolute_candidates(path: str) -> list[str]:
+    out = [normalize_path(path)]
+    real = _realpath(path)
+    if real is not None and real not in out:
+        out.append(real)
+    return out
+
+
+def candidate_paths(path: str, workspace_roots: Sequence[str]) -> list[str]:
+    """List the strings a document's path is matched as, deduplicated, in a stable order.
+
+    First the normalized absolute path, then the same with symlinks resolved
+    (skipped when resolution fails), then the path relative to every
+    workspace root containing it. Containment compares the lexical and the
+    resolved forms of both sides, case-insensitively, so a symlink inside the
+    workspace is also seen under the relative name of its target.
+    """
+    absolutes = _absolute_candidates(path)
+    out = list(absolutes)
+    for root in workspace_roots:
+        if not root:
+            continue
+        for root_form in _absolute_candidates(root):
+            for abs_form in absolutes:
+                rel = _relative_to(abs_form, root_form)
+                if rel is not None and rel not in out:
+                    out.append(rel)
+    return out
+
+
+def match_privacy_glob(
+    path: str, workspace_roots: Sequence[str], globs: Sequence[str]
+) -> str | None:
+    """Return the first glob (in ``globs`` order) matching any candidate of ``path``, else None.
+
+    Every glob is tried on the relative and the absolute candidates: a
+    relative glob such as ``**/secrets/**`` must also catch files outside any
+    workspace, and an absolute glob such as ``/home/u/secret/**`` matches the
+    absolute forms (a leading ``/`` also anchors at a workspace root; when the
+    two readings disagree the file is treated as private, the safe side). A
+    leading ``~`` is expanded to the home directory.
+    """
+    candidates = candidate_paths(path, workspace_roots)
+    for glob in globs:
+        pattern_text = glob.strip()
+        if not pattern_text:
+            continue
+        if pattern_text.startswith("~"):
+            pattern_text = os.path.expanduser(pattern_text)
+        pattern = glob_to_regex(pattern_text)
+        if any(pattern.match(candidate) for candidate in candidates):
+            return glob
+    return None

@@ -1,0 +1,1 @@
+"""Routing: the decision (router) and what is known of availability (health)."""

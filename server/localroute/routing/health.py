@@ -1,0 +1,171 @@
+"""What is known of each backend's availability, and keeping it fresh.
+
+"Up" answers are cached with a TTL (cachetools) and refreshed in the background
+when they expire. "Down" is kept until a probe says otherwise, so a host known to
+be down costs the next request nothing; a background task probes down backends
+again every ``recheck_s`` seconds. A failed request marks its backend down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from cachetools import TTLCache
+
+from localroute.backends.base import ProbeResult
+
+log = logging.getLogger(__name__)
+
+Prober = Callable[[str], Awaitable[ProbeResult]]
+
+
+@dataclass(frozen=True)
+class BackendHealth:
+    state: str  # "up" | "down" | "unknown"
+    detail: str = ""
+    latency_ms: float | None = None
+    models: tuple[str, ...] = ()
+    checked_at: float | None = None
+
+
+class HealthMonitor:
+    def __init__(self, prober: Prober, *, ttl_s: float, recheck_s: float) -> None:
+        self._prober = prober
+        self._up: TTLCache[str, BackendHealth] = TTLCache(maxsize=1024, ttl=ttl_s)
+        self._down: dict[str, tuple[BackendHealth, float]] = {}  # name → (health, not before)
+        self._last: dict[str, BackendHealth] = {}
+        self._probing: dict[str, asyncio.Task[BackendHealth]] = {}
+        self._recheck_s = recheck_s
+        self._loop_task: asyncio.Task[None] | None = None
+        self._listeners: list[Callable[[str, BackendHealth], None]] = []
+
+    # -- what is known ---------------------------------------------------------------
+
+    def state(self, name: str) -> str:
+        if name in self._down:
+            return "down"
+        if name in self._up:
+            return "up"
+        return "unknown"
+
+    def health(self, name: str) -> BackendHealth:
+        if name in self._down:
+            return self._down[name][0]
+        cached = self._up.get(name)
+        if cached is not None:
+            return cached
+        last = self._last.get(name)
+        return BackendHealth("unknown", last.detail if last else "not checked yet")
+
+    def on_change(self, listener: Callable[[str, BackendHealth], None]) -> None:
+        self._listeners.append(listener)
+
+    # -- what requests and probes teach us ----------------------------------------------
+
+    def mark_down(self, name: str, detail: str, *, retry_after_s: float | None = None) -> None:
+        was = self.state(name)
+        health = BackendHealth("down", detail, checked_at=time.monotonic())
+        not_before = time.monotonic() + (retry_after_s or 0.0)
+        self._down[name] = (health, not_before)
+        self._up.pop(name, None)
+        self._last[name] = health
+        if was != "down":
+            log.info("backend %s is down: %s", name, detail)
+            self._notify(name, health)
+
+    def mark_up(self, name: str, *, latency_ms: float | None = None) -> None:
+        was = self.state(name)
+        previous = self._last.get(name)
+        health = BackendHealth(
+            "up",
+            "answered",
+            latency_ms if latency_ms is not None else (previous.latency_ms if previous else None),
+            previous.models if previous else (),
+            time.monotonic(),
+        )
+        self._record_up(name, health)
+        if was != "up":
+            self._notify(name, health)
+
+    def _record_up(self, name: str, health: BackendHealth) -> None:
+        self._down.pop(name, None)
+        self._up[name] = health
+        self._last[name] = health
+
+    def _notify(self, name: str, health: BackendHealth) -> None:
+        for listener in self._listeners:
+            try:
+                listener(name, health)
+            except Exception:  # a listener must not break routing
+                log.exception("health listener failed")
+
+    # -- probing ---------------------------------------------------------------------
+
+    async def probe(self, name: str) -> BackendHealth:
+        """Probe now (one probe per backend at a time) and record the answer."""
+        task = self._probing.get(name)
+        if task is None:
+            task = asyncio.create_task(self._probe(name))
+            self._probing[name] = task
+            task.add_done_callback(lambda _t: self._probing.pop(name, None))
+        return await asyncio.shield(task)
+
+    async def _probe(self, name: str) -> BackendHealth:
+        result = await self._prober(name)
+        if result.up:
+            was = self.state(name)
+            health = BackendHealth(
+                "up", result.detail or "ok", result.latency_ms, result.models, time.monotonic()
+            )
+            self._record_up(name, health)
+            if was != "up":
+                self._notify(name, health)
+            return health
+        self.mark_down(name, result.detail or "probe failed")
+        return self.health(name)
+
+    def refresh_soon(self, name: str) -> None:
+        """Start a background probe unless the answer is fresh or a probe is running."""
+        if name in self._probing or name in self._up:
+            return
+        if name in self._down and time.monotonic() < self._down[name][1]:
+            return
+        with contextlib.suppress(RuntimeError):  # no running loop (CLI teardown)
+            asyncio.get_running_loop()
+            task = asyncio.create_task(self.probe(name))
+            task.add_done_callback(_log_failure)
+
+    async def probe_all(self, names: Mapping[str, object] | list[str]) -> dict[str, BackendHealth]:
+        names_list = list(names)
+        results = await asyncio.gather(*(self.probe(n) for n in names_list))
+        return dict(zip(names_list, results, strict=True))
+
+    def start(self, names: Callable[[], list[str]]) -> None:
+        """Background loop: probe down and expired backends every ``recheck_s``."""
+        if self._loop_task is None:
+            self._loop_task = asyncio.create_task(self._recheck_loop(names))
+
+    async def _recheck_loop(self, names: Callable[[], list[str]]) -> None:
+        while True:
+            for name in names():
+                self.refresh_soon(name)
+            await asyncio.sleep(self._recheck_s)
+
+    async def aclose(self) -> None:
+        tasks = [t for t in (self._loop_task, *self._probing.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._loop_task = None
+
+
+def _log_failure(task: asyncio.Task[BackendHealth]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background probe failed: %s", task.exception())

@@ -1,0 +1,129 @@
+"""The language server: owns the configuration, the pipeline and the per-document results."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.language_server import lsp_method
+
+from localroute import __version__
+from localroute.config import sources
+from localroute.config.models import Config, default_config
+from localroute.lsp.documents import DocumentAnchors
+from localroute.lsp.results import ExplanationRecord, FindingRecord
+from localroute.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+
+class LocalrouteProtocol(LanguageServerProtocol):
+    """pygls runs command handlers as tasks of their own, out of reach of ``$/cancelRequest``.
+
+    Running the handler inside the request's own task lets a cancel reach the
+    HTTP stream at once.
+    """
+
+    @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
+    async def lsp_workspace__execute_command(  # type: ignore[override]
+        self, params: types.ExecuteCommandParams
+    ) -> Any:
+        handler = self.fm.commands.get(params.command)
+        if handler is None:
+            raise JsonRpcInvalidParams(f"Command name {params.command!r} is not defined")
+        # Arguments go to the handler as they came (JSON values): each command
+        # validates its own one-object argument and names what is wrong.
+        result = handler(*(params.arguments or []))
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+
+class LocalrouteServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("localroute", __version__, protocol_cls=LocalrouteProtocol)
+        self.loaded = sources.LoadedConfig(default_config(copilot_available=False))
+        self.pipeline = Pipeline(self.loaded.config)
+        self.findings: DocumentAnchors[FindingRecord] = DocumentAnchors()
+        self.explanations: DocumentAnchors[ExplanationRecord] = DocumentAnchors()
+        self.init_settings: Any = None
+        self.pulled_settings: Any = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._reported: set[str] = set()
+
+    @property
+    def config(self) -> Config:
+        return self.pipeline.config
+
+    def workspace_roots(self) -> tuple[str, ...]:
+        from localroute.privacy import path_from_uri
+
+        roots: list[str] = []
+        try:
+            folders = self.workspace.folders.values()
+        except RuntimeError:
+            return ()
+        for folder in folders:
+            path = path_from_uri(folder.uri)
+            if path:
+                roots.append(path)
+        return tuple(roots)
+
+    def run_task(self, coroutine: Coroutine[Any, Any, Any], what: str) -> asyncio.Task[Any]:
+        """Keep a background task alive and log its failure."""
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("%s failed: %s", what, t.exception())
+
+        task.add_done_callback(done)
+        return task
+
+    async def reload_config(self) -> None:
+        """Re-read every source; report problems; keep the last valid configuration."""
+        settings = self.pulled_settings if self.pulled_settings else self.init_settings
+        loaded = sources.load(workspace_folders=self.workspace_roots(), editor_settings=settings)
+        fresh = [p for p in loaded.problems if str(p) not in self._reported]
+        for problem in fresh:
+            self._reported.add(str(problem))
+            kind = (
+                types.MessageType.Error
+                if problem.severity == "error"
+                else types.MessageType.Warning
+            )
+            suffix = "; using the rest of the configuration" if problem.severity == "error" else ""
+            self.show(f"localroute configuration: {problem}{suffix}", kind)
+        self.loaded = loaded
+        if loaded.config != self.pipeline.config:
+            await self.pipeline.reconfigure(loaded.config)
+            self.health_watch()
+
+    def health_watch(self) -> None:
+        """Keep the availability of local and private-network backends fresh.
+
+        Cloud backends are probed only on demand (status, predicting a route for
+        code that may go there): no background chatter leaves the network.
+        """
+        pipeline = self.pipeline
+        self.pipeline.health.start(
+            lambda: [name for name, loc in pipeline.localities().items() if loc != "cloud"]
+        )
+
+    def show(self, message: str, kind: types.MessageType = types.MessageType.Error) -> None:
+        log.info("showMessage: %s", message)
+        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await self.pipeline.aclose()
