@@ -92,6 +92,9 @@ def start(
         str(port),
         "--n_ctx",
         str(n_ctx),
+        # Without it llama-cpp-python falls back to a llama-2 template the model rambles in.
+        "--chat_format",
+        "gemma",
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)

@@ -55,6 +55,7 @@ TRUE_POSITIVES: list[tuple[str, str]] = [
     ("credential assignment", '"Authorization": "Bearer ' + "q8Zr2Lm4Xv9Tn1Bw" + '"'),
     ("credential assignment", "API_TOKEN=" + "a8Fk2Lq9Zx7Pm3Vb"),
     ("credential assignment", "export DB_PASSWORD=" + "a8Fk2Lq9Zx7Pm3Vb"),
+    ("credential assignment", "SLACK_BOT_TOKEN=" + "a8Fk2Lq9Zx7Pm3Vb  # prod"),
 ]
 
 
@@ -146,6 +147,8 @@ NEGATIVES = [
     'fixture_b64 = "U29tZSBiYXNlNjQgdGVzdCBkYXRhIGZvciB1bml0cw=="',
     "if password == 'Tr0ub4dor&3x':",
     "    api_key=settings.openai_api_key",
+    "API_KEY=settings.OPENAI_API_KEY",
+    "SECRET_KEY=aaaaaaaaaaaaaaaa",
     "token = get_token(session, scope='read')",
     "def authenticate(self, password: str) -> bool:",
     'LOG.info("token refreshed for %s", user)',

@@ -26,13 +26,15 @@ GENERIC_KIND = "credential assignment"
 
 # Every token pattern starts with its literal prefix, then checks that it is
 # not glued to a longer identifier (a lookbehind placed first would defeat
-# the regex engine's literal-prefix scan and cost ~40x).
+# the regex engine's literal-prefix scan and cost ~40x). Runs of name or
+# token characters are bounded or possessive (`*+`, Python 3.11) so that
+# adversarial text such as "tokentoken..." cannot make a scan quadratic.
 def _token(prefix: str, width: int, rest: str) -> re.Pattern[str]:
     """``prefix`` (matching ``width`` chars), not preceded by a word char, then ``rest``."""
     return re.compile(rf"{prefix}(?<![\w\-]{'.' * width}){rest}")
 
 
-_OP = r"""["'\]]*[ \t]*(?::=|=>|=(?!=)|:(?!:))[ \t]*"""
+_OP = r"""["'\]]*+[ \t]*+(?::=|=>|=(?!=)|:(?!:))[ \t]*"""
 
 # (kind, pattern, run on the ASCII-lowercased text)
 _DETECTORS: tuple[tuple[str, re.Pattern[str], bool], ...] = (
@@ -47,7 +49,7 @@ _DETECTORS: tuple[tuple[str, re.Pattern[str], bool], ...] = (
         # needs both words, the value is 40 base64 chars, quoted or not.
         "AWS secret access key",
         re.compile(
-            r"(?:aws[\w.\-]*secret|secret[\w.\-]*aws)[\w.\-]*"
+            r"(?:aws[\w.\-]{0,40}?secret|secret[\w.\-]{0,40}?aws)[\w.\-]{0,64}+"
             + _OP
             + r"""[rbu]?["'`]?[a-z0-9/+]{40}(?![a-z0-9/+])"""
         ),
@@ -69,7 +71,7 @@ _DETECTORS: tuple[tuple[str, re.Pattern[str], bool], ...] = (
     ),
     ("Anthropic API key", _token("sk-ant-", 7, r"[\w\-]{20,}"), False),
     ("Google API key", _token("AIza", 4, r"[\w\-]{35}"), False),
-    ("JWT", _token("eyJ", 3, r"[\w\-]{7,}\.eyJ[\w\-]{7,}\.[\w\-]{16,}"), False),
+    ("JWT", _token("eyJ", 3, r"[\w\-]{7,}+\.eyJ[\w\-]{7,}+\.[\w\-]{16,}"), False),
 )
 
 _NAME_WORDS = (
@@ -81,14 +83,14 @@ _NAME_WORD = re.compile(_NAME_WORDS)
 # `"apiKey": '...'`, `token := "..."`, `d["secret"] = b"..."`. Run on the
 # lowered text; the value is then read from the original at the same span.
 _ASSIGN = re.compile(
-    rf"(?P<name>(?:{_NAME_WORDS})[\w.\-]*){_OP}"
+    rf"(?P<name>(?:{_NAME_WORDS})[\w.\-]{{0,64}}+){_OP}"
     r"""(?:[rbuf]{1,2}|@)?(?:"([^"\n]*)"|'([^'\n]*)'|`([^`\n]*)`)"""
 )
 # .env / shell / Dockerfile style: `API_TOKEN=abc...` with no spaces around
 # `=`, alone on its line (code rarely looks like that; kwargs end with `,`/`)`).
 _ENV_ASSIGN = re.compile(
-    r"^(?:[ \t]*(?:export|ENV|ARG)[ \t]+)?([A-Za-z_][\w.\-]*)="
-    r"""([^\s"'`#,;(){}\[\]<>]{12,})[ \t\r]*$""",
+    r"^(?:[ \t]*(?:export|ENV|ARG)[ \t]+)?([A-Za-z_][\w.\-]*+)="
+    r"""([^\s"'`#,;(){}\[\]<>]{12,})(?:[ \t]+#.*)?[ \t\r]*$""",
     re.MULTILINE,
 )
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -117,6 +119,9 @@ _ID_VALUE = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(?:[0-9a-f]{8}){4,16}",
     re.IGNORECASE,
 )
+# Longer values are judged by their head: bounds the heuristics' cost, and
+# long tokens are caught by the specific detectors anyway.
+_MAX_VALUE = 512
 _AUTH_SCHEME = re.compile(r"^(?:bearer|basic|token|bot)\s+", re.IGNORECASE)
 # host:port, dates, times, version numbers.
 _HOST_PORT_OR_DATE = re.compile(r"[\w.\-]+:\d{1,5}|[\d:.\-/+TZ]+")
@@ -185,13 +190,14 @@ def _is_placeholder(value: str) -> bool:
 def looks_like_secret_value(value: str) -> bool:
     """Whether a quoted value assigned to a secret-like name looks like a real credential."""
     # "Bearer <token>" is a header value whose token is the secret.
-    value = _AUTH_SCHEME.sub("", value)
+    value = _AUTH_SCHEME.sub("", value[:_MAX_VALUE])
     if len(value) < 8 or _is_placeholder(value):
         return False
     return shannon_entropy(value) >= 3.0 or _char_classes(value) >= 3
 
 
 def _looks_like_env_secret(value: str) -> bool:
+    value = value[:_MAX_VALUE]
     if _is_placeholder(value) or _DOTTED_NAME.fullmatch(value):
         return False
     return shannon_entropy(value) >= 3.5
