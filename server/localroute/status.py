@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from localroute.pipeline import Pipeline, TaskRequest
+from localroute.routing.router import private_localities
 
 
 def route_report(pipeline: Pipeline, request: TaskRequest) -> dict[str, Any]:
@@ -23,7 +24,8 @@ def route_report(pipeline: Pipeline, request: TaskRequest) -> dict[str, Any]:
     if predicted is not None:
         summary = f"{request.task} → {predicted.label()}"
     elif decision.private:
-        summary = f"{request.task} → refused: private, no local backend available"
+        allowed = " or ".join(sorted(private_localities(pipeline.config)))
+        summary = f"{request.task} → refused: private, no {allowed} backend available"
     else:
         summary = f"{request.task} → no backend available"
     return {
