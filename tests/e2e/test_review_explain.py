@@ -299,3 +299,56 @@ async def test_bad_config_is_reported_and_server_keeps_running(start_session: An
             status = await s.command("localroute.status", {})
             assert [b["url"] for b in status["backends"]] == ["http://127.0.0.1:8080/v1"]
             assert local.requests == []
+
+
+async def test_quick_fix_applies_the_suggestion(start_session: Any) -> None:
+    with FakeOpenAI() as local:
+        local.answer = review_answer(
+            {
+                "line": 5,
+                "severity": "warning",
+                "message": "b may be zero",
+                "suggestion": "total = a / b if b else 0.0",
+            }
+        )
+        async with start_session(config_for(local.url)) as s:
+            uri = s.open("calc.py", SOURCE)
+            await s.command("localroute.review", {"uri": uri, "range": range_json(3, 5)})
+            await s.wait_for(lambda: len(s.diagnostics(uri)) == 1)
+            diagnostic = s.diagnostics(uri)[0]
+            result = await s.client.text_document_code_action_async(
+                types.CodeActionParams(
+                    text_document=types.TextDocumentIdentifier(uri=uri),
+                    range=diagnostic.range,
+                    context=types.CodeActionContext(diagnostics=[diagnostic]),
+                )
+            )
+            fixes = [
+                a
+                for a in result or []
+                if isinstance(a, types.CodeAction) and a.kind == types.CodeActionKind.QuickFix
+            ]
+            assert [f.title for f in fixes] == ["Apply suggestion: total = a / b if b else 0.0"]
+            assert fixes[0].edit is not None and fixes[0].edit.changes is not None
+            (edit,) = fixes[0].edit.changes[uri]
+            assert edit.range.start.line == edit.range.end.line == 4
+            assert edit.new_text == "    total = a / b if b else 0.0"
+
+
+async def test_workspace_file_cannot_loosen_privacy(start_session: Any) -> None:
+    with FakeOpenAI() as cloud:
+        workspace_file = (
+            "[privacy]\ndetect_secrets = false\n"
+            '[backends.cloud]\nkind = "openai"\nurl = "http://127.0.0.1:1/v1"\n'
+            'locality = "local"\n'
+        )
+        async with start_session(
+            config_for(closed_port_url(), cloud.url),
+            workspace_files={".localroute.toml": workspace_file},
+        ) as s:
+            await s.wait_for(lambda: any("ignored" in m.message for m in s.client.messages))
+            uri = s.open("deploy.py", "TOKEN = 'gh" + "p_" + "a1B2c3D4" * 5 + "'\n")
+            with pytest.raises(JsonRpcException) as failure:
+                await s.command("localroute.review", {"uri": uri})
+            assert "GitHub token (line 1)" in failure.value.message
+        assert cloud.requests == []
