@@ -129,14 +129,20 @@ class Pipeline:
         return {name: effective_locality(b) for name, b in self.config.backends.items()}
 
     async def reconfigure(self, config: Config) -> None:
-        """Switch to a new configuration; backends whose settings changed are recreated."""
+        """Switch to a new configuration; backends whose settings changed start afresh."""
         old, self.config = self.config, config
-        for name in list(self._backends):
-            if old.backends.get(name) != config.backends.get(name):
-                backend = self._backends.pop(name)
-                self._limits.pop(name, None)
+        changed = {
+            name
+            for name in old.backends.keys() | config.backends.keys()
+            if old.backends.get(name) != config.backends.get(name)
+        }
+        for name in changed:
+            self.health.forget(name)
+            self._limits.pop(name, None)
+            backend = self._backends.pop(name, None)
+            if backend is not None:
                 await backend.aclose()
-        if self._cache is not None and old.tasks != config.tasks:
+        if self._cache is not None and (changed or old.tasks != config.tasks):
             self._cache.clear()
 
     def backend(self, name: str) -> Backend:

@@ -126,6 +126,12 @@ async def test_local_down_falls_back_and_says_which_backend(start_session: Any) 
             await s.wait_for(lambda: len(s.diagnostics(uri)) == 1)
             assert s.diagnostics(uri)[0].data["backend"] == "cloud"
             assert len(cloud.chat_requests) == 1
+            await s.wait_for(
+                lambda: any(
+                    "answered by big-model @ cloud" in m.message and "local:coder" in m.message
+                    for m in s.client.messages
+                )
+            )
             # The code action titles now predict the fallback, without waiting.
             titles = await s.action_titles(uri, 3, 5)
             assert "Review selection — big-model @ cloud (cloud)" in titles

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
 import random
-from collections.abc import Mapping
 
 import pytest
 
@@ -186,10 +184,6 @@ def test_localities_mapping_decides_not_the_backend_name() -> None:
 # --- predicted -------------------------------------------------------------------------
 
 
-def _availability(states: Mapping[str, str]) -> object:
-    return lambda name: states.get(name, "unknown")
-
-
 def test_predicted_skips_known_down() -> None:
     decision = decide(make_config(["local:coder", "copilot:m"]), "review", PUBLIC, LOCALITIES)
     states = {"local": "down", "copilot": "up"}
@@ -271,8 +265,8 @@ def test_private_verdict_never_yields_a_disallowed_candidate(seed: int) -> None:
         source = task.route_private if task.route_private is not None else task.route
         seen = {c.entry for c in decision.candidates} | {s.entry for s in decision.skipped}
         assert set(source) == seen
-        states = itertools.cycle(["up", "down", "unknown"])
-        predicted = decision.predicted(lambda _n: next(states))
+        states = {name: rng.choice(["up", "down", "unknown"]) for name in _NAMES}
+        predicted = decision.predicted(states.__getitem__)
         assert predicted is None or predicted.locality != "cloud"
 
 

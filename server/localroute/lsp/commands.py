@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from localroute.lsp import publish
@@ -114,6 +115,13 @@ async def run_task(ls: LocalrouteServer, request: TaskRequest, title: str) -> Ta
         progress.end("cancelled")
         raise
     progress.end(f"answered by {outcome.model} @ {outcome.backend}")
+    if outcome.attempts and not outcome.cached:
+        # Say so when the preferred backend did not answer: the user chose it first.
+        ls.show(
+            f"localroute: {title.lower()} answered by {outcome.model} @ {outcome.backend} "
+            f"({outcome.locality}) after: {'; '.join(outcome.attempts)}",
+            types.MessageType.Info,
+        )
     return outcome
 
 

@@ -92,6 +92,12 @@ class HealthMonitor:
         if was != "up":
             self._notify(name, health)
 
+    def forget(self, name: str) -> None:
+        """Drop what is known of a backend (its configuration changed)."""
+        self._down.pop(name, None)
+        self._up.pop(name, None)
+        self._last.pop(name, None)
+
     def _record_up(self, name: str, health: BackendHealth) -> None:
         self._down.pop(name, None)
         self._up[name] = health
