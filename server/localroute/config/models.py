@@ -100,6 +100,11 @@ class BackendConfig(_Model):
     oauth_token_env: str | None = Field(
         default=None, description="`copilot`: environment variable holding the OAuth token."
     )
+    login_url: str | None = Field(
+        default=None,
+        description="`copilot`: GitHub base URL for `localroute login copilot` "
+        "(default `https://github.com`; GitHub Enterprise: your server).",
+    )
 
     @model_validator(mode="after")
     def _kind_needs(self) -> BackendConfig:
