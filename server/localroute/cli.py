@@ -36,6 +36,10 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="probe every backend and print up/down, latency")
     status.add_argument("--format", choices=["text", "json"], default="text")
 
+    start = sub.add_parser("start", help="run a backend's start_command and wait until it is up")
+    start.add_argument("backend")
+    start.add_argument("--wait", type=float, default=120.0, help="seconds to wait (default 120)")
+
     config = sub.add_parser("config", help="configuration: schema | check")
     config_sub = config.add_subparsers(dest="config_command")
     config_sub.add_parser("schema", help="print the JSON Schema of the configuration file")
@@ -53,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_route(args))
     if args.command == "status":
         return asyncio.run(_status(args))
+    if args.command == "start":
+        return asyncio.run(_start(args))
     if args.command == "config":
         return _config(args, parser)
     parser.print_help()
@@ -156,9 +162,30 @@ async def _status(args: argparse.Namespace) -> int:
         )
         if not b["up"]:
             print(f"{'':<12} {b['detail']}")
+            if b["start_command"]:
+                print(f"{'':<12} start it: localroute start {b['name']}")
     for name, task in report["tasks"].items():
         print(f"task {name}: {' → '.join(task['route'])}")
     return 0
+
+
+async def _start(args: argparse.Namespace) -> int:
+    from localroute.pipeline import Pipeline
+    from localroute.starter import StartError, start_backend
+
+    pipeline = Pipeline(_load().config)
+    try:
+        outcome = await start_backend(pipeline, args.backend, wait_s=args.wait)
+    except StartError as exc:
+        print(f"localroute: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await pipeline.aclose()
+    if outcome.up:
+        print(f"{args.backend} is up ({outcome.seconds:.1f} s)")
+        return 0
+    print(f"localroute: {args.backend} did not come up: {outcome.detail}", file=sys.stderr)
+    return 1
 
 
 def _config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

@@ -30,14 +30,21 @@ from localroute.config.locality import effective_locality
 from localroute.config.models import Config, Locality
 from localroute.privacy import PrivacyVerdict, classify
 from localroute.routing.health import HealthMonitor
-from localroute.routing.router import Candidate, RouteDecision, decide, private_localities
-from localroute.tasks.explain import build_explain_prompt, explanation_markdown
+from localroute.routing.router import (
+    Candidate,
+    RouteDecision,
+    decide,
+    fit_window,
+    private_localities,
+)
+from localroute.tasks.explain import explanation_markdown
 from localroute.tasks.findings import Finding, Prompt
-from localroute.tasks.review import build_review_prompt, parse_findings
+from localroute.tasks.prompts import build_prompt, estimate_tokens
+from localroute.tasks.review import parse_findings
 
 log = logging.getLogger(__name__)
 
-TASKS = ("review", "explain")
+DEFAULT_MAX_TOKENS = 1024
 
 
 @dataclass(frozen=True)
@@ -178,8 +185,20 @@ class Pipeline:
             first_line=start + 1,
         )
 
-    def decide(self, request: TaskRequest) -> RouteDecision:
-        return decide(self.config, request.task, self.classify(request), self.localities())
+    def decide(self, request: TaskRequest, prompt: Prompt | None = None) -> RouteDecision:
+        """The privacy-filtered candidates, less those whose context window is too small."""
+        decision = decide(self.config, request.task, self.classify(request), self.localities())
+        task = self.config.tasks.get(request.task)
+        if task is None or not decision.candidates:
+            return decision
+        prompt = prompt or self.prompt_for(request)
+        needed = estimate_tokens(prompt) + (task.max_tokens or DEFAULT_MAX_TOKENS)
+        return fit_window(decision, needed, self.window)
+
+    def window(self, candidate: Candidate) -> int | None:
+        """The candidate's context window: configured, else learned from its probe."""
+        configured = self.config.backends[candidate.backend].context_tokens
+        return configured or self.health.context_tokens(candidate.backend, candidate.model)
 
     def predicted(self, decision: RouteDecision) -> Candidate | None:
         for candidate in decision.candidates:
@@ -190,26 +209,24 @@ class Pipeline:
 
     def prompt_for(self, request: TaskRequest) -> Prompt:
         start, _ = request.line_span()
-        lines = request.selected_lines()
-        if request.task == "review":
-            return build_review_prompt(
-                path_label=request.label, language=request.language, lines=lines, first_line=start
-            )
-        return build_explain_prompt(
+        return build_prompt(
+            request.task,
+            self.config.tasks[request.task],
             path_label=request.label,
             language=request.language,
-            lines=lines,
+            lines=request.selected_lines(),
             first_line=start,
             whole_file=request.start_line is None,
         )
 
     async def run(self, request: TaskRequest, observer: Observer | None = None) -> TaskOutcome:
-        if request.task not in TASKS:
-            raise TaskError(f"unknown task '{request.task}' (known: {', '.join(TASKS)})")
+        if request.task not in self.config.tasks:
+            known = ", ".join(self.config.tasks)
+            raise TaskError(f"unknown task '{request.task}' (configured: {known})")
         observer = observer or _Silent()
-        decision = self.decide(request)
         first, last = request.line_span()
         prompt = self.prompt_for(request)
+        decision = self.decide(request, prompt)
         key = self._cache_key(request, prompt, decision)
         if self._cache is not None and not request.refresh and key in self._cache:
             hit = self._cache[key]
@@ -225,7 +242,7 @@ class Pipeline:
             observer.attempting(candidate)
             sent = True
             try:
-                result = await self._chat(candidate, prompt, observer)
+                result = await self._chat(candidate, prompt, request, observer)
             except BackendUnavailable as exc:
                 self.health.mark_down(
                     candidate.backend, exc.message, retry_after_s=exc.retry_after_s
@@ -241,13 +258,16 @@ class Pipeline:
             return outcome
         raise self._no_answer(request, decision, attempts, sent=sent)
 
-    async def _chat(self, candidate: Candidate, prompt: Prompt, observer: Observer) -> ChatResult:
+    async def _chat(
+        self, candidate: Candidate, prompt: Prompt, request: TaskRequest, observer: Observer
+    ) -> ChatResult:
         backend = self.backend(candidate.backend)
         chat_request = ChatRequest(
             model=candidate.model,
             system=prompt.system,
             user=prompt.user,
             json_schema=prompt.json_schema,
+            max_tokens=self.config.tasks[request.task].max_tokens or DEFAULT_MAX_TOKENS,
         )
         received = 0
 
@@ -256,8 +276,8 @@ class Pipeline:
             received += len(piece)
             observer.received(received)
 
-        started = time.monotonic()
         async with self._limits[candidate.backend]:
+            started = time.monotonic()
             result = await backend.chat(chat_request, on_text)
         self.health.mark_up(candidate.backend, latency_ms=(time.monotonic() - started) * 1000)
         return result
@@ -286,7 +306,7 @@ class Pipeline:
             "last_line": last,
             "attempts": tuple(attempts),
         }
-        if request.task == "review":
+        if self.config.tasks[request.task].output_kind(request.task) == "diagnostics":
             findings = parse_findings(result.text, first_line=first, last_line=last)
             return TaskOutcome(**common, findings=tuple(findings))  # type: ignore[arg-type]
         markdown = explanation_markdown(

@@ -89,6 +89,14 @@ class LocalrouteServer(LanguageServer):
         task.add_done_callback(done)
         return task
 
+    def load_initial_config(self) -> None:
+        """Read the files and init options at `initialize`, so the first requests already
+        route by the user's configuration; problems are shown once `initialized` arrives."""
+        self.loaded = sources.load(
+            workspace_folders=self.workspace_roots(), editor_settings=self.init_settings
+        )
+        self.pipeline = Pipeline(self.loaded.config)
+
     async def reload_config(self) -> None:
         """Re-read every source; report problems; keep the last valid configuration."""
         settings = self.pulled_settings if self.pulled_settings else self.init_settings

@@ -67,6 +67,7 @@ async def status_report(pipeline: Pipeline) -> dict[str, Any]:
             "detail": healths[name].detail,
             "latency_ms": latency(name),
             "models": list(healths[name].models),
+            "start_command": backend.start_command,
         }
         for name, backend in config.backends.items()
     ]

@@ -137,18 +137,34 @@ async def test_mark_up_also_expires_after_ttl() -> None:
     assert health.state("local") == "unknown"
 
 
-async def test_mark_up_clears_down_and_keeps_known_models() -> None:
+async def test_mark_up_clears_down() -> None:
+    health = monitor(ScriptedProber(), ttl=60)
+    health.mark_down("local", "reset")
+    health.mark_up("local", latency_ms=42.0)
+    assert health.state("local") == "up"
+    assert health.health("local").latency_ms == 42.0
+    assert health.health("local").detail == "answered"
+
+
+async def test_mark_up_keeps_known_models_and_latency_when_not_given() -> None:
+    prober = ScriptedProber(ProbeResult(up=True, latency_ms=9.0, models=("coder",)))
+    health = monitor(prober, ttl=60)
+    await health.probe("local")
+    health.mark_up("local")
+    assert health.health("local").latency_ms == 9.0
+    assert health.health("local").models == ("coder",)
+    health.mark_up("local", latency_ms=42.0)
+    assert health.health("local").latency_ms == 42.0
+    assert health.health("local").models == ("coder",)
+
+
+async def test_mark_up_after_down_keeps_models_learned_by_the_last_probe() -> None:
     prober = ScriptedProber(ProbeResult(up=True, latency_ms=9.0, models=("coder",)))
     health = monitor(prober, ttl=60)
     await health.probe("local")
     health.mark_down("local", "reset")
     health.mark_up("local", latency_ms=42.0)
-    now = health.health("local")
-    assert health.state("local") == "up"
-    assert now.latency_ms == 42.0
-    assert now.models == ("coder",)
-    health.mark_up("local")
-    assert health.health("local").latency_ms == 42.0  # kept when not given
+    assert health.health("local").models == ("coder",)
 
 
 async def test_probes_are_per_backend() -> None:

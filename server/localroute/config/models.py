@@ -117,10 +117,33 @@ class BackendConfig(_Model):
         return self
 
 
-class TaskConfig(_Model):
-    """A task (review, explain) and the route its requests take."""
+TaskOutput = Literal["diagnostics", "hover"]
+BUILTIN_TASK_OUTPUT: dict[str, TaskOutput] = {"review": "diagnostics", "explain": "hover"}
+PROMPT_PLACEHOLDERS = ("code", "numbered_code", "path", "language", "first_line", "last_line")
 
-    title: str | None = Field(default=None, description="Code action title (custom tasks).")
+
+class TaskConfig(_Model):
+    """A task and the route its requests take: `review`, `explain`, or one of your own."""
+
+    title: str | None = Field(
+        default=None,
+        description="Code action title, e.g. `Quick question` → `Quick question (selection) — "
+        "gemma @ local`. Default: the task's name.",
+    )
+    prompt: str | None = Field(
+        default=None,
+        description="Custom tasks: the user prompt. Placeholders: "
+        + ", ".join(f"`{{{p}}}`" for p in PROMPT_PLACEHOLDERS)
+        + ". `diagnostics` tasks get the findings format appended.",
+    )
+    output: TaskOutput | None = Field(
+        default=None,
+        description="How the answer is shown: `diagnostics` (findings, like review) or `hover` "
+        "(markdown, like explain). Default: review → diagnostics, explain and others → hover.",
+    )
+    max_tokens: int | None = Field(
+        default=None, ge=16, le=65536, description="Most tokens the model may answer with."
+    )
     route: list[str] = Field(
         default_factory=list,
         description="Candidates in order, each `backend:model` (the model is everything after "
@@ -140,6 +163,9 @@ class TaskConfig(_Model):
             if not sep or not backend or not model:
                 raise ValueError(f"route entry {entry!r} is not 'backend:model'")
         return value
+
+    def output_kind(self, name: str) -> TaskOutput:
+        return self.output or BUILTIN_TASK_OUTPUT.get(name, "hover")
 
 
 class PrivacyConfig(_Model):
@@ -184,6 +210,13 @@ class Config(_Model):
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
+
+    @model_validator(mode="after")
+    def _custom_tasks_have_prompts(self) -> Config:
+        for name, task in self.tasks.items():
+            if name not in BUILTIN_TASK_OUTPUT and not task.prompt:
+                raise ValueError(f"task '{name}' needs 'prompt' (only review and explain have one)")
+        return self
 
     def all_privacy_globs(self) -> tuple[str, ...]:
         return BUILTIN_PRIVACY_GLOBS + tuple(

@@ -62,6 +62,7 @@ class RawSource:
     data: dict[str, Any]
     trusted: bool
     problems: list[ConfigProblem] = field(default_factory=list)
+    warnings: list[ConfigProblem] = field(default_factory=list)
 
 
 def user_config_path(env: Mapping[str, str] | None = None) -> Path:
@@ -133,7 +134,22 @@ def editor_sources(settings: Any, *, name: str = "editor settings") -> list[RawS
 def editor_sources_one(part: Any, name: str, trusted: bool) -> list[RawSource]:
     if not isinstance(part, dict):
         return [RawSource(name, {}, trusted, [ConfigProblem(name, "", "must be an object")])]
-    return [RawSource(name, part, trusted)]
+    # A command that the server runs comes from the user file only, never from an editor.
+    data = copy.deepcopy(part)
+    ignored: list[ConfigProblem] = []
+    backends = data.get("backends")
+    if isinstance(backends, dict):
+        for backend_name, backend in backends.items():
+            if isinstance(backend, dict) and backend.pop("start_command", None) is not None:
+                ignored.append(
+                    ConfigProblem(
+                        name,
+                        f"backends.{backend_name}.start_command",
+                        "ignored: start_command is read from the user file only",
+                        "warning",
+                    )
+                )
+    return [RawSource(name, data, trusted, warnings=ignored)]
 
 
 def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -230,6 +246,7 @@ def resolve(sources: Sequence[RawSource], *, copilot_available: bool) -> LoadedC
     used: list[str] = ["defaults"]
     for source in sources:
         problems.extend(source.problems)
+        problems.extend(source.warnings)
         if source.problems:
             continue
         if source.trusted:

@@ -6,11 +6,12 @@ availability (a background probe is started for what is not known yet).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from localroute.lsp.commands import EXPLAIN, REVIEW
+from localroute.lsp.commands import EXPLAIN, REVIEW, START
 from localroute.lsp.publish import document_lines
 from localroute.lsp.results import SOURCE
 from localroute.pipeline import TaskRequest
@@ -60,31 +61,66 @@ def actions(ls: LocalrouteServer, params: types.CodeActionParams) -> list[types.
         scopes.append(("selection", selection))
     scopes.append(("file", None))
     for scope, span in scopes:
-        for task, command, verb in (("review", REVIEW, "Review"), ("explain", EXPLAIN, "Explain")):
-            request = TaskRequest(
-                **{
-                    **base.__dict__,
-                    "task": task,
-                    "start_line": None if span is None else span[0],
-                    "end_line": None if span is None else span[1],
-                }
+        for task_name, task in ls.config.tasks.items():
+            request = replace(
+                base,
+                task=task_name,
+                start_line=None if span is None else span[0],
+                end_line=None if span is None else span[1],
             )
-            title = f"{verb} {scope} — {route_suffix(ls, request)}"
+            diagnostics = task.output_kind(task_name) == "diagnostics"
+            if task_name in ("review", "explain"):
+                label = f"{task_name.capitalize()} {scope}"
+            else:
+                label = f"{task.title or task_name} ({scope})"
+            title = f"{label} — {route_suffix(ls, request)}"
             argument: dict[str, Any] = {
                 "uri": uri,
                 "range": None if span is None else _range_json(params.range),
             }
+            if task_name not in ("review", "explain"):
+                argument["task"] = task_name
             found.append(
                 types.CodeAction(
                     title=title,
                     # Selection actions show in the light bulb, file actions with source actions.
                     kind=f"{types.CodeActionKind.Refactor if span else types.CodeActionKind.Source}"
-                    f".localroute.{task}",
-                    command=types.Command(title=title, command=command, arguments=[argument]),
+                    f".localroute.{task_name}",
+                    command=types.Command(
+                        title=title,
+                        command=REVIEW if diagnostics else EXPLAIN,
+                        arguments=[argument],
+                    ),
                 )
             )
+    found.extend(start_actions(ls, base))
     found.extend(quick_fixes(ls, params))
     return found
+
+
+def start_actions(ls: LocalrouteServer, base: TaskRequest) -> list[types.CodeAction]:
+    """`Start local models (NAME)` for a backend in a route that is down and can be started."""
+    names: list[str] = []
+    for task_name in ls.config.tasks:
+        decision = ls.pipeline.decide(replace(base, task=task_name))
+        for candidate in decision.candidates:
+            backend = ls.config.backends[candidate.backend]
+            if (
+                backend.start_command
+                and ls.pipeline.health.state(candidate.backend) == "down"
+                and candidate.backend not in names
+            ):
+                names.append(candidate.backend)
+    return [
+        types.CodeAction(
+            title=f"Start local models ({name})",
+            kind=f"{types.CodeActionKind.Source}.localroute.start",
+            command=types.Command(
+                title=f"Start local models ({name})", command=START, arguments=[{"backend": name}]
+            ),
+        )
+        for name in names
+    ]
 
 
 def _range_json(selection: types.Range) -> dict[str, Any]:

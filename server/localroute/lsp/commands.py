@@ -27,7 +27,8 @@ EXPLAIN = "localroute.explain"
 ROUTE = "localroute.route"
 STATUS = "localroute.status"
 CLEAR = "localroute.clear"
-COMMANDS = (REVIEW, EXPLAIN, ROUTE, STATUS, CLEAR)
+START = "localroute.startBackend"
+COMMANDS = (REVIEW, EXPLAIN, ROUTE, STATUS, CLEAR, START)
 
 
 class RequestFailedError(JsonRpcException):
@@ -81,6 +82,21 @@ def parse_target(args: tuple[Any, ...], command: str) -> Target:
     return Target(uri, start, end, refresh)
 
 
+def task_of(ls: LocalrouteServer, args: tuple[Any, ...], command: str, output: str) -> str:
+    """The task named in the argument (default: the command's own), checked for its output."""
+    default = "review" if command == REVIEW else "explain"
+    name = _argument(args, command).get("task", default)
+    task = ls.config.tasks.get(name) if isinstance(name, str) else None
+    if task is None:
+        raise JsonRpcInvalidParams(f"{command}: unknown task {name!r}")
+    if task.output_kind(name) != output:
+        other = EXPLAIN if command == REVIEW else REVIEW
+        raise JsonRpcInvalidParams(
+            f"{command}: task {name!r} shows a {task.output_kind(name)}; use {other}"
+        )
+    return str(name)
+
+
 def snapshot(ls: LocalrouteServer, target: Target, task: str) -> TaskRequest:
     try:
         document = ls.workspace.get_text_document(target.uri)
@@ -129,10 +145,9 @@ def register(ls: LocalrouteServer) -> None:
     @ls.command(REVIEW)
     async def review(ls: LocalrouteServer, *args: Any) -> dict[str, Any]:
         target = parse_target(args, REVIEW)
-        request = snapshot(ls, target, "review")
+        request = snapshot(ls, target, task_of(ls, args, REVIEW, "diagnostics"))
         revision = ls.findings.revision(request.uri)
-        what = "selection" if target.start_line is not None else "file"
-        outcome = await run_task(ls, request, f"Review {what}")
+        outcome = await run_task(ls, request, _title(ls, request.task, target))
 
         # Findings from an earlier review of the same lines are replaced; others stay.
         reviewed = ls.findings.map_span_since(
@@ -160,10 +175,9 @@ def register(ls: LocalrouteServer) -> None:
     @ls.command(EXPLAIN)
     async def explain(ls: LocalrouteServer, *args: Any) -> dict[str, Any]:
         target = parse_target(args, EXPLAIN)
-        request = snapshot(ls, target, "explain")
+        request = snapshot(ls, target, task_of(ls, args, EXPLAIN, "hover"))
         revision = ls.explanations.revision(request.uri)
-        what = "selection" if target.start_line is not None else "file"
-        outcome = await run_task(ls, request, f"Explain {what}")
+        outcome = await run_task(ls, request, _title(ls, request.task, target))
         markdown = outcome.markdown or ""
         where = ls.explanations.map_span_since(
             request.uri, (outcome.first_line, outcome.last_line), revision
@@ -190,6 +204,31 @@ def register(ls: LocalrouteServer) -> None:
 
         return await status_report(ls.pipeline)
 
+    @ls.command(START)
+    async def start(ls: LocalrouteServer, *args: Any) -> dict[str, Any]:
+        from localroute.starter import StartError, start_backend
+
+        name = _argument(args, START).get("backend")
+        if not isinstance(name, str):
+            raise JsonRpcInvalidParams(f"{START}: 'backend' must be a backend name")
+        progress = CommandProgress(ls, f"Starting {name}")
+        await progress.begin()
+        try:
+            outcome = await start_backend(ls.pipeline, name)
+        except StartError as exc:
+            progress.end("failed")
+            ls.show(f"localroute: {exc}")
+            raise RequestFailedError(str(exc)) from exc
+        except BaseException:
+            progress.end("cancelled")
+            raise
+        progress.end(outcome.detail)
+        if outcome.up:
+            ls.show(f"localroute: {name} is up ({outcome.seconds:.1f} s)", types.MessageType.Info)
+        else:
+            ls.show(f"localroute: {name} did not come up: {outcome.detail}")
+        return {"backend": name, "up": outcome.up, "detail": outcome.detail}
+
     @ls.command(CLEAR)
     async def clear(ls: LocalrouteServer, *args: Any) -> dict[str, Any]:
         target = parse_target(args, CLEAR)
@@ -197,6 +236,13 @@ def register(ls: LocalrouteServer) -> None:
         ls.explanations.clear(target.uri)
         publish.diagnostics(ls, target.uri)
         return {"uri": target.uri, "cleared": True}
+
+
+def _title(ls: LocalrouteServer, task: str, target: Target) -> str:
+    what = "selection" if target.start_line is not None else "file"
+    if task in ("review", "explain"):
+        return f"{task.capitalize()} {what}"
+    return f"{ls.config.tasks[task].title or task} ({what})"
 
 
 def _result(outcome: TaskOutcome) -> dict[str, Any]:

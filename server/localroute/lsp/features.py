@@ -50,6 +50,7 @@ def register(ls: LocalrouteServer) -> None:
     @ls.feature(types.INITIALIZE)
     def initialize(ls: LocalrouteServer, params: types.InitializeParams) -> None:
         ls.init_settings = params.initialization_options
+        ls.load_initial_config()
 
     @ls.feature(types.INITIALIZED)
     async def initialized(ls: LocalrouteServer, params: types.InitializedParams) -> None:

@@ -39,6 +39,9 @@ class HealthMonitor:
         self._up: TTLCache[str, BackendHealth] = TTLCache(maxsize=1024, ttl=ttl_s)
         self._down: dict[str, tuple[BackendHealth, float]] = {}  # name → (health, not before)
         self._last: dict[str, BackendHealth] = {}
+        # What the last successful probe taught, kept while the backend is down.
+        self._models: dict[str, tuple[str, ...]] = {}
+        self._context: dict[str, dict[str, int]] = {}  # name → model → context window
         self._probing: dict[str, asyncio.Task[BackendHealth]] = {}
         self._recheck_s = recheck_s
         self._loop_task: asyncio.Task[None] | None = None
@@ -61,6 +64,10 @@ class HealthMonitor:
             return cached
         last = self._last.get(name)
         return BackendHealth("unknown", last.detail if last else "not checked yet")
+
+    def context_tokens(self, name: str, model: str) -> int | None:
+        """The model's context window as the backend's last probe reported it."""
+        return self._context.get(name, {}).get(model)
 
     def on_change(self, listener: Callable[[str, BackendHealth], None]) -> None:
         self._listeners.append(listener)
@@ -85,7 +92,7 @@ class HealthMonitor:
             "up",
             "answered",
             latency_ms if latency_ms is not None else (previous.latency_ms if previous else None),
-            previous.models if previous else (),
+            self._models.get(name, ()),
             time.monotonic(),
         )
         self._record_up(name, health)
@@ -97,6 +104,8 @@ class HealthMonitor:
         self._down.pop(name, None)
         self._up.pop(name, None)
         self._last.pop(name, None)
+        self._context.pop(name, None)
+        self._models.pop(name, None)
 
     def _record_up(self, name: str, health: BackendHealth) -> None:
         self._down.pop(name, None)
@@ -126,8 +135,16 @@ class HealthMonitor:
         if result.up:
             was = self.state(name)
             health = BackendHealth(
-                "up", result.detail or "ok", result.latency_ms, result.models, time.monotonic()
+                "up",
+                result.detail or "ok",
+                result.latency_ms,
+                result.models,
+                time.monotonic(),
             )
+            if result.models:
+                self._models[name] = result.models
+            if result.context_tokens:
+                self._context[name] = dict(result.context_tokens)
             self._record_up(name, health)
             if was != "up":
                 self._notify(name, health)

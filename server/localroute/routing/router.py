@@ -105,3 +105,28 @@ def decide(
         else:
             candidates.append(Candidate(backend, model, locality))
     return RouteDecision(task, verdict, tuple(candidates), tuple(skipped))
+
+
+def fit_window(
+    decision: RouteDecision, needed_tokens: int, window: Callable[[Candidate], int | None]
+) -> RouteDecision:
+    """Skip candidates whose known context window cannot hold the prompt and the answer.
+
+    A candidate whose window is unknown stays: the backend's own error is the answer.
+    """
+    kept: list[Candidate] = []
+    skipped = list(decision.skipped)
+    for candidate in decision.candidates:
+        size = window(candidate)
+        if size is not None and size < needed_tokens:
+            skipped.append(
+                Skipped(
+                    candidate.entry,
+                    f"prompt needs ~{needed_tokens} tokens, its context window is {size}",
+                )
+            )
+        else:
+            kept.append(candidate)
+    if len(kept) == len(decision.candidates):
+        return decision
+    return RouteDecision(decision.task, decision.verdict, tuple(kept), tuple(skipped))

@@ -14,7 +14,7 @@ from localroute.tasks.findings import Prompt
 NO_TEXT = "(the model returned no text)"
 """Shown instead of an empty explanation, so the hover never looks broken."""
 
-_EXPLAIN_SYSTEM = (
+EXPLAIN_SYSTEM = (
     "You explain code to a developer, clearly and briefly. Answer in markdown, without preamble."
 )
 
@@ -42,7 +42,7 @@ def build_explain_prompt(
     ``whole_file`` says the lines are the entire file, which changes only the wording.
     """
     code = "\n".join(line.rstrip("\r\n") for line in lines)
-    fence = _fence_for(code)
+    fence = fence_for(code)
     if whole_file:
         subject = f"the file {path_label}"
     else:
@@ -57,7 +57,7 @@ def build_explain_prompt(
         "In concise markdown, say what the code does, how it does it, and anything "
         "surprising or easy to get wrong. No preamble."
     )
-    return Prompt(system=_EXPLAIN_SYSTEM, user=user, json_schema=None)
+    return Prompt(system=EXPLAIN_SYSTEM, user=user, json_schema=None)
 
 
 def clean_explanation(answer: str) -> str:
@@ -83,7 +83,7 @@ def explanation_markdown(answer: str, *, model: str, backend: str, locality: str
     return clean_explanation(answer) + "\n\n" + attribution_line(model, backend, locality)
 
 
-def _fence_for(code: str) -> str:
+def fence_for(code: str) -> str:
     """A backtick fence longer than any backtick run in ``code``, so the code cannot close it."""
     longest = max((len(run) for run in _BACKTICK_RUN_RE.findall(code)), default=0)
     return "`" * max(3, longest + 1)

@@ -49,7 +49,7 @@ no ``format``) so llama.cpp's schema-to-grammar converter accepts it."""
 MAX_FALLBACK_CHARS = 2000
 """How much of an unparseable answer is kept in the fallback info finding."""
 
-_REVIEW_SYSTEM = "You are a careful code reviewer. You reply with JSON only: no prose, no markdown."
+REVIEW_SYSTEM = "You are a careful code reviewer. You reply with JSON only: no prose, no markdown."
 
 # The shape is spelled out literally rather than as an example with made-up values: tiny
 # models copy example values (line numbers, messages) into their answers.
@@ -58,6 +58,13 @@ _SHAPE = (
     '"severity": "error" | "warning" | "info" | "hint", '
     '"message": "<short, concrete>", "suggestion": "<optional fix>"}]}'
 )
+
+FINDINGS_INSTRUCTIONS = (
+    "Use the file line numbers shown at the left.\n"
+    f"Answer with JSON only, in this shape:\n{_SHAPE}\n"
+    'If the code is fine, answer {"findings": []}.'
+)
+"""The answer format every findings task asks for (review and custom diagnostics tasks)."""
 
 # Scanning for JSON is quadratic in the worst case; a review answer is a few thousand
 # characters (the backends cap output tokens), so longer ones are read as truncated.
@@ -74,25 +81,27 @@ def build_review_prompt(
     Each line is shown prefixed with its 1-based file line number (``  12 | code``) so the
     model can answer in file line numbers directly.
     """
-    shown = [line.rstrip("\r\n") for line in lines] or [""]
     start = first_line + 1
-    end = first_line + len(shown)
-    width = len(str(end))
-    numbered = "\n".join(
-        f"{number:>{width}} | {text}" for number, text in enumerate(shown, start=start)
-    )
+    end = first_line + max(len(lines), 1)
     span = f"line {start}" if start == end else f"lines {start}-{end}"
     lang = f" ({language})" if language else ""
     user = (
         f"Review {span} of {path_label}{lang}:\n"
-        f"\n```{language or ''}\n{numbered}\n```\n\n"
+        f"\n```{language or ''}\n{numbered_lines(lines, first_line)}\n```\n\n"
         "Report each real problem: bugs, security issues, missing error handling, "
         "unclear code. One short, concrete message per problem.\n"
-        "Use the file line numbers shown at the left.\n"
-        f"Answer with JSON only, in this shape:\n{_SHAPE}\n"
-        'If the code is fine, answer {"findings": []}.'
+        f"{FINDINGS_INSTRUCTIONS}"
     )
-    return Prompt(system=_REVIEW_SYSTEM, user=user, json_schema=FINDINGS_SCHEMA)
+    return Prompt(system=REVIEW_SYSTEM, user=user, json_schema=FINDINGS_SCHEMA)
+
+
+def numbered_lines(lines: Sequence[str], first_line: int) -> str:
+    """``lines`` prefixed with their 1-based file line numbers (``  12 | code``)."""
+    shown = [line.rstrip("\r\n") for line in lines] or [""]
+    width = len(str(first_line + len(shown)))
+    return "\n".join(
+        f"{number:>{width}} | {text}" for number, text in enumerate(shown, start=first_line + 1)
+    )
 
 
 def parse_findings(answer: str, *, first_line: int, last_line: int) -> list[Finding]:
