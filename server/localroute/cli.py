@@ -40,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     start.add_argument("backend")
     start.add_argument("--wait", type=float, default=120.0, help="seconds to wait (default 120)")
 
+    audit = sub.add_parser("audit", help="summarise the audit log: what left the machine")
+    audit.add_argument("--since", default=None, help="only the last 7d, 12h, 30m …")
+    audit.add_argument("--format", choices=["table", "json"], default="table")
+    audit.add_argument("--path", type=Path, help="the audit log (default: from configuration)")
+
     config = sub.add_parser("config", help="configuration: schema | check")
     config_sub = config.add_subparsers(dest="config_command")
     config_sub.add_parser("schema", help="print the JSON Schema of the configuration file")
@@ -59,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_status(args))
     if args.command == "start":
         return asyncio.run(_start(args))
+    if args.command == "audit":
+        return _audit(args)
     if args.command == "config":
         return _config(args, parser)
     parser.print_help()
@@ -186,6 +193,39 @@ async def _start(args: argparse.Namespace) -> int:
         return 0
     print(f"localroute: {args.backend} did not come up: {outcome.detail}", file=sys.stderr)
     return 1
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from localroute import audit
+
+    path = args.path
+    if path is None:
+        config = _load().config.audit
+        path = Path(config.path).expanduser() if config.path else audit.default_path()
+    try:
+        since = audit.parse_since(args.since) if args.since else None
+    except ValueError as exc:
+        print(f"localroute: {exc}", file=sys.stderr)
+        return 2
+    summary = audit.summarize(audit.read_entries(path, since=since))
+    if args.format == "json":
+        print(json.dumps(summary, indent=2))
+        return 0
+    window = f" in the last {args.since}" if args.since else ""
+    print(f"Audit log {path}{window}")
+    for title, rows in (("backend", summary["backends"]), ("locality", summary["localities"])):
+        print(f"\n{title:<16} {'requests':>8} {'ok':>5} {'bytes sent':>11} {'tokens':>8}")
+        for name, row in sorted(rows.items()):
+            print(
+                f"{name:<16} {row['requests']:>8} {row['ok']:>5} {row['bytes_sent']:>11} "
+                f"{row['tokens']:>8}"
+            )
+    print(f"\nrefused (private, nothing sent): {summary['refused']}")
+    cloud = summary["cloud_files"]
+    print(f"files whose content went to a cloud backend: {len(cloud)}")
+    for file, backends in cloud.items():
+        print(f"  {file}  → {', '.join(backends)}")
+    return 0
 
 
 def _config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from cachetools import LRUCache
 
+from localroute.audit import AuditEntry, AuditLog, safe_outcome
 from localroute.backends.base import (
     Backend,
     BackendError,
@@ -119,8 +120,9 @@ class _Silent:
 
 
 class Pipeline:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, audit: AuditLog | None = None) -> None:
         self.config = config
+        self.audit = audit
         self.health = HealthMonitor(
             self._probe, ttl_s=config.health.ttl_s, recheck_s=config.health.recheck_s
         )
@@ -240,22 +242,37 @@ class Pipeline:
                 attempts.append(f"{candidate.entry}: down ({detail})")
                 continue
             observer.attempting(candidate)
-            sent = True
+            began = time.monotonic()
             try:
                 result = await self._chat(candidate, prompt, request, observer)
-            except BackendUnavailable as exc:
-                self.health.mark_down(
-                    candidate.backend, exc.message, retry_after_s=exc.retry_after_s
+            except BackendError as exc:
+                if isinstance(exc, BackendUnavailable):
+                    self.health.mark_down(
+                        candidate.backend, exc.message, retry_after_s=exc.retry_after_s
+                    )
+                kind = "unavailable" if isinstance(exc, BackendUnavailable) else "rejected"
+                sent = sent or not exc.nothing_sent
+                self._audit(
+                    request,
+                    decision,
+                    prompt,
+                    candidate,
+                    f"{kind}: {exc.message}",
+                    began,
+                    sent=not exc.nothing_sent,
                 )
                 attempts.append(f"{candidate.entry}: {exc.message}")
                 continue
-            except BackendError as exc:
-                attempts.append(f"{candidate.entry}: {exc.message}")
-                continue
+            except asyncio.CancelledError:
+                self._audit(request, decision, prompt, candidate, "cancelled", began, sent=True)
+                raise
+            sent = True
+            self._audit(request, decision, prompt, candidate, "ok", began, sent=True, result=result)
             outcome = self._outcome(request, decision, candidate, result, first, last, attempts)
             if self._cache is not None:
                 self._cache[key] = outcome
             return outcome
+        self._audit(request, decision, prompt, None, "refused" if decision.private else "failed")
         raise self._no_answer(request, decision, attempts, sent=sent)
 
     async def _chat(
@@ -281,6 +298,37 @@ class Pipeline:
             result = await backend.chat(chat_request, on_text)
         self.health.mark_up(candidate.backend, latency_ms=(time.monotonic() - started) * 1000)
         return result
+
+    def _audit(
+        self,
+        request: TaskRequest,
+        decision: RouteDecision,
+        prompt: Prompt,
+        candidate: Candidate | None,
+        outcome: str,
+        began: float | None = None,
+        *,
+        sent: bool = False,
+        result: ChatResult | None = None,
+    ) -> None:
+        if self.audit is None:
+            return
+        self.audit.record(
+            AuditEntry(
+                task=request.task,
+                file=request.label,
+                privacy="private" if decision.private else "not private",
+                privacy_reason=decision.verdict.summary,
+                backend=candidate.backend if candidate else None,
+                model=candidate.model if candidate else None,
+                locality=candidate.locality if candidate else None,
+                bytes_sent=len(f"{prompt.system}{prompt.user}".encode()) if sent else 0,
+                outcome=safe_outcome(outcome),
+                latency_ms=None if began is None else round((time.monotonic() - began) * 1000, 1),
+                prompt_tokens=result.prompt_tokens if result else None,
+                completion_tokens=result.completion_tokens if result else None,
+            )
+        )
 
     def _outcome(
         self,

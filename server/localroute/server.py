@@ -15,6 +15,7 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
 from localroute import __version__
+from localroute.audit import audit_log_for
 from localroute.config import sources
 from localroute.config.models import Config, default_config
 from localroute.lsp.documents import DocumentAnchors
@@ -95,7 +96,7 @@ class LocalrouteServer(LanguageServer):
         self.loaded = sources.load(
             workspace_folders=self.workspace_roots(), editor_settings=self.init_settings
         )
-        self.pipeline = Pipeline(self.loaded.config)
+        self.pipeline = Pipeline(self.loaded.config, audit=audit_log_for(self.loaded.config.audit))
 
     async def reload_config(self) -> None:
         """Re-read every source; report problems; keep the last valid configuration."""
@@ -114,6 +115,7 @@ class LocalrouteServer(LanguageServer):
         self.loaded = loaded
         if loaded.config != self.pipeline.config:
             await self.pipeline.reconfigure(loaded.config)
+            self.pipeline.audit = audit_log_for(loaded.config.audit)
             self.health_watch()
 
     def health_watch(self) -> None:

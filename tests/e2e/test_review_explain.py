@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -358,3 +359,34 @@ async def test_workspace_file_cannot_loosen_privacy(start_session: Any) -> None:
                 await s.command("localroute.review", {"uri": uri})
             assert "GitHub token (line 1)" in failure.value.message
         assert cloud.requests == []
+
+
+async def test_audit_log_records_requests_without_code_or_credentials(
+    start_session: Any, tmp_path: Path
+) -> None:
+    secret = "AKIA" + "Z" * 16
+    with FakeOpenAI() as cloud:
+        cloud.answer = review_answer()
+        async with start_session(config_for(closed_port_url(), cloud.url)) as s:
+            ordinary = s.open("calc.py", SOURCE)
+            private = s.open("keys.py", f"KEY = '{secret}'\n")
+            await s.command("localroute.review", {"uri": ordinary})
+            with pytest.raises(JsonRpcException):
+                await s.command("localroute.review", {"uri": private})
+    log = tmp_path / "home" / ".state" / "localroute" / "audit.jsonl"
+    text = log.read_text()
+    entries = [json.loads(line) for line in text.splitlines()]
+    by_outcome = {(e["backend"], e["outcome"].split(":")[0]) for e in entries}
+    assert ("cloud", "ok") in by_outcome
+    assert (None, "refused") in by_outcome
+    refused = next(e for e in entries if e["outcome"] == "refused")
+    assert (
+        refused["privacy"] == "private"
+        and "AWS access key id (line 1)" in refused["privacy_reason"]
+    )
+    assert refused["bytes_sent"] == 0
+    sent = next(e for e in entries if e["backend"] == "cloud")
+    assert sent["bytes_sent"] > 0 and sent["locality"] == "cloud"
+    assert secret not in text
+    assert "a / b" not in text and "def divide" not in text
+    assert len(cloud.chat_requests) == 1

@@ -24,11 +24,15 @@ from localroute.config.models import BackendConfig, Locality
 class BackendError(Exception):
     """A backend failed; ``str(err)`` is a message for the user."""
 
-    def __init__(self, backend: str, message: str, *, status: int | None = None) -> None:
+    def __init__(
+        self, backend: str, message: str, *, status: int | None = None, nothing_sent: bool = False
+    ) -> None:
         super().__init__(message)
         self.backend = backend
         self.message = message
         self.status = status
+        self.nothing_sent = nothing_sent
+        """True when the request never left this machine (no connection was made)."""
 
     def __str__(self) -> str:
         return f"{self.backend}: {self.message}"
@@ -44,8 +48,9 @@ class BackendUnavailable(BackendError):
         *,
         status: int | None = None,
         retry_after_s: float | None = None,
+        nothing_sent: bool = False,
     ) -> None:
-        super().__init__(backend, message, status=status)
+        super().__init__(backend, message, status=status, nothing_sent=nothing_sent)
         self.retry_after_s = retry_after_s
 
 

@@ -188,6 +188,20 @@ class CacheConfig(_Model):
     max_entries: int = Field(default=256, ge=0, le=100_000, description="0 disables the cache.")
 
 
+class AuditConfig(_Model):
+    """The audit log of every backend request (never the code)."""
+
+    enabled: bool = Field(default=True, description="Write the audit log.")
+    path: str | None = Field(
+        default=None,
+        description="Where; default `$XDG_STATE_HOME/localroute/audit.jsonl` "
+        "(`~/.local/state/localroute/audit.jsonl`).",
+    )
+    max_bytes: int = Field(
+        default=5_000_000, ge=10_000, description="Rotate the file when it grows past this size."
+    )
+
+
 class HealthConfig(_Model):
     """How backend availability is probed and cached."""
 
@@ -210,6 +224,7 @@ class Config(_Model):
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     cache: CacheConfig = Field(default_factory=CacheConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
 
     @model_validator(mode="after")
     def _custom_tasks_have_prompts(self) -> Config:

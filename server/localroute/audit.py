@@ -1,0 +1,174 @@
+"""The audit log: one JSON line per backend request, to prove what left the machine.
+
+Each line holds when, which task and file, the privacy class and its reason, the
+backend, model and locality, the bytes sent, the tokens, the latency and the
+outcome — never the code, never a credential. Files rotate by size
+(`audit.jsonl` → `audit.jsonl.1` …).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from localroute.config.models import AuditConfig
+from localroute.privacy.secrets import find_secrets
+
+log = logging.getLogger(__name__)
+
+MAX_OUTCOME_CHARS = 300
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    task: str
+    file: str
+    privacy: str  # "private" | "not private"
+    privacy_reason: str
+    backend: str | None
+    model: str | None
+    locality: str | None
+    bytes_sent: int
+    outcome: str  # "ok" | "refused" | "cancelled" | "unavailable: …" | "rejected: …"
+    latency_ms: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    time: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+
+def default_path(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "localroute" / "audit.jsonl"
+
+
+def safe_outcome(text: str) -> str:
+    """One line, bounded, and never a credential (an error may echo what it was sent)."""
+    line = " ".join(text.split())[:MAX_OUTCOME_CHARS]
+    for hit in find_secrets(line):
+        return f"{line.split(':', 1)[0]}: [message withheld: it held a {hit.kind}]"
+    return line
+
+
+def audit_log_for(config: AuditConfig, env: Mapping[str, str] | None = None) -> AuditLog | None:
+    if not config.enabled:
+        return None
+    path = Path(config.path).expanduser() if config.path else default_path(env)
+    return AuditLog(path, max_bytes=config.max_bytes)
+
+
+class AuditLog:
+    def __init__(self, path: Path, *, max_bytes: int = 5_000_000, backups: int = 3) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.backups = backups
+        self._lock = threading.Lock()
+
+    def record(self, entry: AuditEntry) -> None:
+        """Append one line; an audit failure is logged, never raised into a request."""
+        line = json.dumps(asdict(entry), ensure_ascii=False) + "\n"
+        try:
+            with self._lock:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._rotate_if_needed(len(line))
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                with os.fdopen(fd, "a", encoding="utf-8") as handle:
+                    handle.write(line)
+        except OSError as exc:
+            log.error("cannot write the audit log %s: %s", self.path, exc)
+
+    def _rotate_if_needed(self, incoming: int) -> None:
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return
+        if size + incoming <= self.max_bytes:
+            return
+        for index in range(self.backups - 1, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{index}")
+            if older.exists():
+                older.replace(self.path.with_name(f"{self.path.name}.{index + 1}"))
+        self.path.replace(self.path.with_name(f"{self.path.name}.1"))
+
+
+def read_entries(path: Path, *, since: float | None = None) -> Iterator[dict[str, Any]]:
+    """Every entry of the log and its rotated files, oldest first; bad lines are skipped."""
+    files = sorted(path.parent.glob(path.name + ".*"), key=_rotation_index, reverse=True)
+    for file in [*files, path]:
+        try:
+            lines = file.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(entry, dict):
+                continue
+            if since is not None and _timestamp(entry) < since:
+                continue
+            yield entry
+
+
+def _rotation_index(path: Path) -> int:
+    suffix = path.name.rsplit(".", 1)[-1]
+    return int(suffix) if suffix.isdigit() else 0
+
+
+def _timestamp(entry: Mapping[str, Any]) -> float:
+    try:
+        return datetime.fromisoformat(str(entry.get("time"))).timestamp()
+    except ValueError:
+        return 0.0
+
+
+_DURATION_RE = re.compile(r"^(\d+)([smhdw])$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_since(text: str) -> float:
+    """`7d`, `12h`, `30m` → an epoch time that long ago."""
+    match = _DURATION_RE.match(text.strip())
+    if not match:
+        raise ValueError(f"--since takes a duration like 7d, 12h or 30m (got {text!r})")
+    return time.time() - int(match.group(1)) * _UNIT_S[match.group(2)]
+
+
+def summarize(entries: Iterator[dict[str, Any]]) -> dict[str, Any]:
+    """Requests, bytes and tokens per backend and per locality; files that went to a cloud."""
+    per_backend: dict[str, dict[str, Any]] = {}
+    per_locality: dict[str, dict[str, Any]] = {}
+    cloud_files: dict[str, set[str]] = {}
+    refused = 0
+    for entry in entries:
+        if entry.get("outcome") == "refused" or not entry.get("backend"):
+            refused += entry.get("outcome") == "refused"
+            continue
+        tokens = (entry.get("prompt_tokens") or 0) + (entry.get("completion_tokens") or 0)
+        for table, key in (
+            (per_backend, str(entry["backend"])),
+            (per_locality, str(entry.get("locality"))),
+        ):
+            row = table.setdefault(key, {"requests": 0, "ok": 0, "bytes_sent": 0, "tokens": 0})
+            row["requests"] += 1
+            row["ok"] += entry.get("outcome") == "ok"
+            row["bytes_sent"] += int(entry.get("bytes_sent") or 0)
+            row["tokens"] += tokens
+        if entry.get("locality") == "cloud":
+            cloud_files.setdefault(str(entry.get("file")), set()).add(str(entry["backend"]))
+    return {
+        "backends": per_backend,
+        "localities": per_locality,
+        "refused": refused,
+        "cloud_files": {file: sorted(names) for file, names in sorted(cloud_files.items())},
+    }
