@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -117,12 +118,21 @@ async def test_a_prompt_larger_than_the_local_window_goes_to_the_large_context_e
         # The same decision, with its reason, from the shell, sending nothing.
         (tmp_path / "workspace" / "big.py").write_text(big)
         (tmp_path / "config.toml").write_text(config)
-        shown = subprocess.run(
-            [sys.executable, "-m", "localroute", "route", str(tmp_path / "workspace" / "big.py")],
-            env={**os.environ, "LOCALROUTE_CONFIG": str(tmp_path / "config.toml")},
-            capture_output=True,
-            text=True,
-            check=True,
+        shown = (
+            await asyncio.to_thread(
+                subprocess.run,
+                [
+                    sys.executable,
+                    "-m",
+                    "localroute",
+                    "route",
+                    str(tmp_path / "workspace" / "big.py"),
+                ],
+                env={**os.environ, "LOCALROUTE_CONFIG": str(tmp_path / "config.toml")},
+                capture_output=True,
+                text=True,
+                check=True,
+            )
         ).stdout
         assert "review → gemini-2.5-pro @ cloud (cloud)" in shown
         assert "context window is 4096" in shown

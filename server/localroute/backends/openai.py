@@ -47,7 +47,7 @@ STRUCTURED_FORMS: tuple[str, ...] = ("json_schema", "json_object+schema", "json_
 """Structured-output forms, best first. ``json_schema`` is OpenAI's nesting, ``json_object+schema``
 is llama.cpp / llama-cpp-python's, ``json_object`` asks for any JSON, ``none`` sends nothing."""
 
-_ERROR_BODY_LIMIT = 64 * 1024
+ERROR_BODY_LIMIT = 64 * 1024
 _ANSWER_BODY_LIMIT = 16 * 1024 * 1024
 _PROBE_READ_S = 5.0
 
@@ -87,7 +87,8 @@ def _content_text(content: Any) -> str:
     return ""
 
 
-async def _read_limited(response: httpx.Response, limit: int) -> bytes:
+async def read_limited(response: httpx.Response, limit: int) -> bytes:
+    """At most ``limit`` bytes of a response body (error bodies, non-streamed answers)."""
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():
@@ -96,6 +97,123 @@ async def _read_limited(response: httpx.Response, limit: int) -> bytes:
         if size >= limit:
             break
     return b"".join(chunks)[:limit]
+
+
+class AnswerReader:
+    """Collects one chat answer that came with HTTP 200: an OpenAI SSE stream (read with
+    httpx-sse) or one JSON document. Shared by every OpenAI-shaped backend (also Copilot).
+
+    Tolerates ``choices: []`` chunks, a missing ``id``, reasoning deltas, ``usage`` on any
+    chunk and extra fields; ``{"error": ...}`` inside the answer raises a :class:`BackendError`.
+    """
+
+    def __init__(
+        self,
+        backend: str,
+        model: str,
+        on_text: TextCallback | None = None,
+        *,
+        secret: str | None = None,
+    ) -> None:
+        self.backend = backend
+        self.answer = _Answer(model=model)
+        self.on_text = on_text
+        self.secret = secret
+        """Blanked out of error messages taken from the answer."""
+
+    async def read(self, response: httpx.Response) -> None:
+        """Read the whole answer from ``response`` (whose status was 2xx)."""
+        content_type = response.headers.get("content-type", "").lower()
+        if "text/event-stream" in content_type:
+            await self._read_stream(response)
+        else:
+            raw = await read_limited(response, _ANSWER_BODY_LIMIT)
+            self._read_whole(raw, content_type)
+
+    def result(self, structured: str) -> ChatResult:
+        """The answer read; :class:`BackendUnavailable` when the stream ended early."""
+        answer = self.answer
+        if not (answer.done or answer.finished):
+            raise BackendUnavailable(self.backend, "the answer stream ended before it was complete")
+        return ChatResult(
+            text="".join(answer.parts),
+            model=answer.model,
+            prompt_tokens=answer.prompt_tokens,
+            completion_tokens=answer.completion_tokens,
+            structured=structured,
+        )
+
+    async def _read_stream(self, response: httpx.Response) -> None:
+        async with contextlib.aclosing(EventSource(response).aiter_sse()) as events:
+            async for event in events:
+                if self._feed(event.data, event.event):
+                    return
+
+    def _read_whole(self, raw: bytes, content_type: str) -> None:
+        """A 200 answer that is not ``text/event-stream``: one JSON document, or unlabelled SSE."""
+        text = raw.decode("utf-8", errors="replace")
+        try:
+            data = json.loads(text)
+        except ValueError:
+            if "data:" not in text:
+                raise BackendUnavailable(
+                    self.backend, f"unexpected answer (content-type {content_type or 'none'})"
+                ) from None
+            for line in text.splitlines():
+                if line.startswith("data:") and self._feed(line[5:], ""):
+                    return
+            return
+        self._chunk(data)
+        self.answer.finished = True
+
+    def _feed(self, data: str, event: str) -> bool:
+        """Handle one SSE ``data`` payload; True at ``[DONE]``."""
+        data = data.strip()
+        if data == "[DONE]":
+            self.answer.done = True
+            return True
+        if not data:
+            return False
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            if event == "error":
+                raise error_in_stream(self.backend, data, secret=self.secret) from None
+            log.debug("%s: skipping a stream event that is not JSON", self.backend)
+            return False
+        if event == "error" and isinstance(chunk, dict) and "error" not in chunk:
+            chunk = {"error": chunk}
+        self._chunk(chunk)
+        return False
+
+    def _chunk(self, chunk: Any) -> None:
+        """One ``chat.completion.chunk`` (or a whole ``chat.completion``)."""
+        answer = self.answer
+        if isinstance(chunk, list) and chunk:
+            chunk = chunk[0]
+        if not isinstance(chunk, dict):
+            return
+        if chunk.get("error"):
+            raise error_in_stream(self.backend, chunk["error"], secret=self.secret)
+        if isinstance(chunk.get("model"), str) and chunk["model"]:
+            answer.model = chunk["model"]
+        usage = chunk.get("usage")
+        if isinstance(usage, dict):
+            answer.prompt_tokens = int_or_none(usage.get("prompt_tokens"))
+            answer.completion_tokens = int_or_none(usage.get("completion_tokens"))
+        choices = chunk.get("choices")
+        for choice in choices if isinstance(choices, list) else []:
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or choice.get("message")
+            if isinstance(delta, dict):
+                piece = _content_text(delta.get("content"))
+                if piece:
+                    answer.parts.append(piece)
+                    if self.on_text is not None:
+                        self.on_text(piece)
+            if choice.get("finish_reason"):
+                answer.finished = True
 
 
 class OpenAIBackend:
@@ -125,6 +243,9 @@ class OpenAIBackend:
             ),
             limits=httpx.Limits(max_connections=config.max_concurrency + 2),
             transport=transport,
+            # Proxy variables are for reaching the internet: a local or private-network
+            # backend is always reached directly, never through a proxy.
+            trust_env=locality == "cloud",
             headers={"User-Agent": "localroute"},
         )
         self.structured_forms: dict[str, str] = {}
@@ -271,7 +392,7 @@ class OpenAIBackend:
     async def _chat_once(
         self, request: ChatRequest, form: str, on_text: TextCallback | None, may_reject: bool
     ) -> ChatResult:
-        answer = _Answer(model=request.model)
+        reader = AnswerReader(self.name, request.model, on_text, secret=self._api_key())
         async with self._client.stream(
             "POST",
             f"{self.url}/chat/completions",
@@ -280,7 +401,7 @@ class OpenAIBackend:
         ) as response:
             status = response.status_code
             if not response.is_success:
-                raw = await _read_limited(response, _ERROR_BODY_LIMIT)
+                raw = await read_limited(response, ERROR_BODY_LIMIT)
                 if may_reject and rejects_structured_output(status, raw):
                     raise _FormRejected
                 err = error_for_status(
@@ -288,96 +409,8 @@ class OpenAIBackend:
                     secret=self._api_key(), path="/chat/completions",
                 )  # fmt: skip
                 raise self._auth_hint(err)
-            content_type = response.headers.get("content-type", "").lower()
-            if "text/event-stream" in content_type:
-                await self._read_stream(response, answer, on_text)
-            else:
-                raw = await _read_limited(response, _ANSWER_BODY_LIMIT)
-                self._read_whole(raw, content_type, answer, on_text)
-        if not (answer.done or answer.finished):
-            raise BackendUnavailable(self.name, "the answer stream ended before it was complete")
-        return ChatResult(
-            text="".join(answer.parts),
-            model=answer.model,
-            prompt_tokens=answer.prompt_tokens,
-            completion_tokens=answer.completion_tokens,
-            structured=form,
-        )
-
-    async def _read_stream(
-        self, response: httpx.Response, answer: _Answer, on_text: TextCallback | None
-    ) -> None:
-        async with contextlib.aclosing(EventSource(response).aiter_sse()) as events:
-            async for event in events:
-                if self._feed(event.data, event.event, answer, on_text):
-                    return
-
-    def _read_whole(
-        self, raw: bytes, content_type: str, answer: _Answer, on_text: TextCallback | None
-    ) -> None:
-        """A 200 answer that is not ``text/event-stream``: one JSON document, or unlabelled SSE."""
-        text = raw.decode("utf-8", errors="replace")
-        try:
-            data = json.loads(text)
-        except ValueError:
-            if "data:" not in text:
-                raise BackendUnavailable(
-                    self.name, f"unexpected answer (content-type {content_type or 'none'})"
-                ) from None
-            for line in text.splitlines():
-                if line.startswith("data:") and self._feed(line[5:], "", answer, on_text):
-                    return
-            return
-        self._chunk(data, answer, on_text)
-        answer.finished = True
-
-    def _feed(self, data: str, event: str, answer: _Answer, on_text: TextCallback | None) -> bool:
-        """Handle one SSE ``data`` payload; True at ``[DONE]``."""
-        data = data.strip()
-        if data == "[DONE]":
-            answer.done = True
-            return True
-        if not data:
-            return False
-        try:
-            chunk = json.loads(data)
-        except ValueError:
-            if event == "error":
-                raise error_in_stream(self.name, data, secret=self._api_key()) from None
-            log.debug("%s: skipping a stream event that is not JSON", self.name)
-            return False
-        if event == "error" and isinstance(chunk, dict) and "error" not in chunk:
-            chunk = {"error": chunk}
-        self._chunk(chunk, answer, on_text)
-        return False
-
-    def _chunk(self, chunk: Any, answer: _Answer, on_text: TextCallback | None) -> None:
-        """One ``chat.completion.chunk`` (or a whole ``chat.completion``)."""
-        if isinstance(chunk, list) and chunk:
-            chunk = chunk[0]
-        if not isinstance(chunk, dict):
-            return
-        if chunk.get("error"):
-            raise error_in_stream(self.name, chunk["error"], secret=self._api_key())
-        if isinstance(chunk.get("model"), str) and chunk["model"]:
-            answer.model = chunk["model"]
-        usage = chunk.get("usage")
-        if isinstance(usage, dict):
-            answer.prompt_tokens = int_or_none(usage.get("prompt_tokens"))
-            answer.completion_tokens = int_or_none(usage.get("completion_tokens"))
-        choices = chunk.get("choices")
-        for choice in choices if isinstance(choices, list) else []:
-            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
-                continue
-            delta = choice.get("delta") or choice.get("message")
-            if isinstance(delta, dict):
-                piece = _content_text(delta.get("content"))
-                if piece:
-                    answer.parts.append(piece)
-                    if on_text is not None:
-                        on_text(piece)
-            if choice.get("finish_reason"):
-                answer.finished = True
+            await reader.read(response)
+        return reader.result(form)
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -318,4 +318,6 @@ def transport_error(
         detail = "connection reset"
     else:
         detail = f"HTTP client error ({type(exc).__name__})"
-    return BackendUnavailable(backend, detail)
+    # Without a connection, not a byte of the request left the machine.
+    unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+    return BackendUnavailable(backend, detail, nothing_sent=unsent)

@@ -14,7 +14,6 @@ so the server keeps running on the sources that are valid.
 from __future__ import annotations
 
 import copy
-import json
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -74,19 +73,11 @@ def user_config_path(env: Mapping[str, str] | None = None) -> Path:
 
 
 def copilot_token_present(env: Mapping[str, str] | None = None) -> bool:
-    """Whether a Copilot OAuth token is on disk (apps.json / hosts.json) — no network."""
-    env = os.environ if env is None else env
-    base = Path(env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")) / "github-copilot"
-    for name in ("apps.json", "hosts.json"):
-        try:
-            data = json.loads((base / name).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(data, dict):
-            for key, value in data.items():
-                if "github.com" in key and isinstance(value, dict) and value.get("oauth_token"):
-                    return True
-    return False
+    """Whether a Copilot OAuth token is on disk (apps.json, hosts.json, or the one
+    `localroute login copilot` stored) — no network."""
+    from localroute.backends.copilot_auth import find_oauth_token
+
+    return find_oauth_token(os.environ if env is None else env) is not None
 
 
 def read_toml(path: Path, *, trusted: bool) -> RawSource | None:

@@ -1,0 +1,360 @@
+"""The native Ollama backend: ``POST /api/chat`` (NDJSON streaming), ``/api/version`` and
+``/api/tags`` (PROTOCOLS.md §3).
+
+Native rather than Ollama's OpenAI-compatible ``/v1``: only here can ``options.num_ctx`` be set,
+and Ollama's default context (4k on small GPUs) is too short for long reviews. Structured
+output is asked for with ``format`` = the JSON Schema (Ollama ≥ 0.5); a server that refuses a
+schema there is asked for ``"format": "json"`` instead, and that is remembered.
+
+Errors: a model that is not pulled says how to pull it; 400 carries the server's message;
+429, 503 (queue full) and other 5xx mark the backend down, as do refused and timed-out
+connections. An ``{"error": ...}`` line inside a 200 stream is a server failure when it reads
+like one (runner crashed, out of memory), else a rejected request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import logging
+import re
+import ssl
+import time
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from localroute.backends.base import (
+    BackendError,
+    BackendRequestError,
+    BackendUnavailable,
+    ChatRequest,
+    ChatResult,
+    ProbeResult,
+    TextCallback,
+)
+from localroute.backends.openai_errors import (
+    error_for_status,
+    error_in_stream,
+    int_or_none,
+    one_line,
+    parse_error_body,
+    transport_error,
+)
+from localroute.config.models import BackendConfig, Locality
+
+log = logging.getLogger(__name__)
+
+_ERROR_BODY_LIMIT = 64 * 1024
+_ANSWER_BODY_LIMIT = 16 * 1024 * 1024
+_PROBE_READ_S = 5.0
+
+_NOT_PULLED = re.compile(r"\bmodel\b.*\bnot found\b|try pulling", re.I)
+"""``model 'X' not found`` and the scheduler's ``model "X" not found, try pulling it first``."""
+_FORMAT_REJECTED = re.compile(r"\bformat\b", re.I)
+"""Ollama < 0.5 decoding a schema into its string ``format`` field: ``json: cannot unmarshal
+object into Go struct field ChatRequest.format of type string``."""
+_RESOURCE_FAILURE = re.compile(
+    r"runner|terminated|exit status|memory|resource|cuda|rocm|metal|gpu|vram|\beof\b|"
+    r"cancel|busy|connection|broken pipe|reset|killed|panic|sigsegv|abort",
+    re.I,
+)
+"""Words of a mid-stream error that is the server's failure, not the request's."""
+
+
+class _FormatRejected(Exception):
+    """The server refused a JSON Schema as ``format``; ask for ``"json"`` instead."""
+
+
+@dataclass
+class _Answer:
+    model: str
+    parts: list[str] = field(default_factory=list)
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    done: bool = False
+
+
+def server_root(url: str) -> str:
+    """The Ollama server root for a configured URL (``/api`` or ``/v1`` at the end dropped)."""
+    root = url.rstrip("/")
+    for suffix in ("/api", "/v1"):
+        if root.endswith(suffix):
+            return root[: -len(suffix)]
+    return root
+
+
+def model_names(tags: Any) -> tuple[str, ...]:
+    """The model names in an ``/api/tags`` (or ``/api/ps``) answer."""
+    items = tags.get("models") if isinstance(tags, dict) else None
+    names: list[str] = []
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict):
+            name = item.get("name") or item.get("model")
+            if isinstance(name, str) and name and name not in names:
+                names.append(name)
+    return tuple(names)
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default TLS context, built once: loading the CA bundle costs tens of ms."""
+    return httpx.create_ssl_context()
+
+
+async def _read_limited(response: httpx.Response, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks)[:limit]
+
+
+async def _ndjson_lines(response: httpx.Response) -> AsyncGenerator[str, None]:
+    """The lines of an NDJSON body, split at ``\\n`` only.
+
+    Not ``aiter_lines()``: that splits like ``str.splitlines`` (also at U+0085, U+2028, ...),
+    and Go's JSON encoder leaves U+0085 unescaped inside strings.
+    """
+    buffer = bytearray()
+    async for chunk in response.aiter_bytes():
+        buffer += chunk
+        while (end := buffer.find(b"\n")) >= 0:
+            yield buffer[:end].decode("utf-8", errors="replace")
+            del buffer[: end + 1]
+    if buffer:
+        yield buffer.decode("utf-8", errors="replace")
+
+
+class OllamaBackend:
+    """A backend speaking Ollama's native API at the server root ``config.url``."""
+
+    def __init__(
+        self,
+        name: str,
+        config: BackendConfig,
+        locality: Locality,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if not config.url:
+            raise ValueError(f"backend '{name}' needs a url")
+        self.name = name
+        self.config = config
+        self.locality: Locality = locality
+        self.url = server_root(config.url)
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(
+                connect=config.connect_timeout_s,
+                read=config.timeout_s,
+                write=30.0,
+                pool=config.timeout_s,
+            ),
+            limits=httpx.Limits(max_connections=config.max_concurrency + 2),
+            transport=transport,
+            # Proxy variables are for reaching the internet: a local or private-network
+            # backend is always reached directly, never through a proxy.
+            trust_env=locality == "cloud",
+            verify=_tls_context(),
+            headers={"User-Agent": "localroute"},
+        )
+        self.schema_format = True
+        """Whether the server accepts a JSON Schema as ``format`` (False: send ``"json"``)."""
+
+    def _transport_error(self, exc: httpx.HTTPError, read_s: float) -> BackendUnavailable:
+        return transport_error(
+            self.name, exc, connect_s=self.config.connect_timeout_s, read_s=read_s,
+            pool_size=self.config.max_concurrency + 2,
+        )  # fmt: skip
+
+    # -- probe -------------------------------------------------------------------------------
+
+    async def probe(self) -> ProbeResult:
+        """``GET /api/version`` (up or not), then ``GET /api/tags`` (models). Never raises."""
+        read = min(_PROBE_READ_S, self.config.timeout_s)
+        timeout = httpx.Timeout(
+            connect=self.config.connect_timeout_s, read=read, write=read, pool=read
+        )
+        budget = 2 * (self.config.connect_timeout_s + read) + 0.5
+        start = time.perf_counter()
+        try:
+            async with asyncio.timeout(budget):
+                return await self._probe(timeout, start)
+        except TimeoutError:
+            detail = f"no answer within {budget:g} s"
+        except httpx.PoolTimeout:
+            return ProbeResult(up=True, detail="busy: all connections in use")
+        except httpx.HTTPError as exc:
+            detail = self._transport_error(exc, read).message
+        except Exception as exc:  # a probe never raises
+            log.debug("%s: probe failed", self.name, exc_info=True)
+            detail = f"probe failed ({type(exc).__name__})"
+        return ProbeResult(up=False, latency_ms=(time.perf_counter() - start) * 1000, detail=detail)
+
+    async def _probe(self, timeout: httpx.Timeout, start: float) -> ProbeResult:
+        version = await self._client.get(f"{self.url}/api/version", timeout=timeout)
+        latency = (time.perf_counter() - start) * 1000
+        if not version.is_success:
+            info = parse_error_body(version.content, version.headers.get("content-type", ""))
+            hint = " (is this an Ollama server?)" if version.status_code == 404 else ""
+            detail = f"HTTP {version.status_code} at /api/version: "
+            return ProbeResult(
+                False, latency, detail=detail + one_line(info.message, None, 120) + hint
+            )
+        detail = "ok"
+        with contextlib.suppress(ValueError):
+            data = version.json()
+            if isinstance(data, dict) and isinstance(data.get("version"), str):
+                detail = f"ok (Ollama {one_line(data['version'], None, 40)})"
+        models: tuple[str, ...] = ()
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            tags = await self._client.get(f"{self.url}/api/tags", timeout=timeout)
+            if tags.is_success:
+                models = model_names(tags.json())
+        num_ctx = self.config.num_ctx
+        context = dict.fromkeys(models, num_ctx) if num_ctx else {}
+        return ProbeResult(True, latency, models, detail, context)
+
+    # -- chat --------------------------------------------------------------------------------
+
+    async def chat(self, request: ChatRequest, on_text: TextCallback | None = None) -> ChatResult:
+        """One chat completion; see :class:`localroute.backends.base.Backend`."""
+        try:
+            async with asyncio.timeout(self.config.timeout_s):
+                if request.json_schema is not None and self.schema_format:
+                    try:
+                        return await self._chat_once(request, request.json_schema, on_text)
+                    except _FormatRejected:
+                        log.info("%s: no JSON Schema as format; asking for JSON", self.name)
+                        self.schema_format = False
+                fmt = "json" if request.json_schema is not None else None
+                return await self._chat_once(request, fmt, on_text)
+        except TimeoutError:
+            raise BackendUnavailable(
+                self.name, f"no answer within {self.config.timeout_s:g} s"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, self.config.timeout_s) from exc
+
+    def _body(self, request: ChatRequest, fmt: dict[str, Any] | str | None) -> dict[str, Any]:
+        messages = [{"role": "system", "content": request.system}] if request.system else []
+        messages.append({"role": "user", "content": request.user})
+        options = {"temperature": request.temperature, "num_predict": request.max_tokens}
+        if self.config.num_ctx is not None:
+            options["num_ctx"] = self.config.num_ctx
+        body = {"model": request.model, "messages": messages, "stream": True, "options": options}
+        if fmt is not None:
+            body["format"] = fmt
+        return body
+
+    async def _chat_once(
+        self,
+        request: ChatRequest,
+        fmt: dict[str, Any] | str | None,
+        on_text: TextCallback | None,
+    ) -> ChatResult:
+        answer = _Answer(model=request.model)
+        async with self._client.stream(
+            "POST",
+            f"{self.url}/api/chat",
+            json=self._body(request, fmt),
+            headers={"Accept": "application/x-ndjson, application/json"},
+        ) as response:
+            if not response.is_success:
+                raw = await _read_limited(response, _ERROR_BODY_LIMIT)
+                raise self._status_error(request.model, response, raw, schema=isinstance(fmt, dict))
+            if response.headers.get("content-type", "").lower().startswith("application/json"):
+                raw = await _read_limited(response, _ANSWER_BODY_LIMIT)
+                self._read_whole(raw, answer, on_text)
+            else:
+                async with contextlib.aclosing(_ndjson_lines(response)) as lines:
+                    async for line in lines:
+                        self._line(line, answer, on_text)
+        if not answer.done:
+            raise BackendUnavailable(self.name, "the answer stream ended early, before done: true")
+        structured = "json_schema" if isinstance(fmt, dict) else "json_object" if fmt else "none"
+        return ChatResult(
+            text="".join(answer.parts),
+            model=answer.model,
+            prompt_tokens=answer.prompt_tokens,
+            completion_tokens=answer.completion_tokens,
+            structured=structured,
+        )
+
+    def _status_error(
+        self, model: str, response: httpx.Response, raw: bytes, *, schema: bool
+    ) -> Exception:
+        """The exception for a non-2xx answer to ``/api/chat``."""
+        status = response.status_code
+        info = parse_error_body(raw, response.headers.get("content-type", ""))
+        if status in (400, 404) and _NOT_PULLED.search(info.message):
+            return BackendRequestError(
+                self.name,
+                f"model {model} is not pulled on backend {self.name}: run `ollama pull {model}`",
+                status=status,
+            )
+        if status == 400 and schema and _FORMAT_REJECTED.search(info.message):
+            return _FormatRejected()
+        return error_for_status(self.name, model, status, response.headers, raw, path="/api/chat")
+
+    def _read_whole(self, raw: bytes, answer: _Answer, on_text: TextCallback | None) -> None:
+        """A non-streamed answer: one JSON object (or NDJSON labelled ``application/json``)."""
+        text = raw.decode("utf-8", errors="replace")
+        try:
+            data = json.loads(text)
+        except ValueError:
+            for line in text.split("\n"):
+                self._line(line, answer, on_text)
+            return
+        self._chunk(data, answer, on_text)
+        if isinstance(data, dict):
+            answer.done = True  # a whole document is complete even without "done"
+
+    def _line(self, line: str, answer: _Answer, on_text: TextCallback | None) -> None:
+        line = line.strip()
+        if not line:
+            return
+        try:
+            chunk = json.loads(line)
+        except ValueError:
+            log.debug("%s: skipping a stream line that is not JSON", self.name)
+            return
+        self._chunk(chunk, answer, on_text)
+
+    def _chunk(self, chunk: Any, answer: _Answer, on_text: TextCallback | None) -> None:
+        """One ``/api/chat`` object: a piece (``done: false``) or the last one (metrics)."""
+        if not isinstance(chunk, dict):
+            return
+        if chunk.get("error"):
+            raise self._stream_error(chunk["error"])
+        if answer.done:
+            return
+        if isinstance(chunk.get("model"), str) and chunk["model"]:
+            answer.model = chunk["model"]
+        message = chunk.get("message")
+        piece = message.get("content") if isinstance(message, dict) else None
+        if isinstance(piece, str) and piece:
+            answer.parts.append(piece)
+            if on_text is not None:
+                on_text(piece)
+        if chunk.get("done") is True:
+            answer.done = True
+            answer.prompt_tokens = int_or_none(chunk.get("prompt_eval_count"))
+            answer.completion_tokens = int_or_none(chunk.get("eval_count"))
+
+    def _stream_error(self, error: Any) -> BackendError:
+        err = error_in_stream(self.name, error)
+        if isinstance(err, BackendRequestError) and _RESOURCE_FAILURE.search(err.message):
+            return BackendUnavailable(self.name, err.message, status=err.status)
+        return err
+
+    async def aclose(self) -> None:
+        """Close the HTTP client and its connections."""
+        await self._client.aclose()

@@ -1,0 +1,286 @@
+"""The ``command`` backend against ``tests/fakes/bin/fake-opencode``, a real child process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import stat
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localroute.backends.base import (
+    BackendRequestError,
+    BackendUnavailable,
+    ChatRequest,
+)
+from localroute.backends.command import CommandBackend, compose_prompt
+from localroute.config.models import BackendConfig
+
+FAKES_BIN = Path(__file__).resolve().parents[1] / "fakes" / "bin"
+STUB = FAKES_BIN / "fake-opencode"
+OPENCODE_ARGV = ["fake-opencode", "run", "-m", "github-copilot/{model}", "--format", "json"]
+REQUEST = ChatRequest(model="claude-haiku-4.5", system="You review code.", user="x = 1\n")
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Put the stubs on PATH (with a fast ``python3`` for their shebang); clear FAKE_CLI_*."""
+    STUB.chmod(STUB.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    python_dir = tmp_path / "python"
+    python_dir.mkdir()
+    (python_dir / "python3").symlink_to(sys.executable)
+    monkeypatch.setenv(
+        "PATH", os.pathsep.join([str(FAKES_BIN), str(python_dir), os.environ["PATH"]])
+    )
+    for key in list(os.environ):
+        if key.startswith("FAKE_CLI_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("FAKE_CLI_RECORD", str(tmp_path / "record.jsonl"))
+    monkeypatch.setenv("FAKE_CLI_PIDFILE", str(tmp_path / "pids.json"))
+    return tmp_path
+
+
+def make(argv: list[str] | None = None, output: str = "text", **kwargs: Any) -> CommandBackend:
+    timeout_s = kwargs.pop("timeout_s", 10.0)
+    config = BackendConfig(
+        kind="command",
+        argv=argv or ["fake-opencode", "run", "-m", "github-copilot/{model}"],
+        output=output,  # type: ignore[arg-type]
+        timeout_s=timeout_s,
+    )
+    return CommandBackend("cli", config, "cloud", **kwargs)
+
+
+def records(tmp: Path) -> list[dict[str, Any]]:
+    path = tmp / "record.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+async def pids(tmp: Path) -> dict[str, Any]:
+    """The stub's pid file, once it has been written."""
+    path = tmp / "pids.json"
+    for _ in range(500):
+        if path.exists():
+            data: dict[str, Any] = json.loads(path.read_text())
+            return data
+        await asyncio.sleep(0.01)
+    raise AssertionError("the stub never wrote its pid file")
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie left to a non-reaping init counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+async def assert_gone(*process_ids: int) -> None:
+    deadline = time.monotonic() + 2
+    while any(running(p) for p in process_ids):
+        assert time.monotonic() < deadline, (
+            f"still running: {[p for p in process_ids if running(p)]}"
+        )
+        await asyncio.sleep(0.02)
+
+
+async def test_text_output_streams_and_substitutes_model(
+    cli: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_CLI_ANSWER", "  The function || adds one. ")
+    monkeypatch.setenv("FAKE_CLI_PART_DELAY", "0.1")
+    backend = make(["fake-opencode", "run", "-m", "github-copilot/{model}", "--title", "{model}!"])
+    pieces: list[str] = []
+    result = await backend.chat(REQUEST, pieces.append)
+    assert result.text == "The function  adds one."
+    assert result.model == "claude-haiku-4.5"
+    assert result.structured == "none"
+    assert len(pieces) >= 2 and "".join(pieces).strip() == result.text
+    (record,) = records(cli)
+    assert record["argv"] == [
+        "run", "-m", "github-copilot/claude-haiku-4.5", "--title", "claude-haiku-4.5!",
+    ]  # fmt: skip
+    assert record["stdin"] == "You review code.\n\nx = 1\n"
+    assert backend.config.argv == ["fake-opencode", "run", "-m", "github-copilot/{model}",
+                                   "--title", "{model}!"]  # fmt: skip
+
+
+def test_prompt_without_system_message_is_the_user_message() -> None:
+    assert compose_prompt(ChatRequest(model="m", system="", user="hi")) == "hi"
+    assert compose_prompt(ChatRequest(model="m", system="S", user="U")) == "S\n\nU"
+
+
+async def test_large_prompt_and_answer_do_not_deadlock(
+    cli: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    big = "y = 2\n" * 200_000  # 1.2 MB, far beyond a pipe buffer
+    (cli / "answer.txt").write_text("z" * 300_000)
+    monkeypatch.setenv("FAKE_CLI_ANSWER_FILE", str(cli / "answer.txt"))
+    result = await make().chat(ChatRequest(model="m", system="", user=big))
+    assert result.text == "z" * 300_000
+    assert records(cli)[0]["stdin"] == big
+
+
+async def test_opencode_json_output(cli: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_CLI_ANSWER", "First part.||Second part.")
+    monkeypatch.setenv("FAKE_CLI_MODE", "noise")
+    pieces: list[str] = []
+    result = await make(OPENCODE_ARGV, "opencode-json").chat(REQUEST, pieces.append)
+    assert result.text == "First part.\nSecond part."
+    assert pieces == ["First part.", "\nSecond part."]
+    assert records(cli)[0]["model"] == "github-copilot/claude-haiku-4.5"
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "status", "error", "expected"),
+    [
+        ("1", None, "Model not found: github-copilot/nope", BackendRequestError),
+        ("0", None, "Model not found: github-copilot/nope", BackendRequestError),
+        ("1", "429", "Too Many Requests", BackendUnavailable),
+        ("1", None, "Cannot connect to API: ECONNRESET", BackendUnavailable),
+    ],
+)
+async def test_error_event(
+    cli: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    exit_code: str,
+    status: str | None,
+    error: str,
+    expected: type[Exception],
+) -> None:
+    monkeypatch.setenv("FAKE_CLI_MODE", "error-event")
+    monkeypatch.setenv("FAKE_CLI_EXIT", exit_code)
+    monkeypatch.setenv("FAKE_CLI_ERROR", error)
+    if status:
+        monkeypatch.setenv("FAKE_CLI_ERROR_STATUS", status)
+    with pytest.raises(expected) as failure:
+        await make(OPENCODE_ARGV, "opencode-json").chat(REQUEST)
+    assert type(failure.value) is expected
+    message = failure.value.message  # type: ignore[attr-defined]
+    if exit_code == "0":
+        assert message == error
+    else:
+        assert message == f"`fake-opencode` exited with code 1: {error}"
+
+
+async def test_nonzero_exit_reports_the_end_of_stderr(
+    cli: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    noise = "\n".join(f"debug line {i}" for i in range(50))
+    monkeypatch.setenv("FAKE_CLI_STDERR", noise + "\n\x1b[31mError:\x1b[0m bad flag " + "z" * 400)
+    monkeypatch.setenv("FAKE_CLI_EXIT", "2")
+    with pytest.raises(BackendRequestError) as failure:
+        await make().chat(REQUEST)
+    assert type(failure.value) is BackendRequestError
+    prefix = "`fake-opencode` exited with code 2: "
+    message = failure.value.message
+    assert message.startswith(prefix)
+    tail = message[len(prefix) :]
+    assert "\n" not in tail and len(tail) <= 300
+    assert tail.endswith("z" * 50) and "\x1b" not in tail
+    assert "debug line 0" not in tail
+
+
+async def test_nonzero_exit_with_network_failure_is_unavailable(
+    cli: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_CLI_STDERR", "Error: fetch failed (getaddrinfo ENOTFOUND api.x)")
+    monkeypatch.setenv("FAKE_CLI_EXIT", "1")
+    with pytest.raises(BackendUnavailable, match="getaddrinfo ENOTFOUND"):
+        await make().chat(REQUEST)
+
+
+async def test_exit_zero_without_an_answer_is_an_error(
+    cli: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_CLI_ANSWER", "   ")
+    with pytest.raises(BackendRequestError, match="`fake-opencode` printed no answer"):
+        await make().chat(REQUEST)
+
+
+async def test_missing_executable(cli: Path) -> None:
+    backend = make(["no-such-cli-for-localroute", "-m", "{model}"])
+    probe = await backend.probe()
+    assert probe.up is False
+    assert probe.detail == "`no-such-cli-for-localroute` not found on PATH"
+    with pytest.raises(BackendUnavailable) as failure:
+        await backend.chat(REQUEST)
+    assert failure.value.message == "`no-such-cli-for-localroute` not found on PATH"
+    assert records(cli) == []
+
+    found = await make().probe()
+    assert found.up is True and found.detail == str(STUB)
+    assert records(cli) == []  # the probe ran nothing
+
+
+@pytest.mark.parametrize("modes", ["spawn-child,hang", "spawn-child,hang,ignore-term"])
+async def test_timeout_kills_the_process_group(
+    cli: Path, monkeypatch: pytest.MonkeyPatch, modes: str
+) -> None:
+    monkeypatch.setenv("FAKE_CLI_MODE", modes)
+    backend = make(timeout_s=1.0, kill_grace_s=0.3)
+    began = time.monotonic()
+    with pytest.raises(BackendUnavailable) as failure:
+        await backend.chat(REQUEST)
+    assert failure.value.message == "no answer within 1 s"
+    elapsed = time.monotonic() - began
+    assert elapsed < 1.0 + 0.3 + 1.0
+    if "ignore-term" in modes:
+        assert elapsed >= 1.0 + 0.3  # SIGTERM was ignored: SIGKILL after the grace period
+    ids = await pids(cli)
+    await assert_gone(ids["pid"], ids["grandchild"])
+
+
+async def test_cancellation_kills_the_group_at_once(
+    cli: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_CLI_MODE", "spawn-child,hang,ignore-term")
+    task = asyncio.create_task(make().chat(REQUEST))
+    ids = await pids(cli)
+    began = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 1.0)
+    assert time.monotonic() - began < 1.0
+    await assert_gone(ids["pid"], ids["grandchild"])
+
+
+async def test_leftovers_are_killed_when_the_cli_exits(
+    cli: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The grandchild holds stdout open; the answer must not wait for it.
+    monkeypatch.setenv("FAKE_CLI_MODE", "spawn-child")
+    began = time.monotonic()
+    result = await make(OPENCODE_ARGV, "opencode-json").chat(REQUEST)
+    assert result.text == "ok"
+    assert time.monotonic() - began < 3
+    ids = await pids(cli)
+    await assert_gone(ids["pid"], ids["grandchild"])
+
+
+async def test_output_is_capped(cli: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_CLI_MODE", "flood")
+    with pytest.raises(BackendRequestError, match="wrote more than 256 KiB"):
+        await make(max_output_bytes=256 * 1024).chat(REQUEST)
+    await assert_gone((await pids(cli))["pid"])
+
+
+async def test_aclose_kills_running_commands(cli: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_CLI_MODE", "spawn-child,hang")
+    backend = make()
+    task = asyncio.create_task(backend.chat(REQUEST))
+    ids = await pids(cli)
+    await backend.aclose()
+    with pytest.raises(BackendUnavailable, match="killed by SIGKILL"):
+        await asyncio.wait_for(task, 2)
+    await assert_gone(ids["pid"], ids["grandchild"])
