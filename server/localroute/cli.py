@@ -33,12 +33,30 @@ def _parser() -> argparse.ArgumentParser:
     route.add_argument("--format", choices=["text", "json"], default="text")
     route.add_argument("--probe", action="store_true", help="probe the backends first")
 
+    review = sub.add_parser("review", help="review files and folders in parallel")
+    review.add_argument("paths", nargs="+", type=Path)
+    review.add_argument("--jobs", type=int, default=8, help="files reviewed at once (default 8)")
+    review.add_argument("--format", choices=["text", "json", "sarif"], default="text")
+    review.add_argument(
+        "--fail-on",
+        choices=["error", "warning", "info", "hint"],
+        default=None,
+        help="exit 1 when a finding at or above this severity exists",
+    )
+    review.add_argument("--task", default="review", help="a diagnostics task (default review)")
+    review.add_argument("--max-bytes", type=int, default=1_000_000, help="skip larger files")
+    review.add_argument("--refresh", action="store_true", help="bypass the result cache")
+
     status = sub.add_parser("status", help="probe every backend and print up/down, latency")
     status.add_argument("--format", choices=["text", "json"], default="text")
 
     start = sub.add_parser("start", help="run a backend's start_command and wait until it is up")
     start.add_argument("backend")
     start.add_argument("--wait", type=float, default=120.0, help="seconds to wait (default 120)")
+
+    login = sub.add_parser("login", help="sign in to a service: copilot")
+    login.add_argument("service", choices=["copilot"])
+    login.add_argument("--backend", default="copilot", help="backend whose login_url to use")
 
     audit = sub.add_parser("audit", help="summarise the audit log: what left the machine")
     audit.add_argument("--since", default=None, help="only the last 7d, 12h, 30m …")
@@ -58,12 +76,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "review":
+        return _run_review(args)
     if args.command == "route":
         return asyncio.run(_route(args))
     if args.command == "status":
         return asyncio.run(_status(args))
     if args.command == "start":
         return asyncio.run(_start(args))
+    if args.command == "login":
+        return _login(args)
     if args.command == "audit":
         return _audit(args)
     if args.command == "config":
@@ -100,6 +122,12 @@ def _load() -> Any:
     for problem in loaded.problems:
         print(f"localroute: configuration: {problem}", file=sys.stderr)
     return loaded
+
+
+def _run_review(args: argparse.Namespace) -> int:
+    from localroute.bulk.review_command import run_review
+
+    return run_review(args, _load())
 
 
 async def _route(args: argparse.Namespace) -> int:
@@ -193,6 +221,25 @@ async def _start(args: argparse.Namespace) -> int:
         return 0
     print(f"localroute: {args.backend} did not come up: {outcome.detail}", file=sys.stderr)
     return 1
+
+
+def _login(args: argparse.Namespace) -> int:
+    """GitHub's device flow; the token is stored with mode 0600 for the copilot backend."""
+    import os
+
+    from localroute.backends.copilot_auth import DEFAULT_LOGIN_URL, LoginError, device_flow_login
+
+    backend = _load().config.backends.get(args.backend)
+    login_url = (backend.login_url if backend else None) or DEFAULT_LOGIN_URL
+    try:
+        path = asyncio.run(device_flow_login(login_url=login_url, env=os.environ, out=print))
+    except LoginError as exc:
+        print(f"localroute: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    print(f"Signed in; token stored in {path}")
+    return 0
 
 
 def _audit(args: argparse.Namespace) -> int:

@@ -46,6 +46,9 @@ from localroute.tasks.review import parse_findings
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_TOKENS = 1024
+BUSY_RETRIES = 3
+"""How often a backend that answers 429 with a short Retry-After is asked again."""
+BUSY_WAIT_MAX_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -187,11 +190,14 @@ class Pipeline:
             first_line=start + 1,
         )
 
-    def decide(self, request: TaskRequest, prompt: Prompt | None = None) -> RouteDecision:
-        """The privacy-filtered candidates, less those whose context window is too small."""
+    def decide(
+        self, request: TaskRequest, prompt: Prompt | None = None, *, fit: bool = True
+    ) -> RouteDecision:
+        """The privacy-filtered candidates, less (with `fit`) those whose context window is
+        too small for the prompt and the answer."""
         decision = decide(self.config, request.task, self.classify(request), self.localities())
         task = self.config.tasks.get(request.task)
-        if task is None or not decision.candidates:
+        if not fit or task is None or not decision.candidates:
             return decision
         prompt = prompt or self.prompt_for(request)
         needed = estimate_tokens(prompt) + (task.max_tokens or DEFAULT_MAX_TOKENS)
@@ -242,38 +248,56 @@ class Pipeline:
                 attempts.append(f"{candidate.entry}: down ({detail})")
                 continue
             observer.attempting(candidate)
-            began = time.monotonic()
             try:
-                result = await self._chat(candidate, prompt, request, observer)
+                result = await self._attempt(candidate, prompt, request, decision, observer)
             except BackendError as exc:
-                if isinstance(exc, BackendUnavailable):
-                    self.health.mark_down(
-                        candidate.backend, exc.message, retry_after_s=exc.retry_after_s
-                    )
-                kind = "unavailable" if isinstance(exc, BackendUnavailable) else "rejected"
                 sent = sent or not exc.nothing_sent
-                self._audit(
-                    request,
-                    decision,
-                    prompt,
-                    candidate,
-                    f"{kind}: {exc.message}",
-                    began,
-                    sent=not exc.nothing_sent,
-                )
                 attempts.append(f"{candidate.entry}: {exc.message}")
                 continue
-            except asyncio.CancelledError:
-                self._audit(request, decision, prompt, candidate, "cancelled", began, sent=True)
-                raise
             sent = True
-            self._audit(request, decision, prompt, candidate, "ok", began, sent=True, result=result)
             outcome = self._outcome(request, decision, candidate, result, first, last, attempts)
             if self._cache is not None:
                 self._cache[key] = outcome
             return outcome
         self._audit(request, decision, prompt, None, "refused" if decision.private else "failed")
         raise self._no_answer(request, decision, attempts, sent=sent)
+
+    async def _attempt(
+        self,
+        candidate: Candidate,
+        prompt: Prompt,
+        request: TaskRequest,
+        decision: RouteDecision,
+        observer: Observer,
+    ) -> ChatResult:
+        """One candidate: a busy answer (429 with a short Retry-After, llama-swap's
+        concurrencyLimit) is waited out rather than sent elsewhere; any other failure
+        is audited and raised, marking the backend down when it is unavailable."""
+        for busy_retry in range(BUSY_RETRIES + 1):
+            began = time.monotonic()
+            try:
+                result = await self._chat(candidate, prompt, request, observer)
+            except BackendError as exc:
+                unavailable = isinstance(exc, BackendUnavailable)
+                kind = "unavailable" if unavailable else "rejected"
+                outcome = f"{kind}: {exc.message}"
+                self._audit(
+                    request, decision, prompt, candidate, outcome, began, sent=not exc.nothing_sent
+                )
+                wait = exc.retry_after_s if isinstance(exc, BackendUnavailable) else None
+                busy = exc.status == 429 and wait is not None and wait <= BUSY_WAIT_MAX_S
+                if busy and wait is not None and busy_retry < BUSY_RETRIES:
+                    await asyncio.sleep(wait)
+                    continue
+                if isinstance(exc, BackendUnavailable):
+                    self.health.mark_down(candidate.backend, exc.message, retry_after_s=wait)
+                raise
+            except asyncio.CancelledError:
+                self._audit(request, decision, prompt, candidate, "cancelled", began, sent=True)
+                raise
+            self._audit(request, decision, prompt, candidate, "ok", began, sent=True, result=result)
+            return result
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     async def _chat(
         self, candidate: Candidate, prompt: Prompt, request: TaskRequest, observer: Observer

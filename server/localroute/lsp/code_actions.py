@@ -69,6 +69,8 @@ def actions(ls: LocalrouteServer, params: types.CodeActionParams) -> list[types.
                 end_line=None if span is None else span[1],
             )
             diagnostics = task.output_kind(task_name) == "diagnostics"
+            # Selection actions show in the light bulb, file actions with source actions.
+            group = types.CodeActionKind.Refactor if span else types.CodeActionKind.Source
             if task_name in ("review", "explain"):
                 label = f"{task_name.capitalize()} {scope}"
             else:
@@ -83,9 +85,7 @@ def actions(ls: LocalrouteServer, params: types.CodeActionParams) -> list[types.
             found.append(
                 types.CodeAction(
                     title=title,
-                    # Selection actions show in the light bulb, file actions with source actions.
-                    kind=f"{types.CodeActionKind.Refactor if span else types.CodeActionKind.Source}"
-                    f".localroute.{task_name}",
+                    kind=f"{group.value}.localroute.{task_name}",
                     command=types.Command(
                         title=title,
                         command=REVIEW if diagnostics else EXPLAIN,
@@ -114,7 +114,7 @@ def start_actions(ls: LocalrouteServer, base: TaskRequest) -> list[types.CodeAct
     return [
         types.CodeAction(
             title=f"Start local models ({name})",
-            kind=f"{types.CodeActionKind.Source}.localroute.start",
+            kind=f"{types.CodeActionKind.Source.value}.localroute.start",
             command=types.Command(
                 title=f"Start local models ({name})", command=START, arguments=[{"backend": name}]
             ),

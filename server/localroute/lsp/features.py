@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from localroute.config.sources import WORKSPACE_FILE_NAMES
-from localroute.lsp import code_actions, commands, hover, publish
+from localroute.lsp import bulk, code_actions, commands, hover, publish
 from localroute.lsp.documents import LineEdit
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ def to_line_edits(
 
 def register(ls: LocalrouteServer) -> None:
     commands.register(ls)
+    bulk.register(ls)
 
     @ls.feature(types.INITIALIZE)
     def initialize(ls: LocalrouteServer, params: types.InitializeParams) -> None:

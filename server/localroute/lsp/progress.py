@@ -58,21 +58,21 @@ class CommandProgress:
 
             cancel_future.add_done_callback(on_cancel)
 
-    def _report(self, message: str) -> None:
+    def report(self, message: str) -> None:
         if self._token is not None:
             self._ls.work_done_progress.report(
                 self._token, types.WorkDoneProgressReport(message=message)
             )
 
     def attempting(self, candidate: Candidate) -> None:
-        self._report(f"asking {candidate.label()}")
+        self.report(f"asking {candidate.label()}")
         self._backend = candidate.label()
 
     def received(self, characters: int) -> None:
         # One report per ~200 characters keeps the editor informed without flooding it.
         if characters // 200 != self._last_bucket:
             self._last_bucket = characters // 200
-            self._report(f"{self._backend}: {characters} characters received")
+            self.report(f"{self._backend}: {characters} characters received")
 
     def end(self, message: str) -> None:
         if self._token is not None:

@@ -1,0 +1,344 @@
+"""Neovim end to end: a real headless Neovim with client-nvim/lua/localroute.lua, the real server
+over stdio, and a fake OpenAI-compatible backend on loopback.
+
+The Lua driver below runs inside Neovim: it opens a file, waits for the client to attach, lists
+code actions, reviews and explains lines 1-3 through the module's keymaps (visual selection),
+explains the file through Neovim's own code-action flow, asks for hover, provokes an error, and
+writes what it saw as JSON. The assertions are made here, on that JSON.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.openai_fake import FakeOpenAI
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIENT = ROOT / "client-nvim"
+
+SOURCE = """\
+def divide(a, b):
+    total = a / b
+    return total
+
+
+def greet(name):
+    print("hello " + name)
+"""
+
+REVIEW = json.dumps({"findings": [{"line": 2, "severity": "warning", "message": "b may be zero"}]})
+EXPLAIN = "Divides **a** by **b** and returns the quotient."
+
+DRIVER = r"""
+local env = vim.env
+local out = { messages = {} }
+
+local function log(...)
+  io.stderr:write(table.concat(vim.tbl_map(tostring, { ... }), ' ') .. '\n')
+end
+
+vim.notify = function(message, level)
+  table.insert(out.messages, { message = message, level = level })
+  log('notify', level, message)
+end
+
+vim.opt.runtimepath:prepend(env.LR_CLIENT)
+local lr = require('localroute')
+lr.setup({ cmd = vim.json.decode(env.LR_CMD) })
+
+local attached = nil
+vim.api.nvim_create_autocmd('LspAttach', {
+  callback = function(ev)
+    local client = vim.lsp.get_client_by_id(ev.data.client_id)
+    if client and client.name == 'localroute' then
+      attached = client
+    end
+  end,
+})
+
+local function wait(what, fn)
+  local quit = false
+  vim.wait(20000, function()
+    for _, m in ipairs(out.messages) do
+      quit = quit or m.message:find('quit with exit code', 1, true) ~= nil
+    end
+    return quit or fn()
+  end, 20)
+  if quit or not fn() then
+    error((quit and 'the server quit while waiting for ' or 'timed out waiting for ') .. what)
+  end
+end
+
+local function floats()
+  local found = {}
+  for _, win in ipairs(vim.api.nvim_list_wins()) do
+    if vim.api.nvim_win_get_config(win).relative ~= '' then
+      table.insert(found, win)
+    end
+  end
+  return found
+end
+
+local function float_text()
+  wait('a floating window', function() return #floats() > 0 end)
+  local win = floats()[1]
+  local lines = vim.api.nvim_buf_get_lines(vim.api.nvim_win_get_buf(win), 0, -1, false)
+  for _, w in ipairs(floats()) do
+    vim.api.nvim_win_close(w, true)
+  end
+  return table.concat(lines, '\n')
+end
+
+local function request(buf, method, params)
+  local responses, err = vim.lsp.buf_request_sync(buf, method, params, 15000)
+  assert(responses, ('%s: %s'):format(method, err))
+  local _, response = next(responses)
+  assert(response and not response.err, ('%s failed: %s'):format(method, vim.inspect(response)))
+  return response.result
+end
+
+local function main()
+  vim.cmd.edit(vim.fn.fnameescape(env.LR_FILE))
+  local buf = vim.api.nvim_get_current_buf()
+  wait('the client to attach', function() return attached ~= nil end)
+  out.root_dir = attached.root_dir
+  out.commands = attached.server_capabilities.executeCommandProvider.commands
+  local uri = vim.uri_from_bufnr(buf)
+
+  -- code actions on lines 1-3
+  out.actions = {}
+  local actions = request(buf, 'textDocument/codeAction', {
+    textDocument = { uri = uri },
+    range = lr.lines_range(1, 3),
+    context = { diagnostics = {} },
+  })
+  for _, action in ipairs(actions or {}) do
+    table.insert(out.actions, { title = action.title, kind = action.kind, command = action.command })
+  end
+
+  -- review lines 1-3: visual line selection, then the module's keymap
+  vim.api.nvim_feedkeys(vim.keycode('ggVjj<leader>lr'), 'x', false)
+  out.mode_after_review = vim.fn.mode()
+  wait('review diagnostics', function() return #vim.diagnostic.get(buf) > 0 end)
+  out.diagnostics = {}
+  for _, d in ipairs(vim.diagnostic.get(buf)) do
+    table.insert(out.diagnostics, {
+      lnum = d.lnum, end_lnum = d.end_lnum, message = d.message, source = d.source,
+      severity = d.severity,
+    })
+  end
+
+  -- explain lines 1-3 the same way: the answer opens in a float; then hover inside the range
+  vim.api.nvim_feedkeys(vim.keycode('ggVjj<leader>le'), 'x', false)
+  out.explain_float = float_text()
+  local hover = request(buf, 'textDocument/hover', {
+    textDocument = { uri = uri },
+    position = { line = 1, character = 4 },
+  })
+  out.hover = hover and hover.contents
+  out.hover_outside = request(buf, 'textDocument/hover', {
+    textDocument = { uri = uri },
+    position = { line = 6, character = 4 },
+  })
+
+  -- "Explain file" through Neovim's own code-action flow (client:exec_cmd)
+  vim.lsp.buf.code_action({
+    filter = function(action) return action.title:match('^Explain file') ~= nil end,
+    apply = true,
+  })
+  out.code_action_float = float_text()
+
+  -- an error response is shown with vim.notify
+  lr.review({ range = lr.lines_range(51, 52) })
+  wait('an error notification', function()
+    for _, m in ipairs(out.messages) do
+      if m.message:find('past the end', 1, true) then return true end
+    end
+    return false
+  end)
+end
+
+vim.api.nvim_create_autocmd('VimEnter', {
+  once = true,
+  nested = true, -- so that :edit fires FileType, where vim.lsp.enable starts the client
+  callback = function()
+    local ok, err = xpcall(main, debug.traceback)
+    out.ok = ok
+    out.error = not ok and err or nil
+    vim.fn.writefile({ vim.json.encode(out) }, env.LR_RESULT)
+    vim.cmd('qa!')
+  end,
+})
+"""
+
+
+def find_nvim() -> str | None:
+    beside = Path(sys.executable).parent / "nvim"
+    return str(beside) if beside.exists() else shutil.which("nvim")
+
+
+def nvim_version(nvim: str) -> tuple[int, int]:
+    first = subprocess.run(
+        [nvim, "--version"], capture_output=True, text=True, timeout=30
+    ).stdout.splitlines()[0]
+    match = re.search(r"v(\d+)\.(\d+)", first)
+    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+
+
+def answer(body: dict[str, Any]) -> str:
+    """Review JSON for the review prompt (JSON only, with a schema), markdown otherwise."""
+    system = str((body.get("messages") or [{}])[0].get("content", ""))
+    return REVIEW if "JSON" in system or body.get("response_format") else EXPLAIN
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes in a process group."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if fields[0] != "Z" and int(fields[2]) == pgid:
+                members.append(int(stat.parent.name))
+    return members
+
+
+def server_stderr(state: Path) -> str:
+    """The server's stderr, which Neovim writes piece by piece into its lsp.log."""
+    log = state / "nvim" / "lsp.log"
+    if not log.exists():
+        return ""
+    pieces = []
+    for line in log.read_text().splitlines():
+        if '"stderr"' in line:
+            piece = line.rsplit("\t", 1)[-1]
+            with contextlib.suppress(ValueError, SyntaxError):
+                piece = ast.literal_eval(piece)
+            pieces.append(piece)
+    return "server stderr (lsp.log):\n" + "".join(pieces)[-6000:]
+
+
+def kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def run_nvim(nvim: str, init: Path, env: dict[str, str], cwd: Path) -> tuple[int, str, list[int]]:
+    """Runs Neovim in its own process group; returns its exit code, its output, and the
+    processes of the group still alive a few seconds after it exited (then kills them)."""
+    process = subprocess.Popen(
+        [nvim, "--headless", "--clean", "-u", str(init)],
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        kill_group(process.pid)
+        stdout, stderr = process.communicate()
+        pytest.fail(f"Neovim did not finish in 90 s\nstdout:\n{stdout}\nstderr:\n{stderr}")
+    deadline = time.monotonic() + 5
+    while group_members(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = group_members(process.pid)
+    kill_group(process.pid)
+    return process.returncode, stdout + stderr, left
+
+
+def test_neovim_review_explain_hover(tmp_path: Path) -> None:
+    nvim = find_nvim()
+    if nvim is None:
+        pytest.skip("nvim is not installed")
+    if nvim_version(nvim) < (0, 11):
+        pytest.skip("the Neovim client needs Neovim 0.11+")
+
+    workspace = tmp_path / "workspace"
+    (workspace / ".git").mkdir(parents=True)
+    source = workspace / "calc.py"
+    source.write_text(SOURCE)
+    init = tmp_path / "init.lua"
+    init.write_text(DRIVER)
+    result_path = tmp_path / "result.json"
+    home = tmp_path / "home"
+    state = home / ".state"
+
+    with FakeOpenAI() as fake:
+        fake.answer_fn = answer
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f'[backends.local]\nkind = "openai"\nurl = "{fake.url}"\n\n'
+            '[tasks.review]\nroute = ["local:coder"]\n\n'
+            '[tasks.explain]\nroute = ["local:coder"]\n'
+        )
+        env = {
+            **os.environ,
+            "LOCALROUTE_CONFIG": str(config),
+            "XDG_CONFIG_HOME": str(home / ".config"),
+            "XDG_STATE_HOME": str(state),
+            "XDG_DATA_HOME": str(home / ".data"),
+            "PYTHONPATH": str(ROOT / "server"),
+            "LR_CLIENT": str(CLIENT),
+            "LR_CMD": json.dumps([sys.executable, "-m", "localroute", "serve"]),
+            "LR_FILE": str(source),
+            "LR_RESULT": str(result_path),
+        }
+        code, output, left = run_nvim(nvim, init, env, workspace)
+        chat = [request.json for request in fake.chat_requests]
+
+    context = f"exit code {code}\nNeovim output:\n{output}\n{server_stderr(state)}"
+    assert result_path.exists(), context
+    result = json.loads(result_path.read_text())
+    assert result["ok"], f"{result.get('error')}\n{context}"
+    assert left == [], f"processes still running after Neovim exited: {left}\n{context}"
+
+    assert result["root_dir"] == str(workspace)
+    assert "localroute.review" in result["commands"]
+
+    titles = [action["title"] for action in result["actions"]]
+    assert "Review selection — coder @ local" in titles, titles
+    assert "Explain selection — coder @ local" in titles, titles
+    assert any(title.startswith("Review file") for title in titles), titles
+    # CodeActions that carry a Command (not bare Commands), with the one-object argument
+    review = next(a for a in result["actions"] if a["title"].startswith("Review selection"))
+    assert review["kind"] == "refactor.localroute.review"
+    assert review["command"]["command"] == "localroute.review"
+    assert review["command"]["arguments"][0]["uri"] == source.as_uri()
+
+    assert result["mode_after_review"] == "n"
+    [diagnostic] = result["diagnostics"]
+    assert diagnostic["lnum"] == 1
+    assert diagnostic["source"] == "localroute"
+    assert diagnostic["message"] == "b may be zero"
+    assert diagnostic["severity"] == 2  # vim.diagnostic.severity.WARN
+
+    assert EXPLAIN in result["explain_float"]
+    assert result["hover"]["kind"] == "markdown"
+    assert EXPLAIN in result["hover"]["value"]
+    assert result.get("hover_outside") is None  # nil: not written to the JSON
+    assert EXPLAIN in result["code_action_float"]
+
+    errors = [m["message"] for m in result["messages"] if "past the end" in m["message"]]
+    assert len(errors) == 1 and errors[0].startswith("localroute: "), result["messages"]
+
+    # one review and two explanations (lines 1-3, then the file) reached the backend
+    reviews = [body for body in chat if answer(body) == REVIEW]
+    assert len(reviews) == 1 and len(chat) == 3, chat
+    assert all(body["model"] == "coder" for body in chat)
+    assert "b may be zero" not in json.dumps(reviews[0])  # the prompt, not the answer
