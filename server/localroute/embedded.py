@@ -95,6 +95,10 @@ def start(
         # Without it llama-cpp-python falls back to a llama-2 template the model rambles in.
         "--chat_format",
         "gemma",
+        # By default a waiting request cuts the running stream short (it ends with
+        # [DONE] mid-answer): with parallel requests every answer but the last is truncated.
+        "--interrupt_requests",
+        "False",
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)

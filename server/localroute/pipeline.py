@@ -209,8 +209,14 @@ class Pipeline:
         return configured or self.health.context_tokens(candidate.backend, candidate.model)
 
     def predicted(self, decision: RouteDecision) -> Candidate | None:
+        """The candidate a request would go to now, from what is known; nothing waits.
+
+        Local and private-network backends not known yet are probed in the background;
+        cloud backends are not: listing actions sends nothing off this network.
+        """
         for candidate in decision.candidates:
-            self.health.refresh_soon(candidate.backend)
+            if candidate.locality != "cloud":
+                self.health.refresh_soon(candidate.backend)
         return decision.predicted(self.health.state)
 
     # -- running ----------------------------------------------------------------------

@@ -49,6 +49,7 @@ is llama.cpp / llama-cpp-python's, ``json_object`` asks for any JSON, ``none`` s
 
 ERROR_BODY_LIMIT = 64 * 1024
 _ANSWER_BODY_LIMIT = 16 * 1024 * 1024
+_DRAIN_S = 0.5
 _PROBE_READ_S = 5.0
 
 
@@ -144,10 +145,14 @@ class AnswerReader:
         )
 
     async def _read_stream(self, response: httpx.Response) -> None:
-        async with contextlib.aclosing(EventSource(response).aiter_sse()) as events:
-            async for event in events:
-                if self._feed(event.data, event.event):
-                    return
+        # After [DONE] the little that is left (the end of the chunked body) is still
+        # read, briefly, so the connection returns to the pool instead of being closed.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(None) as drain:
+                async with contextlib.aclosing(EventSource(response).aiter_sse()) as events:
+                    async for event in events:
+                        if not self.answer.done and self._feed(event.data, event.event):
+                            drain.reschedule(asyncio.get_running_loop().time() + _DRAIN_S)
 
     def _read_whole(self, raw: bytes, content_type: str) -> None:
         """A 200 answer that is not ``text/event-stream``: one JSON document, or unlabelled SSE."""
