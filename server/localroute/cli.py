@@ -25,7 +25,8 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the language server (stdio by default)")
     serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on a socket instead of stdio")
-    serve.add_argument("--log-level", default="INFO", help="logging level on stderr")
+    serve.add_argument("--log-level", default="INFO", help="logging level")
+    serve.add_argument("--log-file", type=Path, help="write the log here instead of stderr")
 
     route = sub.add_parser("route", help="print where a file would go, and why; sends nothing")
     route.add_argument("file", type=Path)
@@ -95,8 +96,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from localroute.privacy.redact import RedactingFilter
+
+    handler: logging.Handler = (
+        logging.FileHandler(args.log_file, encoding="utf-8")
+        if args.log_file
+        else logging.StreamHandler(sys.stderr)
+    )
+    handler.addFilter(RedactingFilter())
     logging.basicConfig(
-        stream=sys.stderr,
+        handlers=[handler],
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )

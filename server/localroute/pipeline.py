@@ -12,7 +12,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from cachetools import LRUCache
@@ -30,6 +30,8 @@ from localroute.backends.registry import create_backend
 from localroute.config.locality import effective_locality
 from localroute.config.models import Config, Locality
 from localroute.privacy import PrivacyVerdict, classify
+from localroute.privacy.redact import redact
+from localroute.routing.budget import Budget
 from localroute.routing.health import HealthMonitor
 from localroute.routing.router import (
     Candidate,
@@ -126,6 +128,7 @@ class Pipeline:
     def __init__(self, config: Config, *, audit: AuditLog | None = None) -> None:
         self.config = config
         self.audit = audit
+        self.budget = Budget()
         self.health = HealthMonitor(
             self._probe, ttl_s=config.health.ttl_s, recheck_s=config.health.recheck_s
         )
@@ -208,6 +211,9 @@ class Pipeline:
         configured = self.config.backends[candidate.backend].context_tokens
         return configured or self.health.context_tokens(candidate.backend, candidate.model)
 
+    def budget_spent(self, name: str) -> str | None:
+        return self.budget.exhausted(name, self.config.backends[name])
+
     def predicted(self, decision: RouteDecision) -> Candidate | None:
         """The candidate a request would go to now, from what is known; nothing waits.
 
@@ -217,7 +223,9 @@ class Pipeline:
         for candidate in decision.candidates:
             if candidate.locality != "cloud":
                 self.health.refresh_soon(candidate.backend)
-        return decision.predicted(self.health.state)
+        return decision.predicted(
+            lambda name: "down" if self.budget_spent(name) else self.health.state(name)
+        )
 
     # -- running ----------------------------------------------------------------------
 
@@ -252,6 +260,10 @@ class Pipeline:
             if self.health.state(candidate.backend) == "down":
                 detail = self.health.health(candidate.backend).detail
                 attempts.append(f"{candidate.entry}: down ({detail})")
+                continue
+            spent = self.budget_spent(candidate.backend)
+            if spent is not None:
+                attempts.append(f"{candidate.entry}: {spent}")
                 continue
             observer.attempting(candidate)
             try:
@@ -302,6 +314,8 @@ class Pipeline:
                 self._audit(request, decision, prompt, candidate, "cancelled", began, sent=True)
                 raise
             self._audit(request, decision, prompt, candidate, "ok", began, sent=True, result=result)
+            tokens = (result.prompt_tokens or 0) + (result.completion_tokens or 0)
+            self.budget.record(candidate.backend, tokens or estimate_tokens(prompt))
             return result
         raise AssertionError("unreachable")  # the loop returns or raises
 
@@ -385,10 +399,18 @@ class Pipeline:
             "attempts": tuple(attempts),
         }
         if self.config.tasks[request.task].output_kind(request.task) == "diagnostics":
-            findings = parse_findings(result.text, first_line=first, last_line=last)
+            # A model that read a credential may quote it: never show or store one.
+            findings = [
+                replace(
+                    f,
+                    message=redact(f.message),
+                    suggestion=None if f.suggestion is None else redact(f.suggestion),
+                )
+                for f in parse_findings(result.text, first_line=first, last_line=last)
+            ]
             return TaskOutcome(**common, findings=tuple(findings))  # type: ignore[arg-type]
         markdown = explanation_markdown(
-            result.text,
+            redact(result.text),
             model=candidate.model,
             backend=candidate.backend,
             locality=candidate.locality,

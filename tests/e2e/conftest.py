@@ -129,6 +129,7 @@ def start_session(tmp_path: Path) -> Callable[..., Any]:
         settings: dict[str, Any] | None = None,
         env: dict[str, str] | None = None,
         workspace_files: dict[str, str] | None = None,
+        log_file: Path | None = None,
     ) -> AsyncIterator[Session]:
         home = tmp_path / "home"
         workspace = tmp_path / "workspace"
@@ -146,7 +147,10 @@ def start_session(tmp_path: Path) -> Callable[..., Any]:
             **(env or {}),
         }
         client = make_test_lsp_client()
-        await client.start_io(sys.executable, "-m", "localroute", "serve", env=server_env)
+        log_args = ["--log-file", str(log_file)] if log_file else []
+        await client.start_io(
+            sys.executable, "-m", "localroute", "serve", *log_args, env=server_env
+        )
         await client.initialize_session(
             types.InitializeParams(
                 capabilities=client_capabilities("visual-studio-code"),

@@ -82,6 +82,18 @@ class BackendConfig(_Model):
     context_tokens: int | None = Field(
         default=None, ge=256, description="Context window of the backend's models, in tokens."
     )
+    max_requests_per_hour: int | None = Field(
+        default=None,
+        ge=0,
+        description="Cost guard: after this many requests in the last hour the backend is "
+        "skipped, with that reason, until the hour has rolled on.",
+    )
+    max_tokens_per_hour: int | None = Field(
+        default=None,
+        ge=0,
+        description="Cost guard: the same for tokens (prompt + answer, as the backend reports "
+        "them, else estimated).",
+    )
     start_command: list[str] | None = Field(
         default=None,
         description="argv that starts the backend's service (user file only).",
