@@ -126,7 +126,9 @@ local function main()
     context = { diagnostics = {} },
   })
   for _, action in ipairs(actions or {}) do
-    table.insert(out.actions, { title = action.title, kind = action.kind, command = action.command })
+    table.insert(out.actions, {
+      title = action.title, kind = action.kind, command = action.command,
+    })
   end
 
   -- review lines 1-3: visual line selection, then the module's keymap
