@@ -31,6 +31,7 @@ from localroute.backends.base import (
     ProbeResult,
     TextCallback,
 )
+from localroute.backends.http import PROBE_READ_S, client_for, read_limited
 from localroute.backends.openai_errors import (
     int_or_none,
     one_line,
@@ -50,7 +51,6 @@ API_VERSION = "2023-06-01"
 _UNAVAILABLE_TYPES = frozenset({"overloaded_error", "api_error", "rate_limit_error"})
 _ERROR_BODY_LIMIT = 64 * 1024
 _ANSWER_BODY_LIMIT = 16 * 1024 * 1024
-_PROBE_READ_S = 5.0
 
 
 def schema_instruction(schema: Mapping[str, Any]) -> str:
@@ -75,15 +75,6 @@ class _Answer:
             self.parts.append(piece)
             if on_text is not None:
                 on_text(piece)
-
-
-async def _read_limited(response: httpx.Response, limit: int) -> bytes:
-    data = bytearray()
-    async for chunk in response.aiter_bytes():
-        data += chunk
-        if len(data) >= limit:
-            break
-    return bytes(data[:limit])
 
 
 class AnthropicBackend:
@@ -114,17 +105,7 @@ class AnthropicBackend:
         self.url = url[: -len("/v1")] if url.endswith("/v1") else url
         self.key_env = config.api_key_env or DEFAULT_KEY_ENV
         self._env = env
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(
-                connect=config.connect_timeout_s,
-                read=config.timeout_s,
-                write=30.0,
-                pool=config.timeout_s,
-            ),
-            limits=httpx.Limits(max_connections=config.max_concurrency + 2),
-            transport=transport,
-            headers={"User-Agent": "localroute"},
-        )
+        self._client = client_for(config, locality, transport=transport)
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -196,7 +177,7 @@ class AnthropicBackend:
         key = self._api_key()
         if not key:
             return ProbeResult(up=False, detail=f"no API key in ${self.key_env}")
-        read = min(_PROBE_READ_S, self.config.timeout_s)
+        read = min(PROBE_READ_S, self.config.timeout_s)
         timeout = httpx.Timeout(
             connect=self.config.connect_timeout_s, read=read, write=read, pool=read
         )
@@ -281,7 +262,7 @@ class AnthropicBackend:
             headers=self._headers(key, "text/event-stream, application/json"),
         ) as response:
             if not response.is_success:
-                raw = await _read_limited(response, _ERROR_BODY_LIMIT)
+                raw = await read_limited(response, _ERROR_BODY_LIMIT)
                 raise self.error_for_status(
                     response.status_code, response.headers, raw, request.model, "/v1/messages"
                 )
@@ -292,7 +273,7 @@ class AnthropicBackend:
                         if self._event(event.event, event.data, answer, on_text):
                             return
                 return
-            raw = await _read_limited(response, _ANSWER_BODY_LIMIT)
+            raw = await read_limited(response, _ANSWER_BODY_LIMIT)
         self._whole(raw, content_type, answer, on_text)
 
     def _whole(

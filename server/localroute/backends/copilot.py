@@ -38,7 +38,8 @@ from localroute.backends.copilot_auth import (
     exchange_token,
     find_oauth_token,
 )
-from localroute.backends.openai import ERROR_BODY_LIMIT, AnswerReader, read_limited
+from localroute.backends.http import PROBE_READ_S, client_for, read_limited
+from localroute.backends.openai import ERROR_BODY_LIMIT, AnswerReader
 from localroute.backends.openai_errors import (
     error_for_status,
     int_or_none,
@@ -56,8 +57,6 @@ DEFAULT_API_URL = "https://api.githubcopilot.com"
 NO_TOKEN = f"no Copilot token found: {LOGIN_HINT}"
 REFRESH_MARGIN_S = 60.0
 """The session token is exchanged again this long before its ``expires_at``."""
-
-_PROBE_READ_S = 5.0
 
 
 class _Unauthorized(Exception):
@@ -125,16 +124,7 @@ class CopilotBackend:
         self.token_url = config.token_url or DEFAULT_TOKEN_URL
         self._env = env
         self._now = now
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(
-                connect=config.connect_timeout_s,
-                read=config.timeout_s,
-                write=30.0,
-                pool=config.timeout_s,
-            ),
-            limits=httpx.Limits(max_connections=config.max_concurrency + 2),
-            transport=transport,
-        )
+        self._client = client_for(config, locality, transport=transport)
         self._session: CopilotSession | None = None
         self._oauth: str | None = None
         self._lock = asyncio.Lock()
@@ -236,7 +226,7 @@ class CopilotBackend:
         """Up when there is a token and the exchange works; lists the chat models. Never raises."""
         if self.find_token() is None:
             return ProbeResult(up=False, detail=NO_TOKEN)
-        read = min(_PROBE_READ_S, self.config.timeout_s)
+        read = min(PROBE_READ_S, self.config.timeout_s)
         timeout = httpx.Timeout(
             connect=self.config.connect_timeout_s, read=read, write=read, pool=read
         )

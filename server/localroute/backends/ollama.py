@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import logging
 import re
-import ssl
 import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
@@ -37,6 +35,7 @@ from localroute.backends.base import (
     ProbeResult,
     TextCallback,
 )
+from localroute.backends.http import client_for, guarded_probe, read_limited
 from localroute.backends.openai_errors import (
     error_for_status,
     error_in_stream,
@@ -51,7 +50,6 @@ log = logging.getLogger(__name__)
 
 _ERROR_BODY_LIMIT = 64 * 1024
 _ANSWER_BODY_LIMIT = 16 * 1024 * 1024
-_PROBE_READ_S = 5.0
 
 _NOT_PULLED = re.compile(r"\bmodel\b.*\bnot found\b|try pulling", re.I)
 """``model 'X' not found`` and the scheduler's ``model "X" not found, try pulling it first``."""
@@ -100,23 +98,6 @@ def model_names(tags: Any) -> tuple[str, ...]:
     return tuple(names)
 
 
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """httpx's default TLS context, built once: loading the CA bundle costs tens of ms."""
-    return httpx.create_ssl_context()
-
-
-async def _read_limited(response: httpx.Response, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size >= limit:
-            break
-    return b"".join(chunks)[:limit]
-
-
 async def _ndjson_lines(response: httpx.Response) -> AsyncGenerator[str, None]:
     """The lines of an NDJSON body, split at ``\\n`` only.
 
@@ -150,21 +131,7 @@ class OllamaBackend:
         self.config = config
         self.locality: Locality = locality
         self.url = server_root(config.url)
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(
-                connect=config.connect_timeout_s,
-                read=config.timeout_s,
-                write=30.0,
-                pool=config.timeout_s,
-            ),
-            limits=httpx.Limits(max_connections=config.max_concurrency + 2),
-            transport=transport,
-            # Proxy variables are for reaching the internet: a local or private-network
-            # backend is always reached directly, never through a proxy.
-            trust_env=locality == "cloud",
-            verify=_tls_context(),
-            headers={"User-Agent": "localroute"},
-        )
+        self._client = client_for(config, locality, transport=transport)
         self.schema_format = True
         """Whether the server accepts a JSON Schema as ``format`` (False: send ``"json"``)."""
 
@@ -178,25 +145,7 @@ class OllamaBackend:
 
     async def probe(self) -> ProbeResult:
         """``GET /api/version`` (up or not), then ``GET /api/tags`` (models). Never raises."""
-        read = min(_PROBE_READ_S, self.config.timeout_s)
-        timeout = httpx.Timeout(
-            connect=self.config.connect_timeout_s, read=read, write=read, pool=read
-        )
-        budget = 2 * (self.config.connect_timeout_s + read) + 0.5
-        start = time.perf_counter()
-        try:
-            async with asyncio.timeout(budget):
-                return await self._probe(timeout, start)
-        except TimeoutError:
-            detail = f"no answer within {budget:g} s"
-        except httpx.PoolTimeout:
-            return ProbeResult(up=True, detail="busy: all connections in use")
-        except httpx.HTTPError as exc:
-            detail = self._transport_error(exc, read).message
-        except Exception as exc:  # a probe never raises
-            log.debug("%s: probe failed", self.name, exc_info=True)
-            detail = f"probe failed ({type(exc).__name__})"
-        return ProbeResult(up=False, latency_ms=(time.perf_counter() - start) * 1000, detail=detail)
+        return await guarded_probe(self.name, self.config, self._probe, self._transport_error)
 
     async def _probe(self, timeout: httpx.Timeout, start: float) -> ProbeResult:
         version = await self._client.get(f"{self.url}/api/version", timeout=timeout)
@@ -268,10 +217,10 @@ class OllamaBackend:
             headers={"Accept": "application/x-ndjson, application/json"},
         ) as response:
             if not response.is_success:
-                raw = await _read_limited(response, _ERROR_BODY_LIMIT)
+                raw = await read_limited(response, _ERROR_BODY_LIMIT)
                 raise self._status_error(request.model, response, raw, schema=isinstance(fmt, dict))
             if response.headers.get("content-type", "").lower().startswith("application/json"):
-                raw = await _read_limited(response, _ANSWER_BODY_LIMIT)
+                raw = await read_limited(response, _ANSWER_BODY_LIMIT)
                 self._read_whole(raw, answer, on_text)
             else:
                 async with contextlib.aclosing(_ndjson_lines(response)) as lines:

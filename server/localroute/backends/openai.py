@@ -29,6 +29,7 @@ from localroute.backends.base import (
     ProbeResult,
     TextCallback,
 )
+from localroute.backends.http import client_for, guarded_probe, read_limited
 from localroute.backends.openai_errors import (
     error_for_status,
     error_in_stream,
@@ -50,7 +51,6 @@ is llama.cpp / llama-cpp-python's, ``json_object`` asks for any JSON, ``none`` s
 ERROR_BODY_LIMIT = 64 * 1024
 _ANSWER_BODY_LIMIT = 16 * 1024 * 1024
 _DRAIN_S = 0.5
-_PROBE_READ_S = 5.0
 
 
 class _FormRejected(Exception):
@@ -86,18 +86,6 @@ def _content_text(content: Any) -> str:
             p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
         )
     return ""
-
-
-async def read_limited(response: httpx.Response, limit: int) -> bytes:
-    """At most ``limit`` bytes of a response body (error bodies, non-streamed answers)."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size >= limit:
-            break
-    return b"".join(chunks)[:limit]
 
 
 class AnswerReader:
@@ -239,20 +227,7 @@ class OpenAIBackend:
         self.locality: Locality = locality
         self.url = config.url.rstrip("/")
         self.root = self.url[: -len("/v1")] if self.url.endswith("/v1") else self.url
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(
-                connect=config.connect_timeout_s,
-                read=config.timeout_s,
-                write=30.0,
-                pool=config.timeout_s,
-            ),
-            limits=httpx.Limits(max_connections=config.max_concurrency + 2),
-            transport=transport,
-            # Proxy variables are for reaching the internet: a local or private-network
-            # backend is always reached directly, never through a proxy.
-            trust_env=locality == "cloud",
-            headers={"User-Agent": "localroute"},
-        )
+        self._client = client_for(config, locality, transport=transport)
         self.structured_forms: dict[str, str] = {}
         """The structured-output form each model accepted last (model id → form)."""
 
@@ -289,25 +264,7 @@ class OpenAIBackend:
 
     async def probe(self) -> ProbeResult:
         """``GET /health`` (llama.cpp, llama-swap), else ``GET /models``. Never raises."""
-        read = min(_PROBE_READ_S, self.config.timeout_s)
-        timeout = httpx.Timeout(
-            connect=self.config.connect_timeout_s, read=read, write=read, pool=read
-        )
-        budget = 2 * (self.config.connect_timeout_s + read) + 0.5
-        start = time.perf_counter()
-        try:
-            async with asyncio.timeout(budget):
-                return await self._probe(timeout, start)
-        except TimeoutError:
-            detail = f"no answer within {budget:g} s"
-        except httpx.PoolTimeout:
-            return ProbeResult(up=True, detail="busy: all connections in use")
-        except httpx.HTTPError as exc:
-            detail = self._transport_error(exc, read).message
-        except Exception as exc:  # a probe never raises
-            log.debug("%s: probe failed", self.name, exc_info=True)
-            detail = f"probe failed ({type(exc).__name__})"
-        return ProbeResult(up=False, latency_ms=(time.perf_counter() - start) * 1000, detail=detail)
+        return await guarded_probe(self.name, self.config, self._probe, self._transport_error)
 
     async def _probe(self, probe_timeout: httpx.Timeout, start: float) -> ProbeResult:
         headers = self._headers("application/json")
