@@ -9,10 +9,10 @@ BIN := $(VENV)/bin
 # for minutes the first time and comes from pip's wheel cache afterwards.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml 2>/dev/null | sha1sum | cut -c1-12)
 
-.PHONY: help venv test unit e2e lint typecheck format demo docs bench clean
+.PHONY: help venv test unit e2e lint typecheck format demo docs bench clean vsix vscode-deps vscode-e2e
 
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create .venv and install everything (reused when present)
 
-test: venv lint typecheck ## the whole suite: lint, types, unit, end-to-end, real model
+test: venv lint typecheck vsix vscode-deps ## the whole suite: lint, types, unit, end-to-end, real model, VS Code
 	$(BIN)/python -m pytest -ra -q
 
 unit: venv ## unit tests only (fast)
@@ -31,6 +31,18 @@ unit: venv ## unit tests only (fast)
 
 e2e: venv ## end-to-end tests over a real LSP session
 	$(BIN)/python -m pytest -q tests/e2e
+
+client-vscode/node_modules/.package-lock.json: client-vscode/package-lock.json
+	cd client-vscode && npm ci --no-audit --no-fund --loglevel=error
+
+vsix: client-vscode/node_modules/.package-lock.json ## VS Code extension: type-check, unit tests, then client-vscode/localroute-<version>.vsix
+	cd client-vscode && npm run -s typecheck && npm test && npm run -s package
+
+vscode-deps: ## Node 24, code-server, chromium for the VS Code e2e (cached in ~/.cache/localroute-e2e)
+	bash scripts/vscode-e2e-setup.sh || echo "vscode-deps: could not install; tests/vscode will retry, then skip"
+
+vscode-e2e: venv vsix vscode-deps ## the VS Code end-to-end test alone (code-server in headless chromium)
+	$(BIN)/python -m pytest -q tests/vscode
 
 lint: venv ## ruff lint and format check
 	$(BIN)/ruff check server tests bench scripts

@@ -1,0 +1,214 @@
+/** The language client: finds the server, starts it, forwards settings, restarts. */
+
+import * as vscode from 'vscode';
+import {
+  DidChangeConfigurationNotification,
+  ExecuteCommandRequest,
+  LanguageClient,
+  type LanguageClientOptions,
+  RevealOutputChannelOn,
+  type ServerOptions,
+  State,
+} from 'vscode-languageclient/node';
+
+import { pythonHasLocalroute, which } from './exec';
+import { onInterpreterChange, pythonExtensionInstalled, selectedInterpreter } from './python';
+import { describe, type Discovery, findServer } from './server';
+import { configurationAnswer, didChangeConfigurationParams, SERVER_KEYS, serverSettings, type ServerSettings } from './settings';
+
+export const CLIENT_ID = 'localroute';
+
+export function currentSettings(): ServerSettings {
+  const config = vscode.workspace.getConfiguration('localroute');
+  return serverSettings((key) => config.inspect(key));
+}
+
+function workspaceCwd(): string | undefined {
+  return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+}
+
+export async function discover(): Promise<Discovery> {
+  const config = vscode.workspace.getConfiguration('localroute');
+  return findServer({
+    settingArgv: config.get<string[]>('server.path'),
+    trusted: vscode.workspace.isTrusted,
+    pythonExtensionInstalled: pythonExtensionInstalled(),
+    pythonInterpreter: selectedInterpreter,
+    pythonHasLocalroute: (python) => pythonHasLocalroute(python),
+    which: (program) => which(program, process.env, workspaceCwd()),
+  });
+}
+
+/** Owns one LanguageClient at a time; `restart()` finds the server again. */
+export class LocalrouteClient implements vscode.Disposable {
+  private client: LanguageClient | undefined;
+  private starting: Promise<void> | undefined;
+  private readonly disposables: vscode.Disposable[] = [];
+  private interpreterListener: vscode.Disposable | undefined;
+  private readonly stateEmitter = new vscode.EventEmitter<void>();
+  /** Fires when the server starts or stops. */
+  readonly onDidChangeState = this.stateEmitter.event;
+  /** Why the server is not running, when it is not. */
+  notRunning: string | undefined = 'starting';
+
+  constructor(readonly output: vscode.LogOutputChannel) {
+    this.disposables.push(
+      vscode.workspace.onDidChangeConfiguration((event) => this.configurationChanged(event)),
+      vscode.workspace.onDidGrantWorkspaceTrust(() => {
+        this.output.info('Workspace trusted: finding the server again.');
+        void this.restart();
+      }),
+      this.stateEmitter,
+    );
+  }
+
+  get running(): LanguageClient | undefined {
+    return this.client?.state === State.Running ? this.client : undefined;
+  }
+
+  /** Run one of the server's commands (`localroute.review`, …) with one object argument. */
+  async execute<T>(command: string, argument: object, token?: vscode.CancellationToken): Promise<T> {
+    const client = this.running;
+    if (client === undefined) {
+      throw new Error(`the language server is not running (${this.notRunning ?? 'stopped'})`);
+    }
+    return (await client.sendRequest(
+      ExecuteCommandRequest.type,
+      { command, arguments: [argument] },
+      token,
+    )) as T;
+  }
+
+  start(): Promise<void> {
+    this.starting ??= this.doStart().finally(() => {
+      this.starting = undefined;
+    });
+    return this.starting;
+  }
+
+  private async doStart(): Promise<void> {
+    const discovery = await discover();
+    for (const note of discovery.notes) {
+      this.output.info(`server discovery: ${note}`);
+    }
+    for (const warning of discovery.warnings) {
+      void vscode.window.showWarningMessage(warning);
+    }
+    if (discovery.command === undefined) {
+      this.notRunning = 'server not found';
+      this.output.error(discovery.error ?? 'no server');
+      this.stateEmitter.fire();
+      void vscode.window
+        .showErrorMessage(discovery.error ?? 'localroute: no server', 'Open Settings', 'Show Log')
+        .then((choice) => {
+          if (choice === 'Open Settings') {
+            void vscode.commands.executeCommand('workbench.action.openSettings', 'localroute.server.path');
+          } else if (choice === 'Show Log') {
+            this.output.show();
+          }
+        });
+      return;
+    }
+    const command = discovery.command;
+    this.output.info(`starting the server: ${describe(command)}`);
+    this.output.info(`settings sent to the server: ${JSON.stringify(currentSettings())}`);
+    const [program, ...args] = command.argv;
+    const serverOptions: ServerOptions = {
+      command: program,
+      args,
+      // No `transport`: TransportKind.stdio would append `--stdio` to the command line.
+      options: { cwd: workspaceCwd(), env: { ...process.env } },
+    };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
+      outputChannel: this.output,
+      // The server says what went wrong with window/showMessage; no second notification.
+      revealOutputChannelOn: RevealOutputChannelOn.Never,
+      diagnosticCollectionName: 'localroute',
+      // A function: every (re)start sends the settings of that moment.
+      initializationOptions: () => currentSettings(),
+      middleware: {
+        workspace: {
+          configuration: async (params, token, next) => {
+            const answered = await next(params, token);
+            if (!Array.isArray(answered)) {
+              return answered;
+            }
+            return configurationAnswer(params.items, answered, currentSettings()) as typeof answered;
+          },
+        },
+      },
+    };
+    const client = new LanguageClient(CLIENT_ID, 'localroute', serverOptions, clientOptions);
+    client.onDidChangeState((event) => {
+      this.notRunning = event.newState === State.Running ? undefined : State[event.newState].toLowerCase();
+      this.stateEmitter.fire();
+    });
+    this.client = client;
+    try {
+      await client.start();
+      this.notRunning = undefined;
+    } catch (err) {
+      this.notRunning = `failed to start: ${String(err)}`;
+      this.output.error(`the server did not start: ${String(err)}`);
+      void vscode.window.showErrorMessage(
+        `localroute: the language server (${command.argv.join(' ')}) did not start: ${String(err)}`,
+      );
+    }
+    this.stateEmitter.fire();
+    if (command.source === 'python') {
+      this.interpreterListener?.dispose();
+      this.interpreterListener = await onInterpreterChange(() => {
+        this.output.info('The Python interpreter changed: restarting the server.');
+        void this.restart();
+      });
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.starting;
+    const client = this.client;
+    this.client = undefined;
+    this.notRunning = 'stopped';
+    if (client !== undefined) {
+      try {
+        await client.stop(5000);
+      } catch (err) {
+        this.output.warn(`stopping the server: ${String(err)}`);
+      }
+      await client.dispose().catch(() => undefined);
+    }
+    this.stateEmitter.fire();
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  /** Tell the server about changed settings; run it again when its command line changed. */
+  private configurationChanged(event: vscode.ConfigurationChangeEvent): void {
+    if (event.affectsConfiguration('localroute.server.path')) {
+      this.output.info('localroute.server.path changed: restarting the server.');
+      void this.restart();
+      return;
+    }
+    if (SERVER_KEYS.some((key) => event.affectsConfiguration(`localroute.${key}`))) {
+      const client = this.running;
+      if (client !== undefined) {
+        this.output.info(`settings changed, sent to the server: ${JSON.stringify(currentSettings())}`);
+        void client.sendNotification(
+          DidChangeConfigurationNotification.type,
+          didChangeConfigurationParams(currentSettings()),
+        );
+      }
+    }
+  }
+
+  dispose(): void {
+    this.interpreterListener?.dispose();
+    for (const d of this.disposables) {
+      d.dispose();
+    }
+  }
+}

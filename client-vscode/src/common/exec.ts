@@ -1,0 +1,69 @@
+/** Node-side helpers for server discovery: PATH lookup and a quick interpreter check. */
+
+import { execFile } from 'node:child_process';
+import { constants, promises as fs } from 'node:fs';
+import * as path from 'node:path';
+
+async function executable(file: string): Promise<boolean> {
+  try {
+    const stat = await fs.stat(file);
+    if (!stat.isFile()) {
+      return false;
+    }
+    if (process.platform === 'win32') {
+      return true;
+    }
+    await fs.access(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A program name looked up on PATH, or a path (absolute, `~/…`, or relative to `cwd`)
+ * checked to be an executable file. */
+export async function which(
+  program: string,
+  env: NodeJS.ProcessEnv = process.env,
+  cwd?: string,
+): Promise<string | undefined> {
+  if (!program) {
+    return undefined;
+  }
+  let name = program;
+  if (name === '~' || name.startsWith('~/')) {
+    name = path.join(env.HOME ?? env.USERPROFILE ?? '', name.slice(1));
+  }
+  const extensions =
+    process.platform === 'win32' ? ['', ...(env.PATHEXT ?? '.EXE;.CMD;.BAT').split(';')] : [''];
+  if (name.includes('/') || name.includes(path.sep)) {
+    const full = path.isAbsolute(name) ? name : path.resolve(cwd ?? process.cwd(), name);
+    for (const ext of extensions) {
+      if (await executable(full + ext)) {
+        return full + ext;
+      }
+    }
+    return undefined;
+  }
+  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+    if (!dir) {
+      continue;
+    }
+    for (const ext of extensions) {
+      const candidate = path.join(dir, name + ext);
+      if (await executable(candidate)) {
+        return candidate;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Whether `python -m localroute --version` succeeds within `timeoutMs`. */
+export function pythonHasLocalroute(python: string, timeoutMs = 15000): Promise<boolean> {
+  return new Promise((resolve) => {
+    execFile(python, ['-m', 'localroute', '--version'], { timeout: timeoutMs }, (err) => {
+      resolve(err === null);
+    });
+  });
+}
