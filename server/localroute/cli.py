@@ -109,8 +109,13 @@ def _serve(args: argparse.Namespace) -> int:
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # pygls logs every message at INFO: too much for an editor's server log.
+    # pygls logs every message, httpx every request (probes too) at INFO: too much for an
+    # editor's server log, where clients show stderr lines as errors.
     logging.getLogger("pygls").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    from localroute.lsp.commands import ExpectedErrorFilter
+
+    logging.getLogger("pygls.protocol.json_rpc").addFilter(ExpectedErrorFilter())
     from localroute.lsp.features import register
     from localroute.server import LocalrouteServer
 

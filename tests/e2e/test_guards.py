@@ -113,7 +113,10 @@ async def test_no_planted_secret_appears_anywhere(start_session: Any, tmp_path: 
             ]
         # The key did go where it belongs: to the cloud fake, in the header.
         assert cloud.chat_requests[0].headers["authorization"] == f"Bearer {PLANTED['api key']}"
-    seen.append(log_file.read_text())
+    log_text = log_file.read_text()
+    # Refusals and failures are answers shown to the user, not faults with tracebacks.
+    assert "Traceback" not in log_text
+    seen.append(log_text)
     seen.append((tmp_path / "home" / ".state" / "localroute" / "audit.jsonl").read_text())
     everything = "\n".join(seen)
     assert "withheld" in everything  # the quoted key was replaced, not dropped silently

@@ -35,6 +35,17 @@ class RequestFailedError(JsonRpcException):
     CODE = REQUEST_FAILED
 
 
+class ExpectedErrorFilter(logging.Filter):
+    """pygls logs every error answer with a traceback; a refusal or a bad argument is
+    an answer, not a fault, and its message was already shown to the user."""
+
+    EXPECTED = (REQUEST_FAILED, JsonRpcInvalidParams.CODE, -32800)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(error, JsonRpcException) and error.code in self.EXPECTED)
+
+
 @dataclass(frozen=True)
 class Target:
     uri: str
