@@ -291,10 +291,29 @@ class Pipeline:
         """One candidate: a busy answer (429 with a short Retry-After, llama-swap's
         concurrencyLimit) is waited out rather than sent elsewhere; any other failure
         is audited and raised, marking the backend down when it is unavailable."""
+        budget_s = self.config.backends[candidate.backend].timeout_s
+        deadline = time.monotonic() + budget_s
         for busy_retry in range(BUSY_RETRIES + 1):
             began = time.monotonic()
             try:
-                result = await self._chat(candidate, prompt, request, observer)
+                # Waiting out a busy backend happens within its budget, not on top of it.
+                async with asyncio.timeout_at(_loop_deadline(deadline)):
+                    result = await self._chat(candidate, prompt, request, observer)
+            except TimeoutError:
+                exc = BackendUnavailable(
+                    candidate.backend, f"no answer within {budget_s:g} s (busy)"
+                )
+                self._audit(
+                    request,
+                    decision,
+                    prompt,
+                    candidate,
+                    f"unavailable: {exc.message}",
+                    began,
+                    sent=True,
+                )
+                self.health.mark_down(candidate.backend, exc.message)
+                raise exc from None
             except BackendError as exc:
                 unavailable = isinstance(exc, BackendUnavailable)
                 kind = "unavailable" if unavailable else "rejected"
@@ -304,7 +323,8 @@ class Pipeline:
                 )
                 wait = exc.retry_after_s if isinstance(exc, BackendUnavailable) else None
                 busy = exc.status == 429 and wait is not None and wait <= BUSY_WAIT_MAX_S
-                if busy and wait is not None and busy_retry < BUSY_RETRIES:
+                fits = wait is not None and time.monotonic() + wait < deadline
+                if busy and fits and wait is not None and busy_retry < BUSY_RETRIES:
                     await asyncio.sleep(wait)
                     continue
                 if isinstance(exc, BackendUnavailable):
@@ -440,3 +460,9 @@ class Pipeline:
     ) -> tuple[object, ...]:
         digest = hashlib.sha256(f"{prompt.system}\0{prompt.user}".encode()).hexdigest()
         return (request.task, digest, tuple(c.entry for c in decision.candidates))
+
+
+def _loop_deadline(monotonic_deadline: float) -> float:
+    """A `time.monotonic()` deadline on the running loop's clock."""
+    loop = asyncio.get_running_loop()
+    return loop.time() + (monotonic_deadline - time.monotonic())

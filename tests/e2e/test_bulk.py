@@ -21,7 +21,7 @@ from lsprotocol import types
 from tests.e2e.conftest import ROOT, closed_port_url
 from tests.fakes.openai_fake import FakeOpenAI, rate_limited
 
-SECRET = "AKIA" + "B" * 16
+SECRET = "AKIA" + "Q3T7WX2LPZK5N8RV"
 
 
 def finding_on_first_shown_line(body: dict[str, Any]) -> str:

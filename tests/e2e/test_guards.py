@@ -43,10 +43,10 @@ async def test_cost_guard_skips_a_spent_cloud_backend(start_session: Any) -> Non
 
 # Built by concatenation so that this file holds no credential-shaped literal.
 PLANTED = {
-    "api key": "sk-" + "proj-" + "Zx9" * 12,
-    "github": "gh" + "p_" + "Q7w" * 12,
-    "aws": "AKIA" + "R" * 16,
-    "anthropic": "sk-" + "ant-" + "api03-" + "Mn4" * 12,
+    "api key": "sk-" + "proj-" + "T4nq8Vx2Lk9Pw3Rz7Yb5Hc1Jm6Df0Gs4Ua8Ke2Xo",
+    "github": "gh" + "p_" + "x7Kq2mP9vL4tR8nB3cW6yZ1dF5hJ0sA2eG4u",
+    "aws": "AKIA" + "Q3T7WX2LPZK5N8RV",
+    "anthropic": "sk-" + "ant-" + "api03-" + "Wq7Rt2Yp9Lk4Mn8Bv3Cx6Zs1Df5Gh0Jk2Lp7Qw",
 }
 
 

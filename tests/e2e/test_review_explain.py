@@ -145,7 +145,7 @@ async def test_local_down_falls_back_and_says_which_backend(start_session: Any) 
         ("secrets/notes.py", "x = 1\n", "**/secrets/**"),
         (
             "settings.py",
-            "DEBUG = False\nAWS_KEY = 'AKIA" + "Q" * 16 + "'\n",
+            "DEBUG = False\nAWS_KEY = 'AKIA" + "Q3T7WX2LPZK5N8RV" + "'\n",
             "AWS access key id (line 2)",
         ),
     ],
@@ -354,7 +354,9 @@ async def test_workspace_file_cannot_loosen_privacy(start_session: Any) -> None:
             workspace_files={".localroute.toml": workspace_file},
         ) as s:
             await s.wait_for(lambda: any("ignored" in m.message for m in s.client.messages))
-            uri = s.open("deploy.py", "TOKEN = 'gh" + "p_" + "a1B2c3D4" * 5 + "'\n")
+            uri = s.open(
+                "deploy.py", "TOKEN = 'gh" + "p_" + "x7Kq2mP9vL4tR8nB3cW6yZ1dF5hJ0sA2eG4u" + "'\n"
+            )
             with pytest.raises(JsonRpcException) as failure:
                 await s.command("localroute.review", {"uri": uri})
             assert "GitHub token (line 1)" in failure.value.message
@@ -364,7 +366,7 @@ async def test_workspace_file_cannot_loosen_privacy(start_session: Any) -> None:
 async def test_audit_log_records_requests_without_code_or_credentials(
     start_session: Any, tmp_path: Path
 ) -> None:
-    secret = "AKIA" + "Z" * 16
+    secret = "AKIA" + "Q3T7WX2LPZK5N8RV"
     with FakeOpenAI() as cloud:
         cloud.answer = review_answer()
         async with start_session(config_for(closed_port_url(), cloud.url)) as s:

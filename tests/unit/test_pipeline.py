@@ -42,7 +42,7 @@ HOMELAB = "homelab:qwen3-coder:30b"
 CLOUD = "copilot:claude-sonnet-4.5"
 CLOUD_EXPLAIN = "copilot:claude-haiku-4.5"
 
-AWS_KEY_ID = "AKIA" + "Q" * 16
+AWS_KEY_ID = "AKIA" + "Q3T7WX2LPZK5N8RV"
 
 TEN_LINES = "\n".join(f"line_{n} = {n}" for n in range(10)) + "\n"
 

@@ -31,7 +31,13 @@ from localroute.backends.base import (
     ProbeResult,
     TextCallback,
 )
-from localroute.backends.http import PROBE_READ_S, client_for, read_limited
+from localroute.backends.http import (
+    MAX_ANSWER_CHARS,
+    PROBE_READ_S,
+    answer_too_large,
+    client_for,
+    read_limited,
+)
 from localroute.backends.openai_errors import (
     int_or_none,
     one_line,
@@ -69,9 +75,13 @@ class _Answer:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     finished: bool = False
+    size: int = 0
 
-    def add(self, piece: str, on_text: TextCallback | None) -> None:
+    def add(self, piece: str, on_text: TextCallback | None, backend: str) -> None:
         if piece:
+            self.size += len(piece)
+            if self.size > MAX_ANSWER_CHARS:
+                raise answer_too_large(backend)
             self.parts.append(piece)
             if on_text is not None:
                 on_text(piece)
@@ -299,7 +309,7 @@ class AnthropicBackend:
             and b.get("type", "text") == "text"
             and isinstance(b.get("text"), str)
         )
-        answer.add(text, on_text)
+        answer.add(text, on_text, self.name)
         answer.finished = True
 
     def _message(self, message: dict[str, Any], answer: _Answer) -> None:
@@ -332,7 +342,7 @@ class AnthropicBackend:
             delta = payload.get("delta")
             if isinstance(delta, dict) and delta.get("type") == "text_delta":
                 piece = delta.get("text")
-                answer.add(piece if isinstance(piece, str) else "", on_text)
+                answer.add(piece if isinstance(piece, str) else "", on_text, self.name)
         elif kind == "message_delta":  # stop_reason is not needed; usage is
             self._message(payload, answer)
         elif kind == "message_stop":

@@ -110,6 +110,8 @@ class _Output:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._pending = b""
         self._texts = 0
+        self.truncated = False
+        """opencode-json output that ended inside an event (the CLI died mid-write)."""
 
     def feed(self, data: bytes, final: bool = False) -> None:
         if self.mode == "text":
@@ -119,6 +121,11 @@ class _Output:
         self._pending = b"" if final else lines.pop()
         for raw in lines:
             self._line(raw.decode("utf-8", errors="replace").strip())
+        if final and lines and lines[-1].strip().startswith(b"{"):
+            try:
+                json.loads(lines[-1])
+            except ValueError:
+                self.truncated = True
 
     def _emit(self, piece: str) -> None:
         if piece:
@@ -286,6 +293,8 @@ class CommandBackend:
             raise (BackendUnavailable if passing else BackendRequestError)(self.name, message)
         if code != 0:
             raise self._exit_error(label, code, stderr)
+        if output.truncated:
+            raise BackendUnavailable(self.name, f"`{label}` output ended mid-line (truncated)")
         if output.error is not None:
             log.warning("%s: answered despite an error event: %s", self.name, output.error[0])
         if not answer:

@@ -11,13 +11,22 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from localroute.backends.base import BackendUnavailable, ProbeResult
+from localroute.backends.base import BackendRequestError, BackendUnavailable, ProbeResult
 from localroute.config.models import BackendConfig, Locality
 
 log = logging.getLogger(__name__)
 
 PROBE_READ_S = 5.0
 """A probe's read timeout: a healthy server answers at once."""
+
+MAX_ANSWER_CHARS = 16 * 1024 * 1024
+"""A streamed answer larger than this is cut off: a runaway model must not fill memory."""
+
+
+def answer_too_large(backend: str) -> BackendRequestError:
+    return BackendRequestError(
+        backend, f"the answer grew past {MAX_ANSWER_CHARS // (1024 * 1024)} MiB; stopped reading it"
+    )
 
 
 @functools.cache

@@ -35,7 +35,13 @@ from localroute.backends.base import (
     ProbeResult,
     TextCallback,
 )
-from localroute.backends.http import client_for, guarded_probe, read_limited
+from localroute.backends.http import (
+    MAX_ANSWER_CHARS,
+    answer_too_large,
+    client_for,
+    guarded_probe,
+    read_limited,
+)
 from localroute.backends.openai_errors import (
     error_for_status,
     error_in_stream,
@@ -75,6 +81,7 @@ class _Answer:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     done: bool = False
+    size: int = 0
 
 
 def server_root(url: str) -> str:
@@ -290,6 +297,9 @@ class OllamaBackend:
         message = chunk.get("message")
         piece = message.get("content") if isinstance(message, dict) else None
         if isinstance(piece, str) and piece:
+            answer.size += len(piece)
+            if answer.size > MAX_ANSWER_CHARS:
+                raise answer_too_large(self.name)
             answer.parts.append(piece)
             if on_text is not None:
                 on_text(piece)

@@ -29,7 +29,13 @@ from localroute.backends.base import (
     ProbeResult,
     TextCallback,
 )
-from localroute.backends.http import client_for, guarded_probe, read_limited
+from localroute.backends.http import (
+    MAX_ANSWER_CHARS,
+    answer_too_large,
+    client_for,
+    guarded_probe,
+    read_limited,
+)
 from localroute.backends.openai_errors import (
     error_for_status,
     error_in_stream,
@@ -65,6 +71,9 @@ class _Answer:
     completion_tokens: int | None = None
     finished: bool = False
     done: bool = False
+    size: int = 0
+    events: int = 0
+    unreadable: int = 0
 
 
 def _response_format(form: str, schema: dict[str, Any]) -> dict[str, Any] | None:
@@ -122,6 +131,11 @@ class AnswerReader:
     def result(self, structured: str) -> ChatResult:
         """The answer read; :class:`BackendUnavailable` when the stream ended early."""
         answer = self.answer
+        if answer.unreadable and not answer.events:
+            raise BackendUnavailable(
+                self.backend,
+                f"no readable event in the answer stream ({answer.unreadable} not valid JSON)",
+            )
         if not (answer.done or answer.finished):
             raise BackendUnavailable(self.backend, "the answer stream ended before it was complete")
         return ChatResult(
@@ -173,7 +187,9 @@ class AnswerReader:
             if event == "error":
                 raise error_in_stream(self.backend, data, secret=self.secret) from None
             log.debug("%s: skipping a stream event that is not JSON", self.backend)
+            self.answer.unreadable += 1
             return False
+        self.answer.events += 1
         if event == "error" and isinstance(chunk, dict) and "error" not in chunk:
             chunk = {"error": chunk}
         self._chunk(chunk)
@@ -202,6 +218,9 @@ class AnswerReader:
             if isinstance(delta, dict):
                 piece = _content_text(delta.get("content"))
                 if piece:
+                    answer.size += len(piece)
+                    if answer.size > MAX_ANSWER_CHARS:
+                        raise answer_too_large(self.backend)
                     answer.parts.append(piece)
                     if self.on_text is not None:
                         self.on_text(piece)
