@@ -13,7 +13,8 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from functools import cached_property
+from typing import Any, Protocol
 
 from cachetools import LRUCache
 
@@ -21,6 +22,7 @@ from localroute.audit import AuditEntry, AuditLog, safe_outcome
 from localroute.backends.base import (
     Backend,
     BackendError,
+    BackendRequestError,
     BackendUnavailable,
     ChatRequest,
     ChatResult,
@@ -67,8 +69,19 @@ class TaskRequest:
     language: str | None = None
     refresh: bool = False
 
+    @cached_property
+    def lines(self) -> list[str]:
+        return self.text.splitlines()
+
+    def but(self, **changes: Any) -> TaskRequest:
+        """A copy with `changes` (task, range …) sharing this one's split lines (same text)."""
+        other = replace(self, **changes)
+        if "text" not in changes and "lines" in self.__dict__:
+            other.__dict__["lines"] = self.lines
+        return other
+
     def line_span(self) -> tuple[int, int]:
-        last = max(len(self.text.splitlines()) - 1, 0)
+        last = max(len(self.lines) - 1, 0)
         if self.start_line is None:
             return 0, last
         start = min(max(self.start_line, 0), last)
@@ -77,7 +90,7 @@ class TaskRequest:
 
     def selected_lines(self) -> list[str]:
         start, end = self.line_span()
-        return self.text.splitlines()[start : end + 1]
+        return self.lines[start : end + 1]
 
     @property
     def label(self) -> str:
@@ -134,6 +147,7 @@ class Pipeline:
         )
         self._backends: dict[str, Backend] = {}
         self._limits: dict[str, asyncio.Semaphore] = {}
+        self._waiting: dict[str, int] = {}  # requests waiting for a slot, per backend
         self._cache: LRUCache[tuple[object, ...], TaskOutcome] | None = (
             LRUCache(maxsize=config.cache.max_entries) if config.cache.max_entries else None
         )
@@ -194,16 +208,29 @@ class Pipeline:
         )
 
     def decide(
-        self, request: TaskRequest, prompt: Prompt | None = None, *, fit: bool = True
+        self,
+        request: TaskRequest,
+        prompt: Prompt | None = None,
+        *,
+        fit: bool = True,
+        verdict: PrivacyVerdict | None = None,
     ) -> RouteDecision:
         """The privacy-filtered candidates, less (with `fit`) those whose context window is
-        too small for the prompt and the answer."""
-        decision = decide(self.config, request.task, self.classify(request), self.localities())
+        too small for the prompt and the answer.
+
+        Without a `prompt` its size is estimated from the text (cheap, for predictions);
+        a `verdict` already computed for the same document and range may be passed in.
+        """
+        verdict = verdict or self.classify(request)
+        decision = decide(self.config, request.task, verdict, self.localities())
         task = self.config.tasks.get(request.task)
         if not fit or task is None or not decision.candidates:
             return decision
-        prompt = prompt or self.prompt_for(request)
-        needed = estimate_tokens(prompt) + (task.max_tokens or DEFAULT_MAX_TOKENS)
+        if prompt is not None:
+            prompt_tokens = estimate_tokens(prompt)
+        else:
+            prompt_tokens = sum(len(line) + 8 for line in request.selected_lines()) // 3 + 200
+        needed = prompt_tokens + (task.max_tokens or DEFAULT_MAX_TOKENS)
         return fit_window(decision, needed, self.window)
 
     def window(self, candidate: Candidate) -> int | None:
@@ -357,9 +384,26 @@ class Pipeline:
             received += len(piece)
             observer.received(received)
 
-        async with self._limits[candidate.backend]:
+        limit = self._limits[candidate.backend]
+        config = self.config.backends[candidate.backend]
+        waiting = self._waiting.get(candidate.backend, 0)
+        if limit.locked() and waiting >= config.max_queue:
+            raise BackendRequestError(
+                candidate.backend,
+                f"queue full: {waiting} requests already wait for its "
+                f"{config.max_concurrency} slots",
+                nothing_sent=True,
+            )
+        self._waiting[candidate.backend] = waiting + 1
+        try:
+            await limit.acquire()
+        finally:
+            self._waiting[candidate.backend] -= 1
+        try:
             started = time.monotonic()
             result = await backend.chat(chat_request, on_text)
+        finally:
+            limit.release()
         self.health.mark_up(candidate.backend, latency_ms=(time.monotonic() - started) * 1000)
         return result
 

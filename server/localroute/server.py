@@ -3,48 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from collections.abc import Coroutine
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
-from pygls.protocol.language_server import lsp_method
 
 from localroute import __version__
 from localroute.audit import audit_log_for
 from localroute.config import sources
 from localroute.config.models import Config, default_config
 from localroute.lsp.documents import DocumentAnchors
+from localroute.lsp.protocol import LocalrouteProtocol
 from localroute.lsp.results import ExplanationRecord, FindingRecord
 from localroute.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
-
-class LocalrouteProtocol(LanguageServerProtocol):
-    """pygls runs command handlers as tasks of their own, out of reach of ``$/cancelRequest``.
-
-    Running the handler inside the request's own task lets a cancel reach the
-    HTTP stream at once.
-    """
-
-    @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
-    async def lsp_workspace__execute_command(  # type: ignore[override]
-        self, params: types.ExecuteCommandParams
-    ) -> Any:
-        handler = self.fm.commands.get(params.command)
-        if handler is None:
-            raise JsonRpcInvalidParams(f"Command name {params.command!r} is not defined")
-        # Arguments go to the handler as they came (JSON values): each command
-        # validates its own one-object argument and names what is wrong.
-        result = handler(*(params.arguments or []))
-        if inspect.isawaitable(result):
-            result = await result
-        return result
+SHUTDOWN_WAIT_S = 2.0
 
 
 class LocalrouteServer(LanguageServer):
@@ -129,11 +106,29 @@ class LocalrouteServer(LanguageServer):
             lambda: [name for name, loc in pipeline.localities().items() if loc != "cloud"]
         )
 
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """pygls would show every unreadable notification as an error popup (a client's
+        harmless race, like a change before an open, among them): log it instead."""
+        log.warning("%s: %s", getattr(source, "__name__", source), error)
+
     def show(self, message: str, kind: types.MessageType = types.MessageType.Error) -> None:
         log.info("showMessage: %s", message)
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
     async def aclose(self) -> None:
+        """Shut down: cancel the requests still running (their clients get -32800 and
+        their HTTP streams close), then the background tasks, then the backends."""
+        current = asyncio.current_task()
+        running: list[asyncio.Future[Any]] = []
+        futures: list[object] = list(self.protocol._request_futures.values())
+        for future in futures:
+            # Requests run by async handlers are asyncio tasks; the rest finish by themselves.
+            if isinstance(future, asyncio.Future) and future is not current and not future.done():
+                running.append(future)
+        for future in running:
+            future.cancel()
         for task in list(self._tasks):
             task.cancel()
+        if running:
+            await asyncio.wait(running, timeout=SHUTDOWN_WAIT_S)
         await self.pipeline.aclose()

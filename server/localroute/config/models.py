@@ -67,6 +67,13 @@ class BackendConfig(_Model):
     max_concurrency: int = Field(
         default=4, ge=1, le=256, description="Parallel requests this backend accepts."
     )
+    max_queue: int = Field(
+        default=256,
+        ge=0,
+        le=100_000,
+        description="Requests that may wait for a free slot; past that, a request moves to "
+        "the next candidate with `queue full`.",
+    )
     timeout_s: float = Field(
         default=300.0,
         gt=0,

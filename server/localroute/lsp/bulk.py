@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,9 +25,16 @@ if TYPE_CHECKING:
 
 REVIEW_FILES = "localroute.reviewFiles"
 DEFAULT_JOBS = 8
+MAX_FILES = 2000
+
+log = logging.getLogger(__name__)
 
 
-def _files(ls: LocalrouteServer, argument: dict[str, Any], root: Path) -> list[Path]:
+def _files(
+    argument: dict[str, Any], root: Path, workspace_roots: Sequence[str]
+) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The files to review, and those skipped (blocking: file system walks; a thread)."""
+    roots = [Path(r).resolve() for r in workspace_roots] or [root.resolve()]
     uris = argument.get("uris")
     pattern = argument.get("glob")
     if uris is not None and (
@@ -33,16 +43,29 @@ def _files(ls: LocalrouteServer, argument: dict[str, Any], root: Path) -> list[P
         raise JsonRpcInvalidParams(f"{REVIEW_FILES}: 'uris' must be a list of file URIs")
     if pattern is not None and not isinstance(pattern, str):
         raise JsonRpcInvalidParams(f"{REVIEW_FILES}: 'glob' must be a string")
+    if pattern is not None and (pattern.startswith(("/", "\\")) or ".." in Path(pattern).parts):
+        raise JsonRpcInvalidParams(f"{REVIEW_FILES}: 'glob' is relative to the workspace folder")
     if uris:
         paths = [Path(p) for p in (path_from_uri(u) for u in uris) if p]
     elif pattern:
         paths = sorted(p for p in root.glob(pattern) if p.is_file())
     else:
         paths = [root]
+    outside = [p for p in paths if not _inside(p, roots)]
+    if outside:
+        raise JsonRpcInvalidParams(f"{REVIEW_FILES}: {outside[0]} is outside the workspace")
     expansion = expand_paths(paths, root=root)
-    for path, why in expansion.skipped:
-        ls.show(f"localroute: skipped {relative(path, root)}: {why}", types.MessageType.Log)
-    return list(expansion.files)
+    if len(expansion.files) > MAX_FILES:
+        raise JsonRpcInvalidParams(
+            f"{REVIEW_FILES}: {len(expansion.files)} files; at most {MAX_FILES} at once "
+            "(narrow the glob)"
+        )
+    return list(expansion.files), list(expansion.skipped)
+
+
+def _inside(path: Path, roots: Sequence[Path]) -> bool:
+    resolved = path.resolve()
+    return any(resolved == root or root in resolved.parents for root in roots)
 
 
 def register(ls: LocalrouteServer) -> None:
@@ -58,7 +81,14 @@ def register(ls: LocalrouteServer) -> None:
         jobs = argument.get("jobs", DEFAULT_JOBS)
         if not isinstance(jobs, int) or jobs < 1:
             raise JsonRpcInvalidParams(f"{REVIEW_FILES}: 'jobs' must be a positive integer")
-        files = _files(ls, argument, root)
+        files, skipped = await asyncio.to_thread(_files, argument, root, roots)
+        if skipped:
+            shown = "; ".join(f"{relative(p, root)}: {why}" for p, why in skipped[:5])
+            more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+            ls.show(
+                f"localroute: skipped {len(skipped)} file(s): {shown}{more}",
+                types.MessageType.Info,
+            )
         by_label = {relative(path, root): path for path in files}
         backends: Counter[str] = Counter()
         totals = {"done": 0, "findings": 0, "not_reviewed": 0}
@@ -70,7 +100,8 @@ def register(ls: LocalrouteServer) -> None:
             totals["findings"] += len(result.findings)
             if result.error is not None:
                 totals["not_reviewed"] += 1
-                ls.show(f"localroute: {result.path}: {result.error}", types.MessageType.Warning)
+                # One line in the log per file; one message for the whole run, at the end.
+                log.info("%s: not reviewed: %s", result.path, result.error)
             else:
                 backends[result.backend or "?"] += 1
                 _publish(ls, by_label[result.path], result)
@@ -91,6 +122,12 @@ def register(ls: LocalrouteServer) -> None:
             progress.end(f"cancelled after {totals['done']}/{len(files)} files")
             raise
         progress.end(f"{totals['done']} files reviewed")
+        if totals["not_reviewed"]:
+            ls.show(
+                f"localroute: {totals['not_reviewed']} of {len(files)} file(s) not reviewed "
+                "(refused or failed; see the log)",
+                types.MessageType.Warning,
+            )
         return {"files": len(files), **totals, "backends": dict(backends)}
 
 

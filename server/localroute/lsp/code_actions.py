@@ -6,7 +6,6 @@ availability (a background probe is started for what is not known yet).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
@@ -14,15 +13,16 @@ from lsprotocol import types
 from localroute.lsp.commands import EXPLAIN, REVIEW, START
 from localroute.lsp.publish import document_lines
 from localroute.lsp.results import SOURCE
+from localroute.lsp.text import UnreadableDocument, document_text
 from localroute.pipeline import TaskRequest
 from localroute.privacy import path_from_uri
+from localroute.routing.router import RouteDecision
 
 if TYPE_CHECKING:
     from localroute.server import LocalrouteServer
 
 
-def route_suffix(ls: LocalrouteServer, request: TaskRequest) -> str:
-    decision = ls.pipeline.decide(request)
+def route_suffix(ls: LocalrouteServer, decision: RouteDecision) -> str:
     predicted = ls.pipeline.predicted(decision)
     if predicted is not None:
         return predicted.label()
@@ -42,17 +42,16 @@ def _selection(params: types.CodeActionParams) -> tuple[int, int] | None:
 def actions(ls: LocalrouteServer, params: types.CodeActionParams) -> list[types.CodeAction]:
     uri = params.text_document.uri
     try:
-        document = ls.workspace.get_text_document(uri)
-        text = document.source
-    except (OSError, ValueError):
+        document = document_text(ls, uri)
+    except UnreadableDocument:
         return []
     base = TaskRequest(
         task="review",
         uri=uri,
         path=path_from_uri(uri),
-        text=text,
+        text=document.text,
         workspace_roots=ls.workspace_roots(),
-        language=document.language_id,
+        language=document.language,
     )
     found: list[types.CodeAction] = []
     selection = _selection(params)
@@ -60,14 +59,18 @@ def actions(ls: LocalrouteServer, params: types.CodeActionParams) -> list[types.
     if selection is not None:
         scopes.append(("selection", selection))
     scopes.append(("file", None))
+    file_decisions: list[RouteDecision] = []
     for scope, span in scopes:
+        scoped = base.but(
+            start_line=None if span is None else span[0],
+            end_line=None if span is None else span[1],
+        )
+        # Privacy depends on the text and the path, not on the task: classify once.
+        verdict = ls.pipeline.classify(scoped)
         for task_name, task in ls.config.tasks.items():
-            request = replace(
-                base,
-                task=task_name,
-                start_line=None if span is None else span[0],
-                end_line=None if span is None else span[1],
-            )
+            decision = ls.pipeline.decide(scoped.but(task=task_name), verdict=verdict)
+            if span is None:
+                file_decisions.append(decision)
             diagnostics = task.output_kind(task_name) == "diagnostics"
             # Selection actions show in the light bulb, file actions with source actions.
             group = types.CodeActionKind.Refactor if span else types.CodeActionKind.Source
@@ -75,7 +78,7 @@ def actions(ls: LocalrouteServer, params: types.CodeActionParams) -> list[types.
                 label = f"{task_name.capitalize()} {scope}"
             else:
                 label = f"{task.title or task_name} ({scope})"
-            title = f"{label} — {route_suffix(ls, request)}"
+            title = f"{label} — {route_suffix(ls, decision)}"
             argument: dict[str, Any] = {
                 "uri": uri,
                 "range": None if span is None else _range_json(params.range),
@@ -93,16 +96,15 @@ def actions(ls: LocalrouteServer, params: types.CodeActionParams) -> list[types.
                     ),
                 )
             )
-    found.extend(start_actions(ls, base))
+    found.extend(start_actions(ls, file_decisions))
     found.extend(quick_fixes(ls, params))
     return found
 
 
-def start_actions(ls: LocalrouteServer, base: TaskRequest) -> list[types.CodeAction]:
+def start_actions(ls: LocalrouteServer, decisions: list[RouteDecision]) -> list[types.CodeAction]:
     """`Start local models (NAME)` for a backend in a route that is down and can be started."""
     names: list[str] = []
-    for task_name in ls.config.tasks:
-        decision = ls.pipeline.decide(replace(base, task=task_name))
+    for decision in decisions:
         for candidate in decision.candidates:
             backend = ls.config.backends[candidate.backend]
             if (

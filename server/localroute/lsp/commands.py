@@ -12,6 +12,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from localroute.lsp import publish
 from localroute.lsp.progress import CommandProgress
 from localroute.lsp.results import ExplanationRecord, FindingRecord
+from localroute.lsp.text import UnreadableDocument, document_text
 from localroute.pipeline import TaskError, TaskOutcome, TaskRequest
 from localroute.privacy import path_from_uri
 
@@ -61,7 +62,8 @@ def _argument(args: tuple[Any, ...], command: str) -> dict[str, Any]:
 
 
 def _line(value: Any, where: str) -> int:
-    if not isinstance(value, dict) or not isinstance(value.get("line"), int):
+    line_value = value.get("line") if isinstance(value, dict) else None
+    if not isinstance(line_value, int) or isinstance(line_value, bool):
         raise JsonRpcInvalidParams(f"{where} must be a position {{line, character}}")
     line: int = value["line"]
     if line < 0:
@@ -110,10 +112,10 @@ def task_of(ls: LocalrouteServer, args: tuple[Any, ...], command: str, output: s
 
 def snapshot(ls: LocalrouteServer, target: Target, task: str) -> TaskRequest:
     try:
-        document = ls.workspace.get_text_document(target.uri)
-        text = document.source
-    except (OSError, ValueError) as exc:
-        raise JsonRpcInvalidParams(f"cannot read {target.uri}: {exc}") from exc
+        document = document_text(ls, target.uri)
+    except UnreadableDocument as exc:
+        raise JsonRpcInvalidParams(str(exc)) from exc
+    text = document.text
     if target.start_line is not None and target.start_line >= max(len(text.splitlines()), 1):
         raise JsonRpcInvalidParams(f"range starts past the end of {target.uri}")
     return TaskRequest(
@@ -124,7 +126,7 @@ def snapshot(ls: LocalrouteServer, target: Target, task: str) -> TaskRequest:
         start_line=target.start_line,
         end_line=target.end_line,
         workspace_roots=ls.workspace_roots(),
-        language=document.language_id,
+        language=document.language,
         refresh=target.refresh,
     )
 

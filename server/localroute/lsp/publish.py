@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from localroute.lsp.results import to_diagnostic
+from localroute.lsp.text import UnreadableDocument, document_text
 
 if TYPE_CHECKING:
     from localroute.server import LocalrouteServer
@@ -14,8 +15,8 @@ if TYPE_CHECKING:
 
 def document_lines(ls: LocalrouteServer, uri: str) -> list[str]:
     try:
-        return list(ls.workspace.get_text_document(uri).lines)
-    except (OSError, ValueError):
+        return document_text(ls, uri).text.splitlines(keepends=True)
+    except UnreadableDocument:
         return []
 
 

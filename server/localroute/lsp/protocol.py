@@ -1,0 +1,109 @@
+"""The JSON-RPC protocol, hardened where pygls' defaults would hang or leak.
+
+- Command handlers run inside the request's own task, so `$/cancelRequest`
+  reaches the HTTP stream (pygls runs them as tasks of their own).
+- A request pygls cannot read (wrong types) is answered with -32602 instead of
+  being dropped, which would leave the client waiting for ever.
+- A request after `shutdown` is answered with -32600, as LSP asks.
+- An unexpected exception is answered with its type and message, never with a
+  traceback in `error.data`; the traceback goes to the log.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcInvalidRequest
+from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.language_server import lsp_method
+
+from localroute.privacy.redact import redact
+
+log = logging.getLogger(__name__)
+
+EXIT = "exit"
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A message that could not be structured; kept so that it can be answered."""
+
+    data: dict[str, Any]
+    reason: str
+
+
+def _valid_id(msg_id: object) -> bool:
+    return isinstance(msg_id, int | str) and not isinstance(msg_id, bool)
+
+
+def _error(code: int, message: str) -> types.ResponseError:
+    return types.ResponseError(code=code, message=message)
+
+
+class LocalrouteProtocol(LanguageServerProtocol):
+    @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
+    async def lsp_workspace__execute_command(  # type: ignore[override]
+        self, params: types.ExecuteCommandParams
+    ) -> Any:
+        handler = self.fm.commands.get(params.command)
+        if handler is None:
+            raise JsonRpcInvalidParams(f"Command name {params.command!r} is not defined")
+        # Arguments go to the handler as they came (JSON values): each command
+        # validates its own one-object argument and names what is wrong.
+        result = handler(*(params.arguments or []))
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            # The object hook also sees nested objects; a failure inside one fails the
+            # message around it too, so the outermost Unreadable is the message itself.
+            cause = exc.__cause__ or exc
+            return Unreadable(data, f"{type(cause).__name__}: {str(cause).splitlines()[0]}")
+
+    def handle_message(self, message: Any) -> None:
+        if isinstance(message, Unreadable):
+            self._answer_unreadable(message)
+            return
+        method = getattr(message, "method", None)
+        msg_id = getattr(message, "id", None)
+        if method is not None and msg_id is not None and not _valid_id(msg_id):
+            self._send_response(None, error=_error(-32600, "invalid request id"))  # type: ignore[arg-type]
+            return
+        if self._shutdown and method not in (None, EXIT) and msg_id is not None:
+            error = JsonRpcInvalidRequest("the server is shutting down")
+            self._send_response(msg_id, error=error.to_response_error())
+            return
+        super().handle_message(message)
+
+    def _answer_unreadable(self, message: Unreadable) -> None:
+        data = message.data
+        msg_id = data.get("id")
+        method = data.get("method")
+        log.warning("unreadable message (%s): %s", method, message.reason)
+        if "method" not in data or "id" not in data:
+            return  # a notification or a response: nobody waits for an answer
+        if not _valid_id(msg_id):
+            self._send_response(None, error=_error(-32600, "invalid request id"))  # type: ignore[arg-type]
+            return
+        text = f"invalid params for {method!r}: {message.reason}"[:300]
+        self._send_response(msg_id, error=_error(JsonRpcInvalidParams.CODE, text))
+
+    def _send_handler_result(self, future: Future[Any], *, msg_id: Any) -> None:
+        if not future.cancelled():
+            exc = future.exception()
+            if exc is not None and not isinstance(exc, JsonRpcException):
+                self._request_futures.pop(msg_id, None)
+                log.error("request %s failed", msg_id, exc_info=exc)
+                text = redact(f"internal error: {type(exc).__name__}: {exc}")[:300]
+                self._send_response(msg_id, error=_error(-32603, text))
+                return
+        super()._send_handler_result(future, msg_id=msg_id)
