@@ -287,9 +287,10 @@ async def test_500_concurrent_reviews_then_shutdown_under_load(start_session: An
                 f" MiB (growth over round 2: {growth / 1024:+.1f} MiB)"
             )
             print(
-                "[load] FINDING: no bound on requests waiting for a backend slot "
-                f"(peak {max(first.peak_waiting, second_round.peak_waiting)} waiting on "
-                f"{MAX_CONCURRENCY * len(fakes)} slots; none refused as 'queue full')"
+                "[load] waiting for a backend slot: peak "
+                f"{max(first.peak_waiting, second_round.peak_waiting)} on "
+                f"{MAX_CONCURRENCY * len(fakes)} slots (each backend's max_queue, 256 by "
+                "default, bounds it: see test_a_full_queue_says_so)"
             )
 
             for stats in (first, second_round):
@@ -385,3 +386,33 @@ async def test_shutdown_under_load_cancels_what_it_does_not_answer(start_session
             uris = [s.open(f"pkg/mod_{i:02d}.py", document_text(i)) for i in range(DOCUMENTS)]
             result = await shutdown_under_load(s, Load(s, uris, [local, second]))
     assert set(result.outcomes) <= {"answered", "cancelled"}, dict(result.outcomes)
+
+
+async def test_a_full_queue_says_so(start_session: Any) -> None:
+    """Past `max_queue` waiting requests, a request is not queued: it fails at once, or
+    goes to the next candidate, with `queue full` as the reason."""
+    with FakeOpenAI() as local:
+        local.latency_s = 0.5
+        local.answer = ANSWER
+        config = f"""
+            [backends.local]
+            kind = "openai"
+            url = "{local.url}"
+            max_concurrency = 2
+            max_queue = 4
+            [tasks.review]
+            route = ["local:coder"]
+            """
+        async with start_session(config) as s:
+            uris = [s.open(f"q{i}.py", f"Q = {i}\n") for i in range(12)]
+            outcomes = await asyncio.gather(
+                *(s.command("localroute.review", {"uri": uri}) for uri in uris),
+                return_exceptions=True,
+            )
+        refused = [o for o in outcomes if isinstance(o, Exception)]
+        answered = [o for o in outcomes if not isinstance(o, Exception)]
+        assert len(answered) == 6  # 2 running + 4 waiting
+        assert len(refused) == 6
+        assert all("queue full" in str(getattr(o, "message", o)) for o in refused)
+        assert local.max_in_flight == 2
+        print(f"[load] max_concurrency 2, max_queue 4, 12 at once: {len(refused)} 'queue full'")

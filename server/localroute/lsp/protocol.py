@@ -7,6 +7,8 @@
 - A request after `shutdown` is answered with -32600, as LSP asks.
 - An unexpected exception is answered with its type and message, never with a
   traceback in `error.data`; the traceback goes to the log.
+- The client's late answer to a server request whose command was cancelled is
+  dropped quietly.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import inspect
 import logging
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcInvalidRequest
@@ -37,7 +39,7 @@ class Unreadable:
     reason: str
 
 
-def _valid_id(msg_id: object) -> bool:
+def _valid_id(msg_id: object) -> TypeGuard[int | str]:
     return isinstance(msg_id, int | str) and not isinstance(msg_id, bool)
 
 
@@ -107,3 +109,14 @@ class LocalrouteProtocol(LanguageServerProtocol):
                 self._send_response(msg_id, error=_error(-32603, text))
                 return
         super()._send_handler_result(future, msg_id=msg_id)
+
+    def _handle_response(
+        self, msg_id: Any, result: Any | None = None, error: Any | None = None
+    ) -> None:
+        # A command cancelled while it waited for the client (progress creation) leaves
+        # a cancelled future; the client's late answer to it is no error.
+        future = self._request_futures.get(msg_id)
+        if future is not None and future.cancelled():
+            self._request_futures.pop(msg_id, None)
+            return
+        super()._handle_response(msg_id, result, error)
