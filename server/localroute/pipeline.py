@@ -320,6 +320,7 @@ class Pipeline:
         is audited and raised, marking the backend down when it is unavailable."""
         budget_s = self.config.backends[candidate.backend].timeout_s
         deadline = time.monotonic() + budget_s
+        delivered = False  # an earlier try (answered "busy") did receive the prompt
         for busy_retry in range(BUSY_RETRIES + 1):
             began = time.monotonic()
             try:
@@ -352,10 +353,12 @@ class Pipeline:
                 busy = exc.status == 429 and wait is not None and wait <= BUSY_WAIT_MAX_S
                 fits = wait is not None and time.monotonic() + wait < deadline
                 if busy and fits and wait is not None and busy_retry < BUSY_RETRIES:
+                    delivered = delivered or not exc.nothing_sent
                     await asyncio.sleep(wait)
                     continue
                 if isinstance(exc, BackendUnavailable):
                     self.health.mark_down(candidate.backend, exc.message, retry_after_s=wait)
+                exc.nothing_sent = exc.nothing_sent and not delivered
                 raise
             except asyncio.CancelledError:
                 self._audit(request, decision, prompt, candidate, "cancelled", began, sent=True)

@@ -913,7 +913,13 @@ async def _run_kind(kind: str, start_session: Any, tmp: Path) -> dict[str, Cell]
             await asyncio.gather(
                 *(runner.cell(c, uris[c.backend], delay=i * stagger) for i, c in enumerate(small))
             )
-            await asyncio.sleep(0.5)
+            # A proxy that trickles a byte a second notices a closed connection only at
+            # its next write: give closes up to 3 s to show before counting what is left.
+            for _ in range(30):
+                await asyncio.sleep(0.1)
+                proxies = [targets[c.backend].proxy for c in small]
+                if not any(p.open_faulted() for p in proxies if p is not None):
+                    break
             for cell in small:
                 target = targets[cell.backend]
                 cell.lingering = target.proxy.open_faulted() if target.proxy is not None else 0

@@ -87,8 +87,11 @@ def path_from_uri(uri: str) -> str | None:
 
     ``file:`` URIs give their percent-decoded path (``file:///C:/x`` gives
     ``C:/x``); ``vscode-notebook-cell:`` URIs give the path of the owning
-    notebook file, so a cell is private when its notebook is. ``untitled:``
-    and any other scheme give None: such documents are classified by text.
+    notebook file, so a cell is private when its notebook is; an ``untitled:``
+    URI with an absolute path (VS Code's new file at a chosen place, e.g.
+    ``code secrets/new.py``) gives the path it will be saved as. Plain
+    ``untitled:Untitled-1`` and any other scheme give None: such documents
+    are classified by text.
     """
     scheme, sep, _ = uri.partition(":")
     if not sep:
@@ -96,7 +99,7 @@ def path_from_uri(uri: str) -> str | None:
     scheme = scheme.lower()
     if scheme == "file":
         return _uri_path(uri)
-    if scheme == "vscode-notebook-cell":
+    if scheme in ("vscode-notebook-cell", "untitled"):
         path = _uri_path(uri)
         if path is not None and (path.startswith("/") or _DRIVE_PATH.match("/" + path)):
             return path

@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 
 _SLASHES = re.compile(r"/{2,}")
+_ABSOLUTE = re.compile(r"[/\\]|[A-Za-z]:")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -33,60 +34,113 @@ def glob_to_regex(glob: str) -> re.Pattern[str]:
     everything below that directory. Backslashes are path separators, not
     escapes, so Windows-style globs work. The pattern is anchored at both
     ends, so ``match``, ``fullmatch`` and ``search`` agree.
+
+    Globs may come from an untrusted workspace file (adding one only makes
+    privacy stricter), so the regex never backtracks catastrophically: like
+    :func:`fnmatch.translate`, every wildcard but the last of its run is an
+    atomic, leftmost match (see :func:`_translate`), and matching stays
+    linear-ish in the path's length whatever the glob.
     """
     g = _SLASHES.sub("/", glob.strip().replace("\\", "/"))
     anchored = g.startswith("/")
     g = g.lstrip("/")
     # gitignore decides "anywhere vs. anchored" before the trailing slash.
-    floating = not anchored and "/" not in g.rstrip("/")
+    floating = bool(g) and not anchored and "/" not in g.rstrip("/")
     if g.endswith("/"):
         g += "**"
-    body = _translate(g)
-    if floating:
-        prefix = "(?:.*/)?"
-    elif anchored:
-        # Optional slash: the same glob anchors a relative path at the
-        # workspace root and an absolute path at the file system root.
-        prefix = "/?"
-    else:
-        prefix = ""
+    # Optional slash when anchored: the same glob anchors a relative path at
+    # the workspace root and an absolute path at the file system root.
+    prefix = "/?" if anchored else ""
     try:
-        return re.compile(rf"\A{prefix}{body}\Z", re.IGNORECASE | re.DOTALL)
+        return re.compile(
+            rf"\A{prefix}{_translate(g, floating=floating)}\Z", re.IGNORECASE | re.DOTALL
+        )
     except re.error:
         # A malformed class (e.g. a reversed range) must not take the server
         # down; the glob then only matches its own literal text.
+        if floating:
+            prefix = "(?:.*/)?"
         return re.compile(rf"\A{prefix}{re.escape(g)}\Z", re.IGNORECASE | re.DOTALL)
 
 
-def _translate(g: str) -> str:
+def _is_double_star(segment: str) -> bool:
+    return len(segment) >= 2 and not segment.strip("*")
+
+
+def _translate(g: str, *, floating: bool) -> str:
+    """The regex body for a normalized glob (no leading slash, ``/**`` for a trailing one).
+
+    The glob is read as blocks of segments separated by ``**`` segments
+    (consecutive ones merged: ``**/**`` is ``**``). A block between two
+    ``**`` is matched atomically at the leftmost place where it fits:
+    any later place could be traded for it, since the ``**`` after it
+    absorbs whole segments. Without that, ``**/*/**/*/**/x`` would make the
+    engine try every way of splitting the path.
+    """
+    if not g:
+        return ""
+    elements: list[list[str] | None] = [None] if floating else []  # None: a ``**``
+    for segment in g.split("/"):
+        if _is_double_star(segment):
+            if not elements or elements[-1] is not None:
+                elements.append(None)
+        elif elements and elements[-1] is not None:
+            elements[-1].append(segment)
+        else:
+            elements.append([segment])
+    last = len(elements) - 1
     out: list[str] = []
-    i, n = 0, len(g)
+    for index, element in enumerate(elements):
+        if element is None:
+            if last == 0:
+                out.append(".*")  # a bare "**" is anything
+            elif index == last:
+                out.append(".+")  # "dir/**" is everything inside dir
+            continue
+        block = "/".join(_translate_segment(segment) for segment in element)
+        after_star, before_star = index > 0, index < last
+        if after_star and before_star:
+            out.append(f"(?>(?:.*?/)??{block}/)")
+        elif after_star:
+            out.append(f"(?:.*/)?{block}")
+        elif before_star:
+            out.append(f"{block}/")
+        else:
+            out.append(block)
+    return "".join(out)
+
+
+def _translate_segment(segment: str) -> str:
+    """One segment: ``*`` (any run of stars) and ``?`` never cross a ``/``.
+
+    As in :func:`fnmatch.translate`, every star but the last matches
+    atomically up to the leftmost occurrence of the fixed-length text that
+    follows it; the star after that text absorbs any difference.
+    """
+    chunks: list[list[str]] = [[]]
+    i, n = 0, len(segment)
     while i < n:
-        c = g[i]
+        c = segment[i]
         if c == "*":
-            j = i
-            while j < n and g[j] == "*":
-                j += 1
-            whole_segment = (i == 0 or g[i - 1] == "/") and (j == n or g[j] == "/")
-            if j - i >= 2 and whole_segment:
-                if j == n:
-                    # "dir/**" is everything inside dir; a bare "**" is anything.
-                    out.append(".+" if i > 0 else ".*")
-                else:
-                    out.append("(?:.*/)?")
-                    j += 1  # the "/" after "**" is part of the optional group
-            else:
-                out.append("[^/]*")
-            i = j
+            while i < n and segment[i] == "*":
+                i += 1
+            chunks.append([])
         elif c == "?":
-            out.append("[^/]")
+            chunks[-1].append("[^/]")
             i += 1
         elif c == "[":
-            cls, i = _translate_class(g, i)
-            out.append(cls)
+            cls, i = _translate_class(segment, i)
+            chunks[-1].append(cls)
         else:
-            out.append(re.escape(c))
+            chunks[-1].append(re.escape(c))
             i += 1
+    texts = ["".join(chunk) for chunk in chunks]
+    out = [texts[0]]
+    for k, text in enumerate(texts[1:], start=1):
+        if k == len(texts) - 1:
+            out.append(f"[^/]*{text}")
+        else:
+            out.append(f"(?>[^/]*?{text})")
     return "".join(out)
 
 
@@ -129,6 +183,11 @@ def _realpath(path: str) -> str | None:
         return None
 
 
+def _is_absolute(path: str) -> bool:
+    """``/x``, ``\\x``, ``C:`` and UNC paths; anything else is relative to a workspace root."""
+    return _ABSOLUTE.match(path) is not None
+
+
 def _relative_to(path: str, root: str) -> str | None:
     prefix = root if root.endswith("/") else root + "/"
     if len(path) > len(prefix) and path.lower().startswith(prefix.lower()):
@@ -138,22 +197,33 @@ def _relative_to(path: str, root: str) -> str | None:
 
 def _absolute_candidates(path: str) -> list[str]:
     out = [normalize_path(path)]
-    real = _realpath(path)
-    if real is not None and real not in out:
-        out.append(real)
+    # The path as given (the kernel's "..": "link/.." is the link target's
+    # parent) and with Windows separators read as "/", which this OS needs
+    # to follow symlinks in "\\home\\u\\ws\\link".
+    for form in dict.fromkeys((path, path.replace("\\", "/"))):
+        real = _realpath(form)
+        if real is not None and real not in out:
+            out.append(real)
     return out
 
 
 def candidate_paths(path: str, workspace_roots: Sequence[str]) -> list[str]:
     """List the strings a document's path is matched as, deduplicated, in a stable order.
 
-    First the normalized absolute path, then the same with symlinks resolved
-    (skipped when resolution fails), then the path relative to every
-    workspace root containing it. Containment compares the lexical and the
-    resolved forms of both sides, case-insensitively, so a symlink inside the
-    workspace is also seen under the relative name of its target.
+    First the normalized path, then the same with symlinks resolved (skipped
+    when resolution fails), then the path relative to every workspace root
+    containing it. Containment compares the lexical and the resolved forms of
+    both sides, case-insensitively, so a symlink inside the workspace is also
+    seen under the relative name of its target. A relative path is also read
+    against every workspace root, lexically and resolved, so a relative name
+    cannot hide a symlink into a private directory.
     """
     absolutes = _absolute_candidates(path)
+    if not _is_absolute(path):
+        for root in workspace_roots:
+            if root:
+                joined = root.rstrip("/\\") + "/" + path
+                absolutes += [p for p in _absolute_candidates(joined) if p not in absolutes]
     out = list(absolutes)
     for root in workspace_roots:
         if not root:
