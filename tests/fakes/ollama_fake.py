@@ -78,6 +78,7 @@ class _ClientGone(Exception):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # as openai_fake: the default backlog of 5 drops connects
     fake: FakeOllama
 
     def handle_error(self, request: Any, client_address: Any) -> None:
