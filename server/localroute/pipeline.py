@@ -12,9 +12,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from functools import cached_property
-from typing import Any, Protocol
+from dataclasses import replace
 
 from cachetools import LRUCache
 
@@ -33,6 +31,15 @@ from localroute.config.locality import effective_locality
 from localroute.config.models import Config, Locality
 from localroute.privacy import PrivacyVerdict, classify
 from localroute.privacy.redact import redact
+from localroute.requests import (
+    NoObserver,
+    Observer,
+    RequestFailed,
+    RequestRefused,
+    TaskError,
+    TaskOutcome,
+    TaskRequest,
+)
 from localroute.routing.budget import Budget
 from localroute.routing.health import HealthMonitor
 from localroute.routing.router import (
@@ -43,98 +50,26 @@ from localroute.routing.router import (
     private_localities,
 )
 from localroute.tasks.explain import explanation_markdown
-from localroute.tasks.findings import Finding, Prompt
+from localroute.tasks.findings import Prompt
 from localroute.tasks.prompts import build_prompt, estimate_tokens
 from localroute.tasks.review import parse_findings
 
 log = logging.getLogger(__name__)
 
+__all__ = [
+    "Observer",
+    "Pipeline",
+    "RequestFailed",
+    "RequestRefused",
+    "TaskError",
+    "TaskOutcome",
+    "TaskRequest",
+]
+
 DEFAULT_MAX_TOKENS = 1024
 BUSY_RETRIES = 3
 """How often a backend that answers 429 with a short Retry-After is asked again."""
 BUSY_WAIT_MAX_S = 5.0
-
-
-@dataclass(frozen=True)
-class TaskRequest:
-    """One request: a task over a document snapshot, a whole file or a line range."""
-
-    task: str
-    uri: str
-    path: str | None
-    text: str
-    start_line: int | None = None  # 0-based, inclusive; None = whole file
-    end_line: int | None = None
-    workspace_roots: tuple[str, ...] = ()
-    language: str | None = None
-    refresh: bool = False
-
-    @cached_property
-    def lines(self) -> list[str]:
-        return self.text.splitlines()
-
-    def but(self, **changes: Any) -> TaskRequest:
-        """A copy with `changes` (task, range …) sharing this one's split lines (same text)."""
-        other = replace(self, **changes)
-        if "text" not in changes and "lines" in self.__dict__:
-            other.__dict__["lines"] = self.lines
-        return other
-
-    def line_span(self) -> tuple[int, int]:
-        last = max(len(self.lines) - 1, 0)
-        if self.start_line is None:
-            return 0, last
-        start = min(max(self.start_line, 0), last)
-        end = min(max(self.end_line if self.end_line is not None else start, start), last)
-        return start, end
-
-    def selected_lines(self) -> list[str]:
-        start, end = self.line_span()
-        return self.lines[start : end + 1]
-
-    @property
-    def label(self) -> str:
-        return self.path or self.uri
-
-
-@dataclass(frozen=True)
-class TaskOutcome:
-    task: str
-    backend: str
-    model: str
-    locality: Locality
-    reason: str
-    cached: bool
-    first_line: int
-    last_line: int
-    findings: tuple[Finding, ...] = ()
-    markdown: str | None = None
-    attempts: tuple[str, ...] = field(default_factory=tuple)
-
-
-class TaskError(Exception):
-    """A request that produced no result; the message says why and what was tried."""
-
-
-class RequestRefused(TaskError):
-    """Private code and no allowed backend available: nothing was sent."""
-
-
-class RequestFailed(TaskError):
-    """Every candidate failed."""
-
-
-class Observer(Protocol):
-    def attempting(self, candidate: Candidate) -> None: ...
-    def received(self, characters: int) -> None: ...
-
-
-class _Silent:
-    def attempting(self, candidate: Candidate) -> None:
-        return None
-
-    def received(self, characters: int) -> None:
-        return None
 
 
 class Pipeline:
@@ -272,7 +207,7 @@ class Pipeline:
         if request.task not in self.config.tasks:
             known = ", ".join(self.config.tasks)
             raise TaskError(f"unknown task '{request.task}' (configured: {known})")
-        observer = observer or _Silent()
+        observer = observer or NoObserver()
         first, last = request.line_span()
         prompt = self.prompt_for(request)
         decision = self.decide(request, prompt)
