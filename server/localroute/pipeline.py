@@ -214,7 +214,7 @@ class Pipeline:
         key = self._cache_key(request, prompt, decision)
         if self._cache is not None and not request.refresh and key in self._cache:
             hit = self._cache[key]
-            return TaskOutcome(**{**hit.__dict__, "cached": True})
+            return replace(hit, cached=True)
 
         attempts: list[str] = [f"{s.entry}: {s.reason}" for s in decision.skipped]
         sent = False
@@ -389,17 +389,17 @@ class Pipeline:
         reason = decision.why()
         if attempts:
             reason += "; fell back after " + "; ".join(attempts)
-        common = {
-            "task": request.task,
-            "backend": candidate.backend,
-            "model": candidate.model,
-            "locality": candidate.locality,
-            "reason": reason,
-            "cached": False,
-            "first_line": first,
-            "last_line": last,
-            "attempts": tuple(attempts),
-        }
+        outcome = TaskOutcome(
+            task=request.task,
+            backend=candidate.backend,
+            model=candidate.model,
+            locality=candidate.locality,
+            reason=reason,
+            cached=False,
+            first_line=first,
+            last_line=last,
+            attempts=tuple(attempts),
+        )
         if self.config.tasks[request.task].output_kind(request.task) == "diagnostics":
             # A model that read a credential may quote it: never show or store one.
             findings = [
@@ -410,14 +410,14 @@ class Pipeline:
                 )
                 for f in parse_findings(result.text, first_line=first, last_line=last)
             ]
-            return TaskOutcome(**common, findings=tuple(findings))  # type: ignore[arg-type]
+            return replace(outcome, findings=tuple(findings))
         markdown = explanation_markdown(
             redact(result.text),
             model=candidate.model,
             backend=candidate.backend,
             locality=candidate.locality,
         )
-        return TaskOutcome(**common, markdown=markdown)  # type: ignore[arg-type]
+        return replace(outcome, markdown=markdown)
 
     def _no_answer(
         self,
