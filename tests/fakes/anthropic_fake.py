@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import select
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -28,14 +26,17 @@ from types import TracebackType
 from typing import Any
 
 # The generic server plumbing (a threading server whose handler calls ``fake._handle``).
-from tests.fakes.openai_fake import (
+from tests.fakes.openai_fake import ErrorSpec, RecordedRequest
+from tests.fakes.server import (
     JSON,
     TEXT,
-    ErrorSpec,
-    RecordedRequest,
-    _ClientGone,
-    _Handler,
-    _Server,
+    ClientGone,
+    FakeHandler,
+    FakeHTTPServer,
+    send,
+    serve,
+    stop,
+    wait_or_gone,
 )
 
 FAKE_KEY = "sk-ant-api03-localroute-fake-0123456789abcdef"
@@ -139,19 +140,14 @@ class FakeAnthropic:
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._closing = threading.Event()
-        self._server: _Server | None = None
+        self._server: FakeHTTPServer | None = None
         self._port = 0
 
     # -- lifecycle --------------------------------------------------------------------------
 
     def __enter__(self) -> FakeAnthropic:
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self  # type: ignore[assignment]
-        self._server = server
-        self._port = server.server_address[1]
-        threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
+        self._server = serve(self)
+        self._port = self._server.server_address[1]
         return self
 
     def __exit__(
@@ -161,10 +157,8 @@ class FakeAnthropic:
         tb: TracebackType | None,
     ) -> None:
         self._closing.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        stop(self._server)
+        self._server = None
 
     @property
     def url(self) -> str:
@@ -190,33 +184,7 @@ class FakeAnthropic:
 
     # -- request handling -------------------------------------------------------------------
 
-    def _wait(self, handler: _Handler, seconds: float) -> None:
-        """Sleep, but notice at once when the client closes the connection."""
-        sock: socket.socket = handler.connection
-        deadline = time.monotonic() + seconds
-        while not self._closing.is_set() and (remaining := deadline - time.monotonic()) > 0:
-            readable, _, _ = select.select([sock], [], [], min(remaining, 0.05))
-            if readable:
-                try:
-                    if not sock.recv(1, socket.MSG_PEEK):
-                        raise _ClientGone
-                except OSError as exc:
-                    raise _ClientGone from exc
-                time.sleep(min(remaining, 0.01))
-
-    def _send(self, handler: _Handler, status: int, body: str, ctype: str = JSON,
-              headers: dict[str, str] | None = None) -> None:  # fmt: skip
-        data = body.encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", ctype)
-        handler.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.write(data)
-        handler.wfile.flush()
-
-    def _handle(self, handler: _Handler, method: str) -> None:
+    def _handle(self, handler: FakeHandler, method: str) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""
         try:
@@ -229,22 +197,22 @@ class FakeAnthropic:
             self._requests.append(RecordedRequest(method, path, headers, body, raw))
         try:
             if headers.get("x-api-key") != self.api_key:
-                self._send(handler, *ERROR_SHAPES["authentication"])
+                send(handler, *ERROR_SHAPES["authentication"])
             elif not headers.get("anthropic-version"):
                 message = "anthropic-version: header is required"
-                self._send(handler, *anthropic_error(400, "invalid_request_error", message))
+                send(handler, *anthropic_error(400, "invalid_request_error", message))
             elif method == "GET" and path == "/v1/models":
                 self._models(handler)
             elif method == "POST" and path == "/v1/messages":
                 self._messages(handler, body if isinstance(body, dict) else {})
             else:
-                self._send(handler, 404, "404 page not found", TEXT)
-        except (BrokenPipeError, ConnectionResetError, _ClientGone):
+                send(handler, 404, "404 page not found", TEXT)
+        except (BrokenPipeError, ConnectionResetError, ClientGone):
             handler.close_connection = True
 
-    def _models(self, handler: _Handler) -> None:
+    def _models(self, handler: FakeHandler) -> None:
         if self.models_error is not None:
-            self._send(handler, *self.models_error)
+            send(handler, *self.models_error)
             return
         data = [
             {"type": "model", "id": m, "display_name": m, "created_at": "2025-10-01T00:00:00Z"}
@@ -252,7 +220,7 @@ class FakeAnthropic:
         ]
         first, last = (self.models[0], self.models[-1]) if self.models else (None, None)
         doc = {"data": data, "has_more": False, "first_id": first, "last_id": last}
-        self._send(handler, 200, json.dumps(doc))
+        send(handler, 200, json.dumps(doc))
 
     def _invalid(self, body: dict[str, Any]) -> str | None:
         if not isinstance(body.get("max_tokens"), int):
@@ -265,14 +233,14 @@ class FakeAnthropic:
             return 'messages: Unexpected role "system". Use the top-level `system` parameter.'
         return None
 
-    def _messages(self, handler: _Handler, body: dict[str, Any]) -> None:
+    def _messages(self, handler: FakeHandler, body: dict[str, Any]) -> None:
         with self._lock:
             self.in_flight += 1
         try:
             if self.latency_s > 0:
-                self._wait(handler, self.latency_s)
+                wait_or_gone(handler, self.latency_s, self._closing)
             self._answer(handler, body)
-        except (BrokenPipeError, ConnectionResetError, _ClientGone):
+        except (BrokenPipeError, ConnectionResetError, ClientGone):
             with self._lock:
                 self.disconnects += 1
             raise
@@ -280,18 +248,18 @@ class FakeAnthropic:
             with self._lock:
                 self.in_flight -= 1
 
-    def _answer(self, handler: _Handler, body: dict[str, Any]) -> None:
+    def _answer(self, handler: FakeHandler, body: dict[str, Any]) -> None:
         with self._lock:
             use = self.error is not None and (
                 self.error_times is None or self.errors_sent < self.error_times
             )
             self.errors_sent += int(use)
         if self.error is not None and use:
-            self._send(handler, *self.error)
+            send(handler, *self.error)
             return
         invalid = self._invalid(body)
         if invalid:
-            self._send(handler, *anthropic_error(400, "invalid_request_error", invalid))
+            send(handler, *anthropic_error(400, "invalid_request_error", invalid))
             return
         text = self.answer_fn(body) if self.answer_fn is not None else self.answer
         size = max(1, self.chunk_size)
@@ -304,12 +272,12 @@ class FakeAnthropic:
                 "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
                 "stop_sequence": None, "usage": usage,
             }  # fmt: skip
-            self._send(handler, 200, json.dumps(doc))
+            send(handler, 200, json.dumps(doc))
             return
         self._stream(handler, model, pieces, usage)
 
     def _stream(
-        self, handler: _Handler, model: str, pieces: list[str], usage: dict[str, int]
+        self, handler: FakeHandler, model: str, pieces: list[str], usage: dict[str, int]
     ) -> None:
         handler.send_response(200)
         handler.send_header("Content-Type", "text/event-stream; charset=utf-8")
@@ -326,7 +294,7 @@ class FakeAnthropic:
 
         def pause() -> None:
             if self.chunk_delay_s > 0:
-                self._wait(handler, self.chunk_delay_s)
+                wait_or_gone(handler, self.chunk_delay_s, self._closing)
             if self.pings:
                 event("ping", {})
 

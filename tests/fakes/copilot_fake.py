@@ -27,16 +27,14 @@ from typing import Any
 
 from tests.fakes.openai_fake import (
     REVIEW_ANSWER,
-    TEXT,
     ErrorSpec,
     FakeOpenAI,
     RecordedRequest,
-    _ClientGone,
-    _Handler,
     _Stream,
     openai_error,
     text_error,
 )
+from tests.fakes.server import TEXT, ClientGone, FakeHandler
 
 OAUTH_TOKEN = "ghu_FakeOAuthToken0123456789abcdef"
 CLIENT_ID = "Iv1.b507a08c87ecfe98"
@@ -208,7 +206,7 @@ class FakeCopilot(FakeOpenAI):
 
     # -- dispatch ---------------------------------------------------------------------------
 
-    def _handle(self, handler: _Handler, method: str) -> None:
+    def _handle(self, handler: FakeHandler, method: str) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""
         try:
@@ -236,7 +234,7 @@ class FakeCopilot(FakeOpenAI):
                     self._chat(handler, data)
             else:
                 self._send(handler, 404, json.dumps({"message": "Not Found"}))
-        except (BrokenPipeError, ConnectionResetError, _ClientGone):
+        except (BrokenPipeError, ConnectionResetError, ClientGone):
             handler.close_connection = True
 
     # -- GitHub: token exchange and device flow ---------------------------------------------
@@ -254,7 +252,7 @@ class FakeCopilot(FakeOpenAI):
                 f"{where}: x-github-api-version is {headers.get('x-github-api-version')!r}"
             )
 
-    def _token(self, handler: _Handler, headers: dict[str, str]) -> None:
+    def _token(self, handler: FakeHandler, headers: dict[str, str]) -> None:
         self._editor_headers(headers, "token")
         if "application/json" not in headers.get("accept", ""):
             self._problem(f"token: accept is {headers.get('accept')!r}")
@@ -293,7 +291,7 @@ class FakeCopilot(FakeOpenAI):
             self._send(handler, 200, json.dumps(doc))
 
     def _device_code(
-        self, handler: _Handler, headers: dict[str, str], body: dict[str, Any]
+        self, handler: FakeHandler, headers: dict[str, str], body: dict[str, Any]
     ) -> None:
         if "application/json" not in headers.get("accept", ""):
             self._problem(f"device code: accept is {headers.get('accept')!r}")
@@ -308,7 +306,7 @@ class FakeCopilot(FakeOpenAI):
         }
         self._send(handler, 200, json.dumps(doc))
 
-    def _access_token(self, handler: _Handler, body: dict[str, Any]) -> None:
+    def _access_token(self, handler: FakeHandler, body: dict[str, Any]) -> None:
         expected = {
             "client_id": CLIENT_ID,
             "device_code": DEVICE_CODE,
@@ -333,7 +331,7 @@ class FakeCopilot(FakeOpenAI):
     # -- Copilot API ------------------------------------------------------------------------
 
     def _api_auth(
-        self, handler: _Handler, headers: dict[str, str], path: str, *, chat: bool = False
+        self, handler: FakeHandler, headers: dict[str, str], path: str, *, chat: bool = False
     ) -> bool:
         """Check the API headers; answer 401 (text, as Copilot does) for a bad token."""
         self._editor_headers(headers, path)
@@ -373,7 +371,7 @@ class FakeCopilot(FakeOpenAI):
     def _models_doc(self) -> dict[str, Any]:
         return {"object": "list", "data": self.copilot_models}
 
-    def _chat_answer(self, handler: _Handler, body: dict[str, Any]) -> None:
+    def _chat_answer(self, handler: FakeHandler, body: dict[str, Any]) -> None:
         if self.latency_s > 0:
             self._wait(handler, self.latency_s)
         error = self.error

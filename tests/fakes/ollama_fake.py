@@ -19,18 +19,27 @@ from __future__ import annotations
 
 import contextlib
 import json
-import select
 import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from tests.fakes.openai_fake import JSON, REVIEW_ANSWER, TEXT, ErrorSpec, RecordedRequest
+from tests.fakes.openai_fake import REVIEW_ANSWER, ErrorSpec, RecordedRequest
+from tests.fakes.server import (
+    JSON,
+    TEXT,
+    ClientGone,
+    FakeHandler,
+    FakeHTTPServer,
+    send,
+    serve,
+    stop,
+    wait_or_gone,
+)
 
 NDJSON = "application/x-ndjson"
 QUEUE_FULL_MESSAGE = "server busy, please try again.  maximum pending requests exceeded"
@@ -70,37 +79,6 @@ _METRICS = {"total_duration": 5000000, "load_duration": 1000000, "eval_duration"
 
 def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
-
-
-class _ClientGone(Exception):
-    """The client closed the connection."""
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128  # as openai_fake: the default backlog of 5 drops connects
-    fake: FakeOllama
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        return None  # clients dropping connections is normal here
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
-    def do_GET(self) -> None:
-        self.server.fake._handle(self, "GET")
-
-    def do_HEAD(self) -> None:
-        self.server.fake._handle(self, "HEAD")
-
-    def do_POST(self) -> None:
-        self.server.fake._handle(self, "POST")
 
 
 @dataclass(kw_only=True, eq=False)
@@ -154,17 +132,12 @@ class FakeOllama:
     _requests: list[RecordedRequest] = field(default_factory=list, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _closing: threading.Event = field(default_factory=threading.Event, init=False)
-    _server: _Server | None = field(default=None, init=False)
+    _server: FakeHTTPServer | None = field(default=None, init=False)
 
     # -- lifecycle and records --------------------------------------------------------------
 
     def __enter__(self) -> FakeOllama:
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self
-        self._server = server
-        threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        ).start()
+        self._server = serve(self)
         return self
 
     def __exit__(
@@ -174,10 +147,8 @@ class FakeOllama:
         tb: TracebackType | None,
     ) -> None:
         self._closing.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        stop(self._server)
+        self._server = None
 
     @property
     def url(self) -> str:
@@ -212,40 +183,7 @@ class FakeOllama:
 
     # -- request handling -------------------------------------------------------------------
 
-    def _wait(self, handler: _Handler, seconds: float) -> None:
-        """Sleep, but notice at once when the client closes the connection."""
-        sock: socket.socket = handler.connection
-        deadline = time.monotonic() + seconds
-        while not self._closing.is_set() and (remaining := deadline - time.monotonic()) > 0:
-            readable, _, _ = select.select([sock], [], [], min(remaining, 0.05))
-            if readable:
-                try:
-                    if not sock.recv(1, socket.MSG_PEEK):
-                        raise _ClientGone
-                except OSError as exc:
-                    raise _ClientGone from exc
-                time.sleep(0.01)
-
-    def _send(
-        self,
-        handler: _Handler,
-        status: int,
-        body: str,
-        ctype: str = JSON,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        data = body.encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", ctype)
-        handler.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        if handler.command != "HEAD":
-            handler.wfile.write(data)
-        handler.wfile.flush()
-
-    def _handle(self, handler: _Handler, method: str) -> None:
+    def _handle(self, handler: FakeHandler, method: str) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""
         try:
@@ -258,38 +196,38 @@ class FakeOllama:
             self._requests.append(RecordedRequest(method, path, headers, body, raw))
         try:
             self._route(handler, method, path, raw, body)
-        except (BrokenPipeError, ConnectionResetError, _ClientGone):
+        except (BrokenPipeError, ConnectionResetError, ClientGone):
             handler.close_connection = True
 
-    def _route(self, handler: _Handler, method: str, path: str, raw: bytes, body: Any) -> None:
+    def _route(self, handler: FakeHandler, method: str, path: str, raw: bytes, body: Any) -> None:
         read = method in ("GET", "HEAD")
         if read and path == "/":
-            self._send(handler, 200, "Ollama is running", TEXT)
+            send(handler, 200, "Ollama is running", TEXT)
         elif read and path == "/api/version":
-            self._send(handler, 200, json.dumps({"version": self.version}))
+            send(handler, 200, json.dumps({"version": self.version}))
         elif read and path in ("/api/tags", "/api/ps"):
             names = self.models if path == "/api/tags" else (self.running or self.models[:1])
-            self._send(handler, 200, json.dumps({"models": [self._tag(n) for n in names]}))
+            send(handler, 200, json.dumps({"models": [self._tag(n) for n in names]}))
         elif read and path == "/v1/models":
             data = [
                 {"id": m, "object": "model", "created": 1746405464, "owned_by": "library"}
                 for m in self.models
             ]
-            self._send(handler, 200, json.dumps({"object": "list", "data": data}))
+            send(handler, 200, json.dumps({"object": "list", "data": data}))
         elif method == "POST" and path in ("/api/chat", "/v1/chat/completions"):
             if not raw:
-                self._send(handler, *ollama_error("missing request body"))
+                send(handler, *ollama_error("missing request body"))
             else:
                 self._chat(handler, path, body if isinstance(body, dict) else {})
         else:
-            self._send(handler, 404, "404 page not found", TEXT)
+            send(handler, 404, "404 page not found", TEXT)
 
     @staticmethod
     def _tag(name: str) -> dict[str, Any]:
         full = name if ":" in name else f"{name}:latest"
         return {"name": full, "model": full, "modified_at": _now(), **_TAG_INFO}
 
-    def _chat(self, handler: _Handler, path: str, body: dict[str, Any]) -> None:
+    def _chat(self, handler: FakeHandler, path: str, body: dict[str, Any]) -> None:
         with self._lock:
             self.in_flight += 1
         try:
@@ -297,7 +235,7 @@ class FakeOllama:
                 self._native_chat(handler, body)
             else:
                 self._v1_chat(handler, body)
-        except (BrokenPipeError, ConnectionResetError, _ClientGone):
+        except (BrokenPipeError, ConnectionResetError, ClientGone):
             with self._lock:
                 self.disconnects += 1
             raise
@@ -327,12 +265,12 @@ class FakeOllama:
         size = max(1, self.chunk_size)
         return [answer[i : i + size] for i in range(0, len(answer), size)]
 
-    def _native_chat(self, handler: _Handler, body: dict[str, Any]) -> None:
+    def _native_chat(self, handler: FakeHandler, body: dict[str, Any]) -> None:
         if self.latency_s > 0:
-            self._wait(handler, self.latency_s)
+            wait_or_gone(handler, self.latency_s, self._closing)
         failure = self._failure(body)
         if failure is not None:
-            self._send(handler, *failure)
+            send(handler, *failure)
             return
         pieces, model = self._pieces(body), str(body["model"])
         prompt = sum(len(str(m.get("content", "")).split()) for m in body.get("messages") or [])
@@ -342,7 +280,7 @@ class FakeOllama:
         final |= _METRICS
         if self.non_streaming or body.get("stream") is False:
             whole = {**final, "message": {"role": "assistant", "content": "".join(pieces)}}
-            self._send(handler, 200, json.dumps(whole), "application/json; charset=utf-8")
+            send(handler, 200, json.dumps(whole), "application/json; charset=utf-8")
             return
         handler.send_response(200)
         handler.send_header("Content-Type", NDJSON)
@@ -361,7 +299,7 @@ class FakeOllama:
 
         for i, piece in enumerate(pieces):
             if i and self.line_delay_s > 0:
-                self._wait(handler, self.line_delay_s)
+                wait_or_gone(handler, self.line_delay_s, self._closing)
             line({**head, "message": {"role": "assistant", "content": piece}, "done": False})
             self.stream_started.set()
             if self.mid_stream_error is not None:
@@ -377,7 +315,7 @@ class FakeOllama:
         line(final)
         end()
 
-    def _v1_chat(self, handler: _Handler, body: dict[str, Any]) -> None:
+    def _v1_chat(self, handler: FakeHandler, body: dict[str, Any]) -> None:
         """``/v1/chat/completions``: OpenAI error objects, and answers (SSE when streamed)."""
         failure = self._failure(body)
         if failure is not None:
@@ -386,14 +324,14 @@ class FakeOllama:
                 kind = {404: "not_found_error", 400: "invalid_request_error"}.get(status)
                 err = {"message": json.loads(text)["error"], "type": kind or "api_error"}
                 text = json.dumps({"error": {**err, "param": None, "code": None}})
-            self._send(handler, status, text, ctype, headers)
+            send(handler, status, text, ctype, headers)
             return
         text = "".join(self._pieces(body))
         head = {"id": "chatcmpl-1", "created": int(time.time()), "model": body["model"]}
         if not body.get("stream"):
             message = {"role": "assistant", "content": text}
             choice = {"index": 0, "message": message, "finish_reason": "stop"}
-            self._send(
+            send(
                 handler, 200, json.dumps({**head, "object": "chat.completion", "choices": [choice]})
             )
             return
@@ -403,4 +341,4 @@ class FakeOllama:
             {**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
         ]
         stream = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
-        self._send(handler, 200, stream, "text/event-stream")
+        send(handler, 200, stream, "text/event-stream")

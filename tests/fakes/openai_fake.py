@@ -25,22 +25,30 @@ import json
 import select
 import signal
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
+
+from tests.fakes.server import (
+    JSON,
+    TEXT,
+    ClientGone,
+    FakeHandler,
+    FakeHTTPServer,
+    send,
+    serve,
+    stop,
+    wait_or_gone,
+)
 
 ErrorSpec = tuple[int, str, str, dict[str, str]]
 """``(status, body, content_type, extra_headers)`` answered to chat requests."""
 
 REVIEW_ANSWER = '{"findings": []}'
 
-JSON = "application/json"
-TEXT = "text/plain; charset=utf-8"
 
 # -- error shapes (PROTOCOLS.md §1, §2, §3, §4, §6, §8) ----------------------------------------
 
@@ -243,43 +251,11 @@ class RecordedRequest:
     body: bytes = b""
 
 
-class _ClientGone(Exception):
-    """The client closed the connection."""
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    # socketserver's default backlog of 5 drops connection attempts under load (the
-    # client then waits a second for a SYN retransmit); real servers listen with more.
-    request_queue_size = 128
-    fake: FakeOpenAI
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # a client dropping an idle keep-alive connection is normal, not worth a traceback
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body are separate writes
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
-    def do_GET(self) -> None:
-        self.server.fake._handle(self, "GET")
-
-    def do_POST(self) -> None:
-        self.server.fake._handle(self, "POST")
-
-
 @dataclass
 class _Stream:
     """Writes one chunked ``text/event-stream`` answer."""
 
-    handler: _Handler
+    handler: FakeHandler
     fake: FakeOpenAI
 
     def raw(self, data: bytes) -> None:
@@ -407,28 +383,19 @@ class FakeOpenAI:
         self._closing = threading.Event()
         self._host = host
         self._port = port
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server: FakeHTTPServer | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
     def start(self) -> FakeOpenAI:
-        server = _Server((self._host, self._port), _Handler)
-        server.fake = self
-        self._server = server
-        self._port = server.server_address[1]
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._server = serve(self, self._host, self._port)
+        self._port = self._server.server_address[1]
         return self
 
     def close(self) -> None:
         self._closing.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        stop(self._server)
+        self._server = None
 
     def __enter__(self) -> FakeOpenAI:
         return self.start()
@@ -485,43 +452,20 @@ class FakeOpenAI:
 
     # -- request handling -------------------------------------------------------------------
 
-    def _wait(self, handler: _Handler, seconds: float) -> None:
-        """Sleep, but notice at once when the client closes the connection."""
-        sock: socket.socket = handler.connection
-        deadline = time.monotonic() + seconds
-        while not self._closing.is_set():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            readable, _, _ = select.select([sock], [], [], min(remaining, 0.1))
-            if readable:
-                try:
-                    peeked = sock.recv(1, socket.MSG_PEEK)
-                except OSError as exc:
-                    raise _ClientGone from exc
-                if not peeked:
-                    raise _ClientGone
-                time.sleep(min(remaining, 0.01))
+    def _wait(self, handler: FakeHandler, seconds: float) -> None:
+        wait_or_gone(handler, seconds, self._closing)
 
     def _send(
         self,
-        handler: _Handler,
+        handler: FakeHandler,
         status: int,
         body: str | bytes,
         content_type: str = JSON,
         headers: dict[str, str] | None = None,
     ) -> None:
-        data = body.encode() if isinstance(body, str) else body
-        handler.send_response(status)
-        handler.send_header("Content-Type", content_type)
-        handler.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.write(data)
-        handler.wfile.flush()
+        send(handler, status, body, content_type, headers)
 
-    def _handle(self, handler: _Handler, method: str) -> None:
+    def _handle(self, handler: FakeHandler, method: str) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""
         try:
@@ -554,10 +498,10 @@ class FakeOpenAI:
                 self._chat(handler, body if isinstance(body, dict) else {})
             else:
                 self._send(handler, 404, "404 page not found", TEXT)
-        except (BrokenPipeError, ConnectionResetError, _ClientGone):
+        except (BrokenPipeError, ConnectionResetError, ClientGone):
             handler.close_connection = True
 
-    def _health(self, handler: _Handler) -> None:
+    def _health(self, handler: FakeHandler) -> None:
         if self.health_latency_s > 0:
             self._wait(handler, self.health_latency_s)
         if self.health == "ok":
@@ -610,13 +554,13 @@ class FakeOpenAI:
             return llamacpp_error(msg, 400, "invalid_request_error")
         return None
 
-    def _chat(self, handler: _Handler, body: dict[str, Any]) -> None:
+    def _chat(self, handler: FakeHandler, body: dict[str, Any]) -> None:
         with self._lock:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             self._chat_answer(handler, body)
-        except (BrokenPipeError, ConnectionResetError, _ClientGone):
+        except (BrokenPipeError, ConnectionResetError, ClientGone):
             with self._lock:
                 self.disconnects += 1
             raise
@@ -624,7 +568,7 @@ class FakeOpenAI:
             with self._lock:
                 self.in_flight -= 1
 
-    def _chat_answer(self, handler: _Handler, body: dict[str, Any]) -> None:
+    def _chat_answer(self, handler: FakeHandler, body: dict[str, Any]) -> None:
         if self.latency_s > 0:
             self._wait(handler, self.latency_s)
         error = self.error
@@ -672,7 +616,7 @@ class FakeOpenAI:
 
     def _stream(
         self,
-        handler: _Handler,
+        handler: FakeHandler,
         body: dict[str, Any],
         model: str,
         pieces: list[str],
