@@ -70,6 +70,7 @@ DEFAULT_MAX_TOKENS = 1024
 BUSY_RETRIES = 3
 """How often a backend that answers 429 with a short Retry-After is asked again."""
 BUSY_WAIT_MAX_S = 5.0
+DEADLINE_GRACE_S = 1.0
 
 
 class Pipeline:
@@ -254,7 +255,10 @@ class Pipeline:
         concurrencyLimit) is waited out rather than sent elsewhere; any other failure
         is audited and raised, marking the backend down when it is unavailable."""
         budget_s = self.config.backends[candidate.backend].timeout_s
-        deadline = time.monotonic() + budget_s
+        # The backend enforces its own budget and closes its connection when it expires;
+        # this outer deadline only bounds waiting out busy answers, so it comes a little
+        # later: two deadlines firing together could interrupt that close.
+        deadline = time.monotonic() + budget_s + DEADLINE_GRACE_S
         delivered = False  # an earlier try (answered "busy") did receive the prompt
         for busy_retry in range(BUSY_RETRIES + 1):
             began = time.monotonic()
@@ -286,7 +290,7 @@ class Pipeline:
                 )
                 wait = exc.retry_after_s if isinstance(exc, BackendUnavailable) else None
                 busy = exc.status == 429 and wait is not None and wait <= BUSY_WAIT_MAX_S
-                fits = wait is not None and time.monotonic() + wait < deadline
+                fits = wait is not None and time.monotonic() + wait < deadline - DEADLINE_GRACE_S
                 if busy and fits and wait is not None and busy_retry < BUSY_RETRIES:
                     delivered = delivered or not exc.nothing_sent
                     await asyncio.sleep(wait)

@@ -1033,12 +1033,7 @@ def problems(cell: Cell) -> list[str]:
         found.append(f"processes left running: {cell.leftovers}")
     if fault.expect is not None and cell.classes and cell.classes != [fault.expect]:
         found.append(f"error class {'/'.join(cell.classes)}, expected {fault.expect}")
-    if cell.lingering and fault.name == "slow_first_byte":
-        # Seen about once in ten loaded runs: one connection whose response never started
-        # stays open past the timeout. The request itself ended within its budget and the
-        # server stayed responsive (checked above); left as a note in docs/status.md.
-        print(f"[faults] {fault.name}: {cell.lingering} connection(s) still open afterwards")
-    elif cell.lingering:
+    if cell.lingering:
         found.append(f"{cell.lingering} connection(s) to the faulty backend left open")
     return found
 

@@ -273,12 +273,15 @@ class CommandBackend:
 
     async def _stop(self, proc: asyncio.subprocess.Process, *, graceful: bool) -> None:
         """End the process group (SIGTERM then SIGKILL, or SIGKILL at once) and reap."""
-        if graceful and proc.returncode is None:
-            _signal_group(proc, signal.SIGTERM)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.kill_grace_s):
-                    await _exit_code(proc)
-        _signal_group(proc, signal.SIGKILL)
+        try:
+            if graceful and proc.returncode is None:
+                _signal_group(proc, signal.SIGTERM)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.kill_grace_s):
+                        await _exit_code(proc)
+        finally:
+            # Also when cancelled during the grace period: the group must not outlive us.
+            _signal_group(proc, signal.SIGKILL)
         await _exit_code(proc)
         await _discard(proc)
 
