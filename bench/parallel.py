@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from tests.fakes.openai_fake import FakeOpenAI  # noqa: E402
 
 from localroute.bulk.runner import review_files  # noqa: E402
-from localroute.config.models import BackendConfig, Config, TaskConfig  # noqa: E402
+from localroute.config.models import Config, TaskConfig, backend_config  # noqa: E402
 from localroute.pipeline import Pipeline  # noqa: E402
 
 
@@ -40,7 +40,7 @@ def make_files(folder: Path, n: int) -> list[Path]:
 async def run_once(url: str, slots: int, files: list[Path], root: Path) -> tuple[float, int]:
     config = Config(
         backends={
-            "local": BackendConfig(kind="openai", url=url, max_concurrency=slots, timeout_s=600)
+            "local": backend_config(kind="openai", url=url, max_concurrency=slots, timeout_s=600)
         },
         tasks={"review": TaskConfig(route=["local:coder"])},
     )

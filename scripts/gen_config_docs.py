@@ -9,23 +9,42 @@ import json
 from typing import Any
 
 from localroute.config.models import (
+    BACKEND_MODELS,
     BUILTIN_PRIVACY_GLOBS,
-    BackendConfig,
+    AuditConfig,
     CacheConfig,
     Config,
     HealthConfig,
     PrivacyConfig,
     TaskConfig,
+    _BackendBase,
     default_config,
 )
 
 SECTIONS: list[tuple[str, type[Any], str]] = [
-    ("[backends.NAME]", BackendConfig, "One table per backend; NAME is used in routes."),
-    ("[tasks.NAME]", TaskConfig, "`review` and `explain`."),
+    (
+        "[backends.NAME]",
+        _BackendBase,
+        "One table per backend; NAME is used in routes. These keys apply to every kind; "
+        "`kind` selects the table of kind-specific keys below.",
+    ),
+    *[
+        (
+            f'[backends.NAME] kind = "{kind}"',
+            model,
+            " ".join((model.__doc__ or "").split()),
+        )
+        for kind, model in BACKEND_MODELS.items()
+    ],
+    ("[tasks.NAME]", TaskConfig, "`review` and `explain`, and tasks of your own."),
     ("[privacy]", PrivacyConfig, "Globs from every source add up; they are never replaced."),
     ("[cache]", CacheConfig, "Identical requests (task, text, route) are answered from here."),
     ("[health]", HealthConfig, "Availability probes."),
+    ("[audit]", AuditConfig, "The audit log of every backend request."),
 ]
+
+_COMMON = set(_BackendBase.model_fields)
+BACKEND_NAMES = {model.__name__ for model in BACKEND_MODELS.values()}
 
 
 def _type(prop: dict[str, Any]) -> str:
@@ -73,6 +92,8 @@ def render() -> str:
         out += [f"## `{heading}`", "", note, "", "| key | type | default | description |"]
         out += ["|---|---|---|---|"]
         for key, prop in model_schema.get("properties", {}).items():
+            if model is not _BackendBase and key in _COMMON and model.__name__ in BACKEND_NAMES:
+                continue
             description = " ".join(str(prop.get("description", "")).split())
             out.append(
                 f"| `{key}` | {_type(prop)} | {_default(prop, key in required)} | {description} |"

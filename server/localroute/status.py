@@ -62,7 +62,7 @@ async def status_report(pipeline: Pipeline) -> dict[str, Any]:
             "name": name,
             "kind": backend.kind,
             "locality": localities[name],
-            "url": backend.url,
+            "url": backend.endpoint,
             "up": healths[name].state == "up",
             "detail": healths[name].detail,
             "latency_ms": latency(name),

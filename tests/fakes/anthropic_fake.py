@@ -3,7 +3,7 @@
 ::
 
     with FakeAnthropic() as fake:
-        backend = AnthropicBackend("claude", BackendConfig(kind="anthropic", url=fake.url),
+        backend = AnthropicBackend("claude", backend_config(kind="anthropic", url=fake.url),
                                    "cloud", env={"ANTHROPIC_API_KEY": FAKE_KEY})
         ...
         assert fake.message_requests[0].json["stream"] is True

@@ -5,7 +5,7 @@ One server plays every host: the OAuth device flow (``/login/device/code``,
 ``endpoints.api`` points back at the fake), ``/models`` and ``/chat/completions``::
 
     with FakeCopilot() as fake:
-        config = BackendConfig(kind="copilot", token_url=fake.token_url)
+        config = backend_config(kind="copilot", token_url=fake.token_url)
         ...
         assert fake.header_problems == []
 

@@ -1,7 +1,7 @@
 """A real HTTP server on loopback that speaks Ollama's API (PROTOCOLS.md §3 and §7)::
 
     with FakeOllama(models=["coder"]) as fake:
-        backend = OllamaBackend("homelab", BackendConfig(kind="ollama", url=fake.url), "local")
+        backend = OllamaBackend("homelab", backend_config(kind="ollama", url=fake.url), "local")
         ...
         assert fake.chat_requests[0].json["stream"] is True
 

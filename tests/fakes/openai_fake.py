@@ -3,7 +3,7 @@
 It follows /work/shared/PROTOCOLS.md (sections 1, 2, 3, 6, 7, 8) and records what it gets::
 
     with FakeOpenAI(latency_s=0.1) as fake:
-        backend = OpenAIBackend("local", BackendConfig(kind="openai", url=fake.url), "local")
+        backend = OpenAIBackend("local", backend_config(kind="openai", url=fake.url), "local")
         ...
         assert fake.chat_requests[0].json["stream"] is True
 

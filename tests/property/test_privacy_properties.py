@@ -68,6 +68,7 @@ from localroute.config.models import (
     Locality,
     PrivacyConfig,
     TaskConfig,
+    backend_config,
 )
 from localroute.pipeline import (
     Pipeline,
@@ -1066,43 +1067,47 @@ class PoolBackend:
 
 
 POOL: dict[str, PoolBackend] = {
-    "local": PoolBackend(BackendConfig(kind="openai", url="http://127.0.0.1:8080/v1"), "local"),
-    "lmstudio": PoolBackend(BackendConfig(kind="openai", url="http://localhost:1234/v1"), "local"),
-    "sock": PoolBackend(BackendConfig(kind="openai", url="unix:/run/llama.sock"), "local"),
-    "v6local": PoolBackend(BackendConfig(kind="openai", url="http://[::1]:8080/v1"), "local"),
+    "local": PoolBackend(backend_config(kind="openai", url="http://127.0.0.1:8080/v1"), "local"),
+    "lmstudio": PoolBackend(backend_config(kind="openai", url="http://localhost:1234/v1"), "local"),
+    "sock": PoolBackend(backend_config(kind="openai", url="unix:/run/llama.sock"), "local"),
+    "v6local": PoolBackend(backend_config(kind="openai", url="http://[::1]:8080/v1"), "local"),
     "tiny": PoolBackend(
-        BackendConfig(kind="openai", url="http://127.0.0.1:8081/v1", context_tokens=256), "local"
+        backend_config(kind="openai", url="http://127.0.0.1:8081/v1", context_tokens=256), "local"
     ),
     "cmd_local": PoolBackend(
-        BackendConfig(kind="command", argv=["llm", "-m", "{model}"], locality="local"), "local"
+        backend_config(kind="command", argv=["llm", "-m", "{model}"], locality="local"), "local"
     ),
     "homelab": PoolBackend(
-        BackendConfig(kind="ollama", url="http://192.168.1.5:11434"), "private-network"
+        backend_config(kind="ollama", url="http://192.168.1.5:11434"), "private-network"
     ),
     "tailnet": PoolBackend(
-        BackendConfig(kind="openai", url="http://100.85.116.57:8080/v1"), "private-network"
+        backend_config(kind="openai", url="http://100.85.116.57:8080/v1"), "private-network"
     ),
     "nas": PoolBackend(
-        BackendConfig(kind="ollama", url="http://nas.local:11434"), "private-network"
+        backend_config(kind="ollama", url="http://nas.local:11434"), "private-network"
     ),
     "ula": PoolBackend(
-        BackendConfig(kind="openai", url="http://[fd12::1]:8080/v1"), "private-network"
+        backend_config(kind="openai", url="http://[fd12::1]:8080/v1"), "private-network"
     ),
-    "copilot": PoolBackend(BackendConfig(kind="copilot"), "cloud"),
-    "claude": PoolBackend(BackendConfig(kind="anthropic"), "cloud"),
-    "openai": PoolBackend(BackendConfig(kind="openai", url="https://api.openai.com/v1"), "cloud"),
-    "gemini": PoolBackend(BackendConfig(kind="command", argv=["gemini", "-m", "{model}"]), "cloud"),
-    "nip": PoolBackend(BackendConfig(kind="openai", url="http://127.0.0.1.nip.io/v1"), "cloud"),
+    "copilot": PoolBackend(backend_config(kind="copilot"), "cloud"),
+    "claude": PoolBackend(backend_config(kind="anthropic"), "cloud"),
+    "openai": PoolBackend(backend_config(kind="openai", url="https://api.openai.com/v1"), "cloud"),
+    "gemini": PoolBackend(
+        backend_config(kind="command", argv=["gemini", "-m", "{model}"]), "cloud"
+    ),
+    "nip": PoolBackend(backend_config(kind="openai", url="http://127.0.0.1.nip.io/v1"), "cloud"),
     "lookalike": PoolBackend(
-        BackendConfig(kind="openai", url="https://localhost.evil.example.com/v1"), "cloud"
+        backend_config(kind="openai", url="https://localhost.evil.example.com/v1"), "cloud"
     ),
-    "mapped": PoolBackend(BackendConfig(kind="openai", url="http://[::ffff:8.8.8.8]/v1"), "cloud"),
+    "mapped": PoolBackend(backend_config(kind="openai", url="http://[::ffff:8.8.8.8]/v1"), "cloud"),
     "userinfo": PoolBackend(
-        BackendConfig(kind="openai", url="http://127.0.0.1@evil.example.com/v1"), "cloud"
+        backend_config(kind="openai", url="http://127.0.0.1@evil.example.com/v1"), "cloud"
     ),
-    "sslip": PoolBackend(BackendConfig(kind="openai", url="https://10.0.0.5.sslip.io/v1"), "cloud"),
-    "copilot_local": PoolBackend(BackendConfig(kind="copilot", locality="local"), "cloud"),
-    "claude_pn": PoolBackend(BackendConfig(kind="anthropic", locality="private-network"), "cloud"),
+    "sslip": PoolBackend(
+        backend_config(kind="openai", url="https://10.0.0.5.sslip.io/v1"), "cloud"
+    ),
+    "copilot_local": PoolBackend(backend_config(kind="copilot", locality="local"), "cloud"),
+    "claude_pn": PoolBackend(backend_config(kind="anthropic", locality="private-network"), "cloud"),
 }
 MODELS = ("coder", "qwen3-coder:30b", "claude-sonnet-4.5", "gpt-4o")
 BEHAVIOURS = (
@@ -1121,7 +1126,7 @@ ANSWER = '{"findings": [{"line": 1, "severity": "info", "message": "ok"}]}'
 class FakeBackend:
     """Records what it is handed; behaves as scripted (cycling through the script)."""
 
-    def __init__(self, name: str, config: BackendConfig, locality: Locality, script: list[str]):
+    def __init__(self, name: str, config: backend_config, locality: Locality, script: list[str]):
         self.name = name
         self.config = config
         self.locality = locality
@@ -1285,7 +1290,7 @@ def test_no_byte_of_a_private_document_reaches_a_cloud_backend(
     if content_private:
         assert verdict.private
 
-    def create_backend(name: str, config: BackendConfig, locality: Locality) -> FakeBackend:
+    def create_backend(name: str, config: backend_config, locality: Locality) -> FakeBackend:
         return fakes[name]
 
     with pytest.MonkeyPatch.context() as mp:

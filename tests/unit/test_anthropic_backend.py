@@ -18,7 +18,7 @@ from localroute.backends.base import (
     BackendUnavailable,
     ChatRequest,
 )
-from localroute.config.models import BackendConfig
+from localroute.config.models import backend_config
 from tests.fakes.anthropic_fake import (
     ERROR_SHAPES,
     FAKE_KEY,
@@ -64,7 +64,7 @@ async def make_backend() -> AsyncIterator[MakeBackend]:
     def make(
         url: str | None, env: dict[str, str] | None = None, **settings: Any
     ) -> AnthropicBackend:
-        config = BackendConfig(kind="anthropic", url=url, **settings)
+        config = backend_config(kind="anthropic", url=url, **settings)
         backend = AnthropicBackend("claude", config, "cloud", env=ENV if env is None else env)
         made.append(backend)
         return backend
@@ -133,7 +133,9 @@ async def test_key_from_the_configured_environment_variable(
 ) -> None:
     monkeypatch.setenv("LOCALROUTE_TEST_CLAUDE_KEY", FAKE_KEY)
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-    config = BackendConfig(kind="anthropic", url=fake.url, api_key_env="LOCALROUTE_TEST_CLAUDE_KEY")
+    config = backend_config(
+        kind="anthropic", url=fake.url, api_key_env="LOCALROUTE_TEST_CLAUDE_KEY"
+    )
     backend = AnthropicBackend("claude", config, "cloud")  # reads os.environ
     try:
         assert (await backend.chat(request())).text == '{"findings": []}'
@@ -269,7 +271,7 @@ async def test_events_named_only_in_data_and_odd_payloads() -> None:
     def handler(req: httpx.Request) -> httpx.Response:
         return httpx.Response(200, text=text, headers={"content-type": "text/event-stream"})
 
-    config = BackendConfig(kind="anthropic", url="http://claude.test")
+    config = backend_config(kind="anthropic", url="http://claude.test")
     backend = AnthropicBackend(
         "claude", config, "cloud", transport=httpx.MockTransport(handler), env=ENV
     )

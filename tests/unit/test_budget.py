@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from localroute.config.models import BackendConfig
+from localroute.config.models import backend_config
 from localroute.routing.budget import Budget
 
 
@@ -17,9 +17,9 @@ class Clock:
 def test_requests_and_tokens_per_hour() -> None:
     clock = Clock()
     budget = Budget(clock)
-    by_requests = BackendConfig(kind="anthropic", max_requests_per_hour=2)
-    by_tokens = BackendConfig(kind="anthropic", max_tokens_per_hour=1000)
-    unlimited = BackendConfig(kind="anthropic")
+    by_requests = backend_config(kind="anthropic", max_requests_per_hour=2)
+    by_tokens = backend_config(kind="anthropic", max_tokens_per_hour=1000)
+    unlimited = backend_config(kind="anthropic")
     for name in ("r", "t", "u"):
         budget.record(name, 600)
     assert budget.exhausted("r", by_requests) is None
@@ -37,4 +37,4 @@ def test_requests_and_tokens_per_hour() -> None:
 
 
 def test_a_zero_budget_forbids_the_backend() -> None:
-    assert Budget().exhausted("x", BackendConfig(kind="copilot", max_requests_per_hour=0))
+    assert Budget().exhausted("x", backend_config(kind="copilot", max_requests_per_hour=0))

@@ -19,7 +19,7 @@ from localroute.backends.base import (
     ChatRequest,
 )
 from localroute.backends.command import CommandBackend, compose_prompt
-from localroute.config.models import BackendConfig
+from localroute.config.models import backend_config
 
 FAKES_BIN = Path(__file__).resolve().parents[1] / "fakes" / "bin"
 STUB = FAKES_BIN / "fake-opencode"
@@ -47,7 +47,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def make(argv: list[str] | None = None, output: str = "text", **kwargs: Any) -> CommandBackend:
     timeout_s = kwargs.pop("timeout_s", 10.0)
-    config = BackendConfig(
+    config = backend_config(
         kind="command",
         argv=argv or ["fake-opencode", "run", "-m", "github-copilot/{model}"],
         output=output,  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ import pytest
 
 from localroute.config import sources
 from localroute.config.locality import effective_locality, locality_of_url
-from localroute.config.models import BUILTIN_PRIVACY_GLOBS, BackendConfig, Config
+from localroute.config.models import BUILTIN_PRIVACY_GLOBS, Config, backend_config
 
 
 def write(path: Path, text: str) -> Path:
@@ -201,8 +201,8 @@ def test_locality_from_url(url: str, locality: str) -> None:
 
 def test_copilot_and_anthropic_are_cloud_whatever_is_configured() -> None:
     for kind in ("copilot", "anthropic"):
-        assert effective_locality(BackendConfig(kind=kind, locality="local")) == "cloud"
-    command = BackendConfig(kind="command", argv=["gemini"])
+        assert effective_locality(backend_config(kind=kind, locality="local")) == "cloud"
+    command = backend_config(kind="command", argv=["gemini"])
     assert effective_locality(command) == "cloud"
     assert effective_locality(command.model_copy(update={"locality": "local"})) == "local"
 

@@ -27,7 +27,7 @@ from localroute.backends.copilot_auth import (
     find_oauth_token,
     own_token_path,
 )
-from localroute.config.models import BackendConfig
+from localroute.config.models import backend_config
 from tests.fakes.copilot_fake import (
     FORBIDDEN,
     MODEL_NOT_SUPPORTED,
@@ -79,7 +79,7 @@ async def make_backend(fake: FakeCopilot, env: dict[str, str]) -> AsyncIterator[
     ) -> CopilotBackend:
         settings.setdefault("token_url", fake.token_url)
         settings.setdefault("connect_timeout_s", 1.0)
-        config = BackendConfig(kind="copilot", **settings)
+        config = backend_config(kind="copilot", **settings)
         extra = {"now": now} if now is not None else {}
         backend = CopilotBackend("copilot", config, "cloud", env=environ or env, **extra)
         made.append(backend)

@@ -14,7 +14,7 @@ import pytest
 from localroute.backends.base import BackendRequestError, BackendUnavailable, ChatRequest
 from localroute.backends.ollama import OllamaBackend, server_root
 from localroute.backends.openai import OpenAIBackend
-from localroute.config.models import BackendConfig
+from localroute.config.models import backend_config
 from tests.fakes.ollama_fake import (
     QUEUE_FULL_MESSAGE,
     RUNNER_CRASH_MESSAGE,
@@ -60,7 +60,7 @@ async def make_backend() -> AsyncIterator[MakeBackend]:
     def make(url: str, **settings: Any) -> OllamaBackend:
         settings.setdefault("connect_timeout_s", 0.5)
         backend = OllamaBackend(
-            "homelab", BackendConfig(kind="ollama", url=url, **settings), "local"
+            "homelab", backend_config(kind="ollama", url=url, **settings), "local"
         )
         made.append(backend)
         return backend
@@ -266,7 +266,7 @@ async def test_non_json_answer_mislabelled_as_json() -> None:
         text = "\n".join(json.dumps(line) for line in lines) + "\n"
         return httpx.Response(200, text=text, headers={"content-type": "application/json"})
 
-    config = BackendConfig(kind="ollama", url="http://ollama.test:11434")
+    config = backend_config(kind="ollama", url="http://ollama.test:11434")
     backend = OllamaBackend("odd", config, "cloud", transport=httpx.MockTransport(handler))
     try:
         result = await backend.chat(request())
@@ -362,7 +362,7 @@ def test_fake_read_endpoints(fake: FakeOllama) -> None:
 
 async def test_fake_v1_shape_through_the_openai_backend() -> None:
     with FakeOllama(answer="hi") as fake:
-        config = BackendConfig(kind="openai", url=fake.url + "/v1")
+        config = backend_config(kind="openai", url=fake.url + "/v1")
         backend = OpenAIBackend("ollama-v1", config, "local")
         try:
             assert (await backend.chat(request())).text == "hi"

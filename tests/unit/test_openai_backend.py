@@ -18,7 +18,7 @@ from localroute.backends.base import (
     ChatRequest,
 )
 from localroute.backends.openai import OpenAIBackend
-from localroute.config.models import BackendConfig
+from localroute.config.models import backend_config
 from tests.fakes.openai_fake import (
     ERROR_SHAPES,
     BlackHole,
@@ -65,7 +65,9 @@ async def make_backend(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[MakeBac
 
     def make(url: str, **settings: Any) -> OpenAIBackend:
         settings.setdefault("api_key_env", KEY_ENV)
-        backend = OpenAIBackend("local", BackendConfig(kind="openai", url=url, **settings), "local")
+        backend = OpenAIBackend(
+            "local", backend_config(kind="openai", url=url, **settings), "local"
+        )
         made.append(backend)
         return backend
 
@@ -511,7 +513,7 @@ async def test_unlabelled_sse_and_content_parts() -> None:
         assert req.url.path == "/v1/chat/completions"
         return httpx.Response(200, text=body, headers={"content-type": "text/plain"})
 
-    config = BackendConfig(kind="openai", url="http://llm.test/v1")
+    config = backend_config(kind="openai", url="http://llm.test/v1")
     backend = OpenAIBackend("odd", config, "cloud", transport=httpx.MockTransport(handler))
     try:
         result = await backend.chat(request())
@@ -532,7 +534,7 @@ async def test_retry_after_http_date_and_error_with_status_200() -> None:
             return httpx.Response(429, text="quota exceeded", headers={"Retry-After": when})
         return httpx.Response(200, json={"error": {"message": "boom", "code": 503}})
 
-    config = BackendConfig(kind="openai", url="http://llm.test/v1")
+    config = backend_config(kind="openai", url="http://llm.test/v1")
     backend = OpenAIBackend("odd", config, "cloud", transport=httpx.MockTransport(handler))
     try:
         with pytest.raises(BackendUnavailable) as caught:

@@ -25,6 +25,7 @@ from localroute.config.models import (
     Locality,
     PrivacyConfig,
     TaskConfig,
+    backend_config,
 )
 from localroute.pipeline import (
     Pipeline,
@@ -129,11 +130,11 @@ def make_config(
 ) -> Config:
     return Config(
         backends={
-            "local": BackendConfig(
+            "local": backend_config(
                 kind="openai", url="http://127.0.0.1:8080/v1", max_concurrency=max_concurrency
             ),
-            "homelab": BackendConfig(kind="ollama", url="http://192.168.1.5:11434"),
-            "copilot": BackendConfig(kind="copilot"),
+            "homelab": backend_config(kind="ollama", url="http://192.168.1.5:11434"),
+            "copilot": backend_config(kind="copilot"),
         },
         tasks={
             "review": TaskConfig(
@@ -167,9 +168,9 @@ async def build(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Builder]:
     def _build(**config_kw: object) -> Harness:
         config = make_config(**config_kw)  # type: ignore[arg-type]
         harness = Harness(Pipeline(config))
-        for name, backend_config in config.backends.items():
+        for name, configured in config.backends.items():
             locality = harness.pipeline.localities()[name]
-            harness.fakes[name] = FakeBackend(name, backend_config, locality)
+            harness.fakes[name] = FakeBackend(name, configured, locality)
 
         def create_backend(name: str, config: BackendConfig, locality: Locality) -> FakeBackend:
             return harness.fakes[name]

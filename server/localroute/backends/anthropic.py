@@ -46,7 +46,7 @@ from localroute.backends.openai_errors import (
     retry_after,
     transport_error,
 )
-from localroute.config.models import BackendConfig, Locality
+from localroute.config.models import AnthropicBackendConfig, Locality
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class AnthropicBackend:
     def __init__(
         self,
         name: str,
-        config: BackendConfig,
+        config: AnthropicBackendConfig,
         locality: Locality,
         *,
         transport: httpx.AsyncBaseTransport | None = None,

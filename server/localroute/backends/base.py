@@ -96,9 +96,12 @@ TextCallback = Callable[[str], None]
 class Backend(Protocol):
     """A configured backend. Implementations live in sibling modules, chosen by kind."""
 
-    name: str
-    config: BackendConfig
-    locality: Locality
+    @property
+    def name(self) -> str: ...
+    @property
+    def config(self) -> BackendConfig: ...
+    @property
+    def locality(self) -> Locality: ...
 
     async def probe(self) -> ProbeResult:
         """A cheap availability check, bounded by the connect timeout (plus a short read)."""

@@ -40,7 +40,7 @@ from localroute.backends.base import (
     ProbeResult,
     TextCallback,
 )
-from localroute.config.models import BackendConfig, Locality
+from localroute.config.models import CommandBackendConfig, Locality
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ class CommandBackend:
     def __init__(
         self,
         name: str,
-        config: BackendConfig,
+        config: CommandBackendConfig,
         locality: Locality,
         *,
         max_output_bytes: int = MAX_OUTPUT_BYTES,

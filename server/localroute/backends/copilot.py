@@ -48,7 +48,7 @@ from localroute.backends.openai_errors import (
     retry_after,
     transport_error,
 )
-from localroute.config.models import BackendConfig, Locality
+from localroute.config.models import CopilotBackendConfig, Locality
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class CopilotBackend:
     def __init__(
         self,
         name: str,
-        config: BackendConfig,
+        config: CopilotBackendConfig,
         locality: Locality,
         *,
         transport: httpx.AsyncBaseTransport | None = None,

@@ -50,7 +50,7 @@ from localroute.backends.openai_errors import (
     parse_error_body,
     transport_error,
 )
-from localroute.config.models import BackendConfig, Locality
+from localroute.config.models import Locality, OllamaBackendConfig
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class OllamaBackend:
     def __init__(
         self,
         name: str,
-        config: BackendConfig,
+        config: OllamaBackendConfig,
         locality: Locality,
         *,
         transport: httpx.AsyncBaseTransport | None = None,

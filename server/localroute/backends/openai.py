@@ -46,7 +46,7 @@ from localroute.backends.openai_errors import (
     rejects_structured_output,
     transport_error,
 )
-from localroute.config.models import BackendConfig, Locality
+from localroute.config.models import Locality, OpenAIBackendConfig
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +234,7 @@ class OpenAIBackend:
     def __init__(
         self,
         name: str,
-        config: BackendConfig,
+        config: OpenAIBackendConfig,
         locality: Locality,
         *,
         transport: httpx.AsyncBaseTransport | None = None,

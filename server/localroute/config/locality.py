@@ -51,7 +51,7 @@ def derived_locality(config: BackendConfig) -> Locality:
     """The locality the kind and URL imply, ignoring any configured value."""
     if config.kind in ("copilot", "anthropic", "command"):
         return "cloud"
-    return locality_of_url(config.url or "")
+    return locality_of_url(config.endpoint or "")
 
 
 def effective_locality(config: BackendConfig) -> Locality:

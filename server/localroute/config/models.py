@@ -6,9 +6,9 @@ editor settings and the trust rule live in :mod:`localroute.config.sources`.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
 Locality = Literal["local", "private-network", "cloud"]
 BackendKind = Literal["openai", "ollama", "anthropic", "copilot", "command"]
@@ -46,23 +46,13 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class BackendConfig(_Model):
-    """One model server that requests may be routed to."""
+class _BackendBase(_Model):
+    """Keys every backend kind has."""
 
-    kind: BackendKind = Field(description="Protocol spoken by the backend.")
-    url: str | None = Field(
-        default=None,
-        description="Base URL. `openai`: the URL that `/chat/completions` is appended to "
-        "(e.g. `http://127.0.0.1:8080/v1`). `ollama`: the server root.",
-    )
     locality: Locality | None = Field(
         default=None,
         description="Where the backend runs. Derived from the URL when unset; only the user "
         "file and user-level editor settings may set it.",
-    )
-    api_key_env: str | None = Field(
-        default=None,
-        description="Name of the environment variable holding the API key (never the key).",
     )
     max_concurrency: int = Field(
         default=4, ge=1, le=256, description="Parallel requests this backend accepts."
@@ -103,37 +93,163 @@ class BackendConfig(_Model):
     )
     start_command: list[str] | None = Field(
         default=None,
-        description="argv that starts the backend's service (user file only).",
+        description="argv that starts the backend's service, e.g. "
+        '`["systemctl", "--user", "start", "llama-swap"]` (user file only).',
     )
-    num_ctx: int | None = Field(default=None, ge=256, description="`ollama`: options.num_ctx.")
-    argv: list[str] | None = Field(
-        default=None, description="`command`: argv template; `{model}` is replaced."
-    )
-    output: Literal["text", "opencode-json"] = Field(
-        default="text", description="`command`: how stdout is read."
-    )
-    token_url: str | None = Field(default=None, description="`copilot`: token exchange URL.")
-    api_url: str | None = Field(
-        default=None, description="`copilot`: chat API base (default: the token's endpoints.api)."
-    )
-    oauth_token_env: str | None = Field(
-        default=None, description="`copilot`: environment variable holding the OAuth token."
-    )
-    login_url: str | None = Field(
+    stop_command: list[str] | None = Field(
         default=None,
-        description="`copilot`: GitHub base URL for `localroute login copilot` "
-        "(default `https://github.com`; GitHub Enterprise: your server).",
+        description="argv that stops the backend's service, e.g. "
+        '`["systemctl", "--user", "stop", "llama-swap"]` (user file only).',
+    )
+
+    @property
+    def endpoint(self) -> str | None:
+        """The URL shown in status reports, if the kind has one."""
+        return None
+
+
+def _check_url(url: str | None) -> None:
+    if url is not None and not url.startswith(("http://", "https://", "unix:")):
+        raise ValueError(f"url must start with http://, https:// or unix: (got {url!r})")
+
+
+class OpenAIBackendConfig(_BackendBase):
+    """Any OpenAI-compatible server: llama-swap, llama.cpp, vLLM, LM Studio, Ollama's /v1,
+    OpenAI, Gemini's OpenAI endpoint, a LiteLLM proxy."""
+
+    kind: Literal["openai"] = Field(description="Protocol spoken by the backend.")
+    url: str = Field(
+        description="Base URL that `/chat/completions` is appended to "
+        "(e.g. `http://127.0.0.1:8080/v1`).",
+    )
+    api_key_env: str | None = Field(
+        default=None,
+        description="Name of the environment variable holding the API key (never the key).",
     )
 
     @model_validator(mode="after")
-    def _kind_needs(self) -> BackendConfig:
-        if self.kind in ("openai", "ollama") and not self.url:
-            raise ValueError(f"a backend of kind '{self.kind}' needs 'url'")
-        if self.kind == "command" and not self.argv:
-            raise ValueError("a backend of kind 'command' needs 'argv'")
-        if self.url is not None and not self.url.startswith(("http://", "https://", "unix:")):
-            raise ValueError(f"url must start with http://, https:// or unix: (got {self.url!r})")
+    def _valid_url(self) -> OpenAIBackendConfig:
+        _check_url(self.url)
         return self
+
+    @property
+    def endpoint(self) -> str | None:
+        return self.url
+
+
+class OllamaBackendConfig(_BackendBase):
+    """Ollama's native API (`/api/chat`)."""
+
+    kind: Literal["ollama"] = Field(description="Protocol spoken by the backend.")
+    url: str = Field(description="The server root, e.g. `http://127.0.0.1:11434`.")
+    num_ctx: int | None = Field(default=None, ge=256, description="`options.num_ctx` to request.")
+
+    @model_validator(mode="after")
+    def _valid_url(self) -> OllamaBackendConfig:
+        _check_url(self.url)
+        return self
+
+    @property
+    def endpoint(self) -> str | None:
+        return self.url
+
+
+class AnthropicBackendConfig(_BackendBase):
+    """Anthropic's Messages API (always cloud)."""
+
+    kind: Literal["anthropic"] = Field(description="Protocol spoken by the backend.")
+    url: str | None = Field(
+        default=None, description="API root; default `https://api.anthropic.com`."
+    )
+    api_key_env: str | None = Field(
+        default=None,
+        description="Name of the environment variable holding the API key; default "
+        "`ANTHROPIC_API_KEY`.",
+    )
+
+    @model_validator(mode="after")
+    def _valid_url(self) -> AnthropicBackendConfig:
+        _check_url(self.url)
+        return self
+
+    @property
+    def endpoint(self) -> str | None:
+        return self.url
+
+
+class CopilotBackendConfig(_BackendBase):
+    """GitHub Copilot's chat API (always cloud)."""
+
+    kind: Literal["copilot"] = Field(description="Protocol spoken by the backend.")
+    token_url: str | None = Field(default=None, description="Token exchange URL.")
+    api_url: str | None = Field(
+        default=None, description="Chat API base (default: the token's `endpoints.api`)."
+    )
+    oauth_token_env: str | None = Field(
+        default=None, description="Environment variable holding the OAuth token."
+    )
+    login_url: str | None = Field(
+        default=None,
+        description="GitHub base URL for `localroute login copilot` "
+        "(default `https://github.com`; GitHub Enterprise: your server).",
+    )
+
+    @property
+    def endpoint(self) -> str | None:
+        return self.api_url
+
+
+class CommandBackendConfig(_BackendBase):
+    """A CLI that reads the prompt on stdin and answers on stdout (cloud unless the user
+    file says otherwise). Every key of this kind is read from the user file only."""
+
+    kind: Literal["command"] = Field(description="Protocol spoken by the backend.")
+    argv: list[str] = Field(
+        min_length=1, description="argv template; `{model}` is replaced by the route's model."
+    )
+    output: Literal["text", "opencode-json"] = Field(
+        default="text", description="How stdout is read."
+    )
+    env: dict[str, str] | None = Field(
+        default=None,
+        description="Environment variables to set for the CLI; values may reference "
+        "`${VAR}` of the server's environment.",
+    )
+    cwd: str | None = Field(
+        default=None,
+        description="Working directory of the CLI; default: a fresh empty temporary "
+        "directory per run (removed afterwards), never the workspace.",
+    )
+    probe_argv: list[str] | None = Field(
+        default=None,
+        description='argv run once to check the CLI works; default `[argv[0], "--version"]`.',
+    )
+
+
+BackendConfig = Annotated[
+    OpenAIBackendConfig
+    | OllamaBackendConfig
+    | AnthropicBackendConfig
+    | CopilotBackendConfig
+    | CommandBackendConfig,
+    Field(discriminator="kind"),
+]
+"""One model server that requests may be routed to, one model per kind."""
+
+BACKEND_MODELS: dict[str, type[_BackendBase]] = {
+    "openai": OpenAIBackendConfig,
+    "ollama": OllamaBackendConfig,
+    "anthropic": AnthropicBackendConfig,
+    "copilot": CopilotBackendConfig,
+    "command": CommandBackendConfig,
+}
+
+_BACKEND_ADAPTER: TypeAdapter[BackendConfig] = TypeAdapter(BackendConfig)
+
+
+def backend_config(**fields: Any) -> BackendConfig:
+    """A backend configuration of the kind named in ``fields`` (validated)."""
+    return _BACKEND_ADAPTER.validate_python(fields)
 
 
 TaskOutput = Literal["diagnostics", "hover"]
@@ -196,8 +312,19 @@ class PrivacyConfig(_Model):
     detect_secrets: bool = Field(
         default=True, description="Content holding a credential is private too."
     )
+    detect_personal_data: bool = Field(
+        default=True,
+        description="Content holding personal data (checksummed identifiers such as card "
+        "numbers and IBANs, national ID numbers, runs of e-mail addresses or phone numbers) is "
+        "private too.",
+    )
     allow_private_network: bool = Field(
         default=True, description="Private code may go to `private-network` backends."
+    )
+    allow_consent: bool = Field(
+        default=True,
+        description="The user may allow one refused request to go to one named cloud backend "
+        "(a one-time consent token; user file only).",
     )
 
 
@@ -263,9 +390,11 @@ DEFAULT_LOCAL_URL = "http://127.0.0.1:8080/v1"
 
 def default_config(*, copilot_available: bool) -> Config:
     """The configuration with no files and no editor settings."""
-    backends = {"local": BackendConfig(kind="openai", url=DEFAULT_LOCAL_URL)}
+    backends: dict[str, BackendConfig] = {
+        "local": OpenAIBackendConfig(kind="openai", url=DEFAULT_LOCAL_URL)
+    }
     if copilot_available:
-        backends["copilot"] = BackendConfig(kind="copilot")
+        backends["copilot"] = CopilotBackendConfig(kind="copilot")
     return Config(
         backends=backends,
         tasks={

@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from localroute.config.models import Config, default_config
+from localroute.config.models import BACKEND_MODELS, Config, default_config
 
 WORKSPACE_FILE_NAMES = (".localroute.toml", "localroute.toml")
 
@@ -220,7 +220,10 @@ def _merge_untrusted(
 def _validation_problems(source: str, exc: ValidationError) -> list[ConfigProblem]:
     problems = []
     for error in exc.errors():
-        key = ".".join(str(part) for part in error["loc"])
+        loc = list(error["loc"])
+        if len(loc) > 2 and loc[0] == "backends" and loc[2] in BACKEND_MODELS:
+            del loc[2]  # the union's tag (`kind`) is not a key the user wrote
+        key = ".".join(str(part) for part in loc)
         reason = error["msg"]
         if error["type"] == "extra_forbidden":
             reason = "unknown key"
