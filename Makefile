@@ -44,9 +44,10 @@ vscode-deps: ## Node 24, code-server, chromium for the VS Code e2e (cached in ~/
 vscode-e2e: venv vsix vscode-deps ## the VS Code end-to-end test alone (code-server in headless chromium)
 	$(BIN)/python -m pytest -q tests/vscode
 
-lint: venv ## ruff lint and format check
+lint: venv ## ruff lint and format check, and the import layers (import-linter)
 	$(BIN)/ruff check server tests bench scripts
 	$(BIN)/ruff format --check server tests bench scripts
+	$(BIN)/lint-imports --no-cache
 
 typecheck: venv ## mypy --strict on server/
 	$(BIN)/mypy

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from localroute.config import paths
 from localroute.config.models import AuditConfig
 from localroute.privacy.secrets import find_secrets
 
@@ -42,13 +43,13 @@ class AuditEntry:
     latency_ms: float | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    consent: bool = False
+    """Sent to a cloud backend only because the user consented to this one request."""
     time: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
 
 def default_path(env: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "localroute" / "audit.jsonl"
+    return paths.audit_path(env)
 
 
 def safe_outcome(text: str) -> str:
@@ -145,30 +146,48 @@ def parse_since(text: str) -> float:
 
 
 def summarize(entries: Iterator[dict[str, Any]]) -> dict[str, Any]:
-    """Requests, bytes and tokens per backend and per locality; files that went to a cloud."""
+    """Requests, bytes and tokens per backend and per locality; the files whose content
+    reached a cloud backend (only where bytes were sent); refusals; consented sends."""
     per_backend: dict[str, dict[str, Any]] = {}
     per_locality: dict[str, dict[str, Any]] = {}
     cloud_files: dict[str, set[str]] = {}
+    consented: list[dict[str, Any]] = []
     refused = 0
+    failed = 0
     for entry in entries:
-        if entry.get("outcome") == "refused" or not entry.get("backend"):
-            refused += entry.get("outcome") == "refused"
+        outcome = entry.get("outcome")
+        if not entry.get("backend"):
+            refused += outcome == "refused"
+            failed += outcome == "failed"
             continue
         tokens = (entry.get("prompt_tokens") or 0) + (entry.get("completion_tokens") or 0)
+        sent = int(entry.get("bytes_sent") or 0)
         for table, key in (
             (per_backend, str(entry["backend"])),
             (per_locality, str(entry.get("locality"))),
         ):
             row = table.setdefault(key, {"requests": 0, "ok": 0, "bytes_sent": 0, "tokens": 0})
             row["requests"] += 1
-            row["ok"] += entry.get("outcome") == "ok"
-            row["bytes_sent"] += int(entry.get("bytes_sent") or 0)
+            row["ok"] += outcome == "ok"
+            row["bytes_sent"] += sent
             row["tokens"] += tokens
-        if entry.get("locality") == "cloud":
+        if entry.get("locality") == "cloud" and sent > 0:
             cloud_files.setdefault(str(entry.get("file")), set()).add(str(entry["backend"]))
+        if entry.get("consent") and sent > 0:
+            consented.append(
+                {
+                    "time": entry.get("time"),
+                    "file": entry.get("file"),
+                    "backend": entry.get("backend"),
+                    "task": entry.get("task"),
+                    "outcome": outcome,
+                }
+            )
     return {
         "backends": per_backend,
         "localities": per_locality,
         "refused": refused,
+        "failed": failed,
         "cloud_files": {file: sorted(names) for file, names in sorted(cloud_files.items())},
+        "consented": consented,
     }

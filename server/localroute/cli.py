@@ -1,11 +1,10 @@
-"""Command line: serve | route | status | config."""
+"""Command line: serve | review | route | status | start | stop | login | audit | config."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,7 +33,17 @@ def _parser() -> argparse.ArgumentParser:
     route.add_argument("--format", choices=["text", "json"], default="text")
     route.add_argument("--probe", action="store_true", help="probe the backends first")
 
-    review = sub.add_parser("review", help="review files and folders in parallel")
+    from localroute.bulk.review_command import EXIT_CODES_HELP
+
+    review = sub.add_parser(
+        "review",
+        help="review files and folders in parallel",
+        description="Review files and folders with the editor's routing and privacy. "
+        "More than one file stays on local and private-network backends unless "
+        "--allow-cloud is given.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     review.add_argument("paths", nargs="+", type=Path)
     review.add_argument("--jobs", type=int, default=8, help="files reviewed at once (default 8)")
     review.add_argument("--format", choices=["text", "json", "sarif"], default="text")
@@ -47,6 +56,20 @@ def _parser() -> argparse.ArgumentParser:
     review.add_argument("--task", default="review", help="a diagnostics task (default review)")
     review.add_argument("--max-bytes", type=int, default=1_000_000, help="skip larger files")
     review.add_argument("--refresh", action="store_true", help="bypass the result cache")
+    review.add_argument(
+        "--allow-cloud",
+        action="store_true",
+        help="let a review of several files use cloud backends (code that is not private)",
+    )
+    review.add_argument(
+        "--consent",
+        action="store_true",
+        help="one file: if it is refused for privacy, ask on the terminal whether to send it "
+        "to the task's cloud backend this once",
+    )
+    review.add_argument(
+        "--output", type=Path, help="write the SARIF report here (kept when interrupted)"
+    )
 
     status = sub.add_parser("status", help="probe every backend and print up/down, latency")
     status.add_argument("--format", choices=["text", "json"], default="text")
@@ -54,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     start = sub.add_parser("start", help="run a backend's start_command and wait until it is up")
     start.add_argument("backend")
     start.add_argument("--wait", type=float, default=120.0, help="seconds to wait (default 120)")
+
+    stop = sub.add_parser("stop", help="run a backend's stop_command (free the GPU)")
+    stop.add_argument("backend")
 
     login = sub.add_parser("login", help="sign in to a service: copilot")
     login.add_argument("service", choices=["copilot"])
@@ -85,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_status(args))
     if args.command == "start":
         return asyncio.run(_start(args))
+    if args.command == "stop":
+        return asyncio.run(_stop(args))
     if args.command == "login":
         return _login(args)
     if args.command == "audit":
@@ -96,80 +124,64 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from localroute.privacy.redact import RedactingFilter
+    from localroute.lsp.main import serve
 
-    handler: logging.Handler = (
-        logging.FileHandler(args.log_file, encoding="utf-8")
-        if args.log_file
-        else logging.StreamHandler(sys.stderr)
-    )
-    handler.addFilter(RedactingFilter())
-    logging.basicConfig(
-        handlers=[handler],
-        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # pygls logs every message, httpx every request (probes too) at INFO: too much for an
-    # editor's server log, where clients show stderr lines as errors.
-    logging.getLogger("pygls").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    from localroute.lsp.commands import ExpectedErrorFilter
-
-    logging.getLogger("pygls.protocol.json_rpc").addFilter(ExpectedErrorFilter())
-    from localroute.lsp.features import register
-    from localroute.server import LocalrouteServer
-
-    server = LocalrouteServer()
-    register(server)
-    if args.tcp:
-        host, _, port = str(args.tcp).rpartition(":")
-        server.start_tcp(host or "127.0.0.1", int(port))
-    else:
-        server.start_io()
-    return 0
+    return serve(tcp=args.tcp, log_level=args.log_level, log_file=args.log_file)
 
 
-def _load() -> Any:
-    from localroute.config import sources
+def _store() -> Any:
+    """The configuration of this run; every problem is printed (the caller decides whether
+    one stops it)."""
+    from localroute.policy import PolicyStore
 
-    loaded = sources.load(workspace_folders=[str(Path.cwd())])
-    for problem in loaded.problems:
+    store = PolicyStore()
+    for problem in store.problems():
         print(f"localroute: configuration: {problem}", file=sys.stderr)
-    return loaded
+    return store
+
+
+def _config_errors(store: Any) -> bool:
+    if any(p.severity == "error" for p in store.problems()):
+        print("localroute: fix the configuration first (nothing was sent)", file=sys.stderr)
+        return True
+    return False
 
 
 def _run_review(args: argparse.Namespace) -> int:
     from localroute.bulk.review_command import run_review
 
-    return run_review(args, _load())
+    return run_review(args, _store())
 
 
 async def _route(args: argparse.Namespace) -> int:
-    from localroute.pipeline import Pipeline, TaskRequest
+    from localroute.identity import identify_path
+    from localroute.pipeline import Document, Pipeline, TaskRequest
     from localroute.status import route_report
 
-    path = args.file.resolve()
+    path = args.file
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         print(f"localroute: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return 2
-    loaded = _load()
-    if args.task not in loaded.config.tasks:
-        print(f"localroute: unknown task {args.task!r}", file=sys.stderr)
+    store = _store()
+    if _config_errors(store):
         return 2
-    pipeline = Pipeline(loaded.config)
+    pipeline = Pipeline(store)
     try:
+        if args.task not in pipeline.config.tasks:
+            print(f"localroute: unknown task {args.task!r}", file=sys.stderr)
+            return 2
+        # The file's own project root decides its rules, not the current directory.
+        classified = pipeline.classify(Document(identify_path(path), text))
+        errors = [p for p in classified.policy.problems if p.severity == "error"]
+        for problem in errors:
+            print(f"localroute: configuration: {problem}", file=sys.stderr)
+        if errors:
+            return 2
         if args.probe:
-            await pipeline.health.probe_all(list(loaded.config.backends))
-        request = TaskRequest(
-            task=args.task,
-            uri=path.as_uri(),
-            path=str(path),
-            text=text,
-            workspace_roots=(str(Path.cwd()),),
-        )
-        report = route_report(pipeline, request)
+            await pipeline.health.probe_all(list(pipeline.config.backends))
+        report = route_report(pipeline, TaskRequest(args.task, classified))
     finally:
         await pipeline.aclose()
     if args.format == "json":
@@ -179,6 +191,7 @@ async def _route(args: argparse.Namespace) -> int:
     print(f"  privacy: {'private' if report['private'] else 'not private'}")
     for reason in report["reasons"]:
         print(f"    - {reason}")
+    print(f"  project root: {report['root'] or 'none found'}")
     print("  candidates:")
     for c in report["candidates"]:
         print(f"    - {c['backend']}:{c['model']} ({c['locality']}, {c['state']})")
@@ -192,21 +205,24 @@ async def _status(args: argparse.Namespace) -> int:
     from localroute.pipeline import Pipeline
     from localroute.status import status_report
 
-    loaded = _load()
-    pipeline = Pipeline(loaded.config)
+    store = _store()
+    pipeline = Pipeline(store)
     try:
         report = await status_report(pipeline)
     finally:
         await pipeline.aclose()
+    routed = {e.partition(":")[0] for t in report["tasks"].values() for e in t["route"]}
+    any_up = any(b["up"] for b in report["backends"] if b["name"] in routed)
+    code = 0 if any_up and not report["problems"] else 1
     if args.format == "json":
         print(json.dumps(report, indent=2))
-        return 0
+        return code
     for b in report["backends"]:
-        state = "up" if b["up"] else "down"
+        state = b["state"]
         latency = f"{b['latency_ms']:.0f} ms" if b["latency_ms"] is not None else "-"
         models = ", ".join(b["models"][:8]) or "-"
         print(
-            f"{b['name']:<12} {b['kind']:<9} {b['locality']:<16} {state:<5} {latency:>8}  "
+            f"{b['name']:<12} {b['kind']:<9} {b['locality']:<16} {state:<8} {latency:>8}  "
             f"{b['url'] or ''}  models: {models}"
         )
         if not b["up"]:
@@ -215,14 +231,16 @@ async def _status(args: argparse.Namespace) -> int:
                 print(f"{'':<12} start it: localroute start {b['name']}")
     for name, task in report["tasks"].items():
         print(f"task {name}: {' → '.join(task['route'])}")
-    return 0
+    if not any_up:
+        print("localroute: no backend of any task is up", file=sys.stderr)
+    return code
 
 
 async def _start(args: argparse.Namespace) -> int:
     from localroute.pipeline import Pipeline
     from localroute.starter import StartError, start_backend
 
-    pipeline = Pipeline(_load().config)
+    pipeline = Pipeline(_store())
     try:
         outcome = await start_backend(pipeline, args.backend, wait_s=args.wait)
     except StartError as exc:
@@ -237,13 +255,32 @@ async def _start(args: argparse.Namespace) -> int:
     return 1
 
 
+async def _stop(args: argparse.Namespace) -> int:
+    from localroute.pipeline import Pipeline
+    from localroute.starter import StartError, stop_backend
+
+    pipeline = Pipeline(_store())
+    try:
+        outcome = await stop_backend(pipeline, args.backend)
+    except StartError as exc:
+        print(f"localroute: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await pipeline.aclose()
+    if outcome.detail == "stopped":
+        print(f"{args.backend} stopped")
+        return 0
+    print(f"localroute: {args.backend}: {outcome.detail}", file=sys.stderr)
+    return 1
+
+
 def _login(args: argparse.Namespace) -> int:
     """GitHub's device flow; the token is stored with mode 0600 for the copilot backend."""
     import os
 
     from localroute.backends.copilot_auth import DEFAULT_LOGIN_URL, LoginError, device_flow_login
 
-    backend = _load().config.backends.get(args.backend)
+    backend = _store().base().config.backends.get(args.backend)
     login_url = (backend.login_url if backend else None) or DEFAULT_LOGIN_URL
     try:
         path = asyncio.run(device_flow_login(login_url=login_url, env=os.environ, out=print))
@@ -261,7 +298,7 @@ def _audit(args: argparse.Namespace) -> int:
 
     path = args.path
     if path is None:
-        config = _load().config.audit
+        config = _store().base().config.audit
         path = Path(config.path).expanduser() if config.path else audit.default_path()
     try:
         since = audit.parse_since(args.since) if args.since else None
@@ -281,23 +318,28 @@ def _audit(args: argparse.Namespace) -> int:
                 f"{name:<16} {row['requests']:>8} {row['ok']:>5} {row['bytes_sent']:>11} "
                 f"{row['tokens']:>8}"
             )
-    print(f"\nrefused (private, nothing sent): {summary['refused']}")
+    print(f"\nrefused for privacy: {summary['refused']}")
+    print(f"failed (no backend answered): {summary['failed']}")
     cloud = summary["cloud_files"]
     print(f"files whose content went to a cloud backend: {len(cloud)}")
     for file, backends in cloud.items():
         print(f"  {file}  → {', '.join(backends)}")
+    consented = summary["consented"]
+    print(f"sent to a cloud backend with your consent: {len(consented)}")
+    for item in consented:
+        print(f"  {item['time']}  {item['file']}  → {item['backend']} ({item['task']})")
     return 0
 
 
 def _config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from localroute.config import sources
+    from localroute.config import paths, sources
     from localroute.config.models import Config
 
     if args.config_command == "schema":
         print(json.dumps(Config.model_json_schema(), indent=2))
         return 0
     if args.config_command == "check":
-        path = args.path or sources.user_config_path()
+        path = args.path or paths.user_config_path()
         problems = sources.check_file(path)
         for problem in problems:
             print(problem, file=sys.stderr)

@@ -1,13 +1,14 @@
-"""The one path every request takes: classify → route → prompt → backend → parse.
+"""The one path every request takes: policy → classify → route → gate → backend → parse.
 
 Called by the language server and by the command line alike; it knows neither.
-It owns the live state that follows from the configuration: the backend
-instances, their health, their concurrency limits and the result cache.
+A document is classified once, on its whole text, under the policy found from its
+own path (:meth:`Pipeline.classify`); every request over it — a selection, a chunk
+— carries that verdict, and each candidate backend gets the prompt only through
+the privacy gate (:func:`localroute.privacy.gate.clear`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import time
@@ -17,21 +18,18 @@ from dataclasses import replace
 from cachetools import LRUCache
 
 from localroute.audit import AuditEntry, AuditLog, safe_outcome
-from localroute.backends.base import (
-    Backend,
-    BackendError,
-    BackendRequestError,
-    BackendUnavailable,
-    ChatRequest,
-    ChatResult,
-    ProbeResult,
-)
-from localroute.backends.registry import create_backend
+from localroute.backends.base import Backend, BackendError, ChatRequest, ChatResult, ProbeResult
 from localroute.config.locality import effective_locality
 from localroute.config.models import Config, Locality
-from localroute.privacy import PrivacyVerdict, classify
+from localroute.identity import DocumentIdentity
+from localroute.policy import PolicyStore
+from localroute.privacy.classify import PrivacyVerdict, classify_document, content_hash
+from localroute.privacy.consent import Consent, ConsentError, ConsentOffer, ConsentStore
+from localroute.privacy.gate import clear
 from localroute.privacy.redact import redact
 from localroute.requests import (
+    ClassifiedDocument,
+    Document,
     NoObserver,
     Observer,
     RequestFailed,
@@ -40,15 +38,16 @@ from localroute.requests import (
     TaskOutcome,
     TaskRequest,
 )
-from localroute.routing.budget import Budget
 from localroute.routing.health import HealthMonitor
 from localroute.routing.router import (
     Candidate,
     RouteDecision,
     decide,
+    first_cloud_backend,
     fit_window,
-    private_localities,
+    privacy_blocked,
 )
+from localroute.sending import BackendPool
 from localroute.tasks.explain import explanation_markdown
 from localroute.tasks.findings import Prompt
 from localroute.tasks.prompts import build_prompt, estimate_tokens
@@ -57,6 +56,8 @@ from localroute.tasks.review import parse_findings
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "ClassifiedDocument",
+    "Document",
     "Observer",
     "Pipeline",
     "RequestFailed",
@@ -67,81 +68,105 @@ __all__ = [
 ]
 
 DEFAULT_MAX_TOKENS = 1024
-BUSY_RETRIES = 3
-"""How often a backend that answers 429 with a short Retry-After is asked again."""
-BUSY_WAIT_MAX_S = 5.0
-DEADLINE_GRACE_S = 1.0
 
 
 class Pipeline:
-    def __init__(self, config: Config, *, audit: AuditLog | None = None) -> None:
-        self.config = config
+    def __init__(self, source: PolicyStore | Config, *, audit: AuditLog | None = None) -> None:
+        self.store = source if isinstance(source, PolicyStore) else PolicyStore(fixed=source)
+        self.config = self.store.base().config
+        """The trusted configuration: backends, their health settings, the cache."""
         self.audit = audit
-        self.budget = Budget()
+        self.consents = ConsentStore()
         self.health = HealthMonitor(
-            self._probe, ttl_s=config.health.ttl_s, recheck_s=config.health.recheck_s
+            self._probe, ttl_s=self.config.health.ttl_s, recheck_s=self.config.health.recheck_s
         )
-        self._backends: dict[str, Backend] = {}
-        self._limits: dict[str, asyncio.Semaphore] = {}
-        self._waiting: dict[str, int] = {}  # requests waiting for a slot, per backend
+        self.pool = BackendPool(dict(self.config.backends), self.health)
         self._cache: LRUCache[tuple[object, ...], TaskOutcome] | None = (
-            LRUCache(maxsize=config.cache.max_entries) if config.cache.max_entries else None
+            LRUCache(maxsize=self.config.cache.max_entries)
+            if self.config.cache.max_entries
+            else None
         )
+        self._verdicts: LRUCache[tuple[object, ...], PrivacyVerdict] = LRUCache(maxsize=512)
+        self.services: dict[str, str] = {}
+        """What this process last did to a backend's service: starting, up or stopped."""
 
     # -- configuration --------------------------------------------------------------
 
     def localities(self) -> dict[str, Locality]:
         return {name: effective_locality(b) for name, b in self.config.backends.items()}
 
-    async def reconfigure(self, config: Config) -> None:
-        """Switch to a new configuration; backends whose settings changed start afresh."""
+    @property
+    def budget(self) -> object:
+        return self.pool.budget
+
+    def sync(self) -> bool:
+        """Apply a changed trusted configuration (the user file, editor settings); True when
+        something changed. Cheap: the store only stats the user file."""
+        config = self.store.base().config
+        if config == self.config:
+            return False
+        self._apply(config)
+        return True
+
+    def _apply(self, config: Config) -> None:
         old, self.config = self.config, config
-        changed = {
-            name
-            for name in old.backends.keys() | config.backends.keys()
-            if old.backends.get(name) != config.backends.get(name)
-        }
-        for name in changed:
-            self.health.forget(name)
-            self._limits.pop(name, None)
-            backend = self._backends.pop(name, None)
-            if backend is not None:
-                await backend.aclose()
+        changed = self.pool.reconfigure(dict(config.backends))
         if self._cache is not None and (changed or old.tasks != config.tasks):
             self._cache.clear()
 
+    async def reconfigure(self, config: Config) -> None:
+        """Switch a pipeline made from a fixed configuration to another one."""
+        self.store.set_fixed(config)
+        self.sync()
+        await self.pool.close_retired()
+
     def backend(self, name: str) -> Backend:
-        backend = self._backends.get(name)
-        if backend is None:
-            config = self.config.backends[name]
-            backend = create_backend(name, config, effective_locality(config))
-            self._backends[name] = backend
-            self._limits[name] = asyncio.Semaphore(config.max_concurrency)
-        return backend
+        return self.pool.backend(name)
 
     async def _probe(self, name: str) -> ProbeResult:
         if name not in self.config.backends:
             return ProbeResult(up=False, detail="not configured")
-        return await self.backend(name).probe()
+        return await self.pool.backend(name).probe()
 
     async def aclose(self) -> None:
         await self.health.aclose()
-        backends, self._backends = list(self._backends.values()), {}
-        for backend in backends:
-            await backend.aclose()
+        await self.pool.aclose()
 
     # -- the decision -----------------------------------------------------------------
 
-    def classify(self, request: TaskRequest) -> PrivacyVerdict:
-        start, _ = request.line_span()
-        return classify(
-            path=request.path,
-            workspace_roots=request.workspace_roots,
-            text="\n".join(request.selected_lines()),
-            globs=self.config.all_privacy_globs(),
-            detect_secrets=self.config.privacy.detect_secrets,
-            first_line=start + 1,
+    def classify(self, document: Document) -> ClassifiedDocument:
+        """The document's policy (found from its own path) and its verdict, made once on
+        its whole text: every request over it carries this."""
+        self.sync()
+        identity = document.identity
+        policy = self.store.policy_for(identity)
+        owner = document.owner_text
+        key = (
+            document.content_hash,
+            identity.path,
+            identity.fs_path,
+            identity.uri,
+            policy.key,
+            None if owner is None else content_hash(owner),
         )
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            verdict = classify_document(
+                identity,
+                document.text,
+                globs=policy.config.all_privacy_globs(),
+                bases=policy.bases,
+                privacy=policy.config.privacy,
+                forced_private=policy.forced_private,
+                owner_text=owner,
+            )
+            self._verdicts[key] = verdict
+        return ClassifiedDocument(document, policy, verdict)
+
+    def classify_text(
+        self, identity: DocumentIdentity, text: str, language: str | None = None
+    ) -> ClassifiedDocument:
+        return self.classify(Document(identity, text, language))
 
     def decide(
         self,
@@ -149,17 +174,21 @@ class Pipeline:
         prompt: Prompt | None = None,
         *,
         fit: bool = True,
-        verdict: PrivacyVerdict | None = None,
+        consent_backend: str | None = None,
     ) -> RouteDecision:
         """The privacy-filtered candidates, less (with `fit`) those whose context window is
-        too small for the prompt and the answer.
-
-        Without a `prompt` its size is estimated from the text (cheap, for predictions);
-        a `verdict` already computed for the same document and range may be passed in.
-        """
-        verdict = verdict or self.classify(request)
-        decision = decide(self.config, request.task, verdict, self.localities())
-        task = self.config.tasks.get(request.task)
+        too small for the prompt and the answer. Without a `prompt` its size is estimated
+        from the text (cheap, for predictions)."""
+        config = request.document.policy.config
+        decision = decide(
+            config,
+            request.task,
+            request.verdict,
+            self.localities(),
+            allow_cloud=request.allow_cloud,
+            consent_backend=consent_backend,
+        )
+        task = config.tasks.get(request.task)
         if not fit or task is None or not decision.candidates:
             return decision
         if prompt is not None:
@@ -175,7 +204,7 @@ class Pipeline:
         return configured or self.health.context_tokens(candidate.backend, candidate.model)
 
     def budget_spent(self, name: str) -> str | None:
-        return self.budget.exhausted(name, self.config.backends[name])
+        return self.pool.budget_spent(name)
 
     def predicted(self, decision: RouteDecision) -> Candidate | None:
         """The candidate a request would go to now, from what is known; nothing waits.
@@ -194,9 +223,10 @@ class Pipeline:
 
     def prompt_for(self, request: TaskRequest) -> Prompt:
         start, _ = request.line_span()
+        name = request.task
         return build_prompt(
-            request.task,
-            self.config.tasks[request.task],
+            name,
+            request.document.policy.config.tasks[name],
             path_label=request.label,
             language=request.language,
             lines=request.selected_lines(),
@@ -204,23 +234,41 @@ class Pipeline:
             whole_file=request.start_line is None,
         )
 
+    def _consent(self, request: TaskRequest) -> Consent | None:
+        if request.consent is None:
+            return None
+        if not request.document.policy.config.privacy.allow_consent:
+            raise TaskError("consent is turned off (privacy.allow_consent = false)")
+        try:
+            return self.consents.redeem(
+                request.consent, content_hash=request.verdict.content_hash, task=request.task
+            )
+        except ConsentError as exc:
+            raise TaskError(str(exc)) from exc
+
     async def run(self, request: TaskRequest, observer: Observer | None = None) -> TaskOutcome:
-        if request.task not in self.config.tasks:
-            known = ", ".join(self.config.tasks)
+        config = request.document.policy.config
+        if request.task not in config.tasks:
+            known = ", ".join(config.tasks)
             raise TaskError(f"unknown task '{request.task}' (configured: {known})")
+        self.sync()
         observer = observer or NoObserver()
+        consent = self._consent(request)
         first, last = request.line_span()
         prompt = self.prompt_for(request)
-        decision = self.decide(request, prompt)
+        decision = self.decide(
+            request, prompt, consent_backend=consent.backend if consent else None
+        )
         key = self._cache_key(request, prompt, decision)
-        if self._cache is not None and not request.refresh and key in self._cache:
-            hit = self._cache[key]
-            return replace(hit, cached=True)
+        if self._cache is not None and not request.refresh and consent is None:
+            hit = self._cache.get(key)
+            if hit is not None:
+                return replace(hit, cached=True)
 
         attempts: list[str] = [f"{s.entry}: {s.reason}" for s in decision.skipped]
-        sent = False
+        sent_to: list[str] = []
         for candidate in decision.candidates:
-            if self.health.state(candidate.backend) == "down":
+            if self.health.state(candidate.backend) == "down" and consent is None:
                 detail = self.health.health(candidate.backend).detail
                 attempts.append(f"{candidate.entry}: down ({detail})")
                 continue
@@ -230,94 +278,48 @@ class Pipeline:
                 continue
             observer.attempting(candidate)
             try:
-                result = await self._attempt(candidate, prompt, request, decision, observer)
+                result = await self._send(candidate, prompt, request, decision, observer, consent)
             except BackendError as exc:
-                sent = sent or not exc.nothing_sent
+                if not exc.nothing_sent:
+                    sent_to.append(candidate.backend)
                 attempts.append(f"{candidate.entry}: {exc.message}")
                 continue
-            sent = True
             outcome = self._outcome(request, decision, candidate, result, first, last, attempts)
-            if self._cache is not None:
+            outcome = replace(outcome, consented=consent is not None)
+            if self._cache is not None and consent is None:
                 self._cache[key] = outcome
             return outcome
-        self._audit(request, decision, prompt, None, "refused" if decision.private else "failed")
-        raise self._no_answer(request, decision, attempts, sent=sent)
+        refused = decision.private and privacy_blocked(decision)
+        self._audit(request, decision, prompt, None, "refused" if refused else "failed")
+        raise self._no_answer(request, decision, attempts, tuple(sent_to), refused=refused)
 
-    async def _attempt(
+    async def _send(
         self,
         candidate: Candidate,
         prompt: Prompt,
         request: TaskRequest,
         decision: RouteDecision,
         observer: Observer,
+        consent: Consent | None,
     ) -> ChatResult:
-        """One candidate: a busy answer (429 with a short Retry-After, llama-swap's
-        concurrencyLimit) is waited out rather than sent elsewhere; any other failure
-        is audited and raised, marking the backend down when it is unavailable."""
-        budget_s = self.config.backends[candidate.backend].timeout_s
-        # The backend enforces its own budget and closes its connection when it expires;
-        # this outer deadline only bounds waiting out busy answers, so it comes a little
-        # later: two deadlines firing together could interrupt that close.
-        deadline = time.monotonic() + budget_s + DEADLINE_GRACE_S
-        delivered = False  # an earlier try (answered "busy") did receive the prompt
-        for busy_retry in range(BUSY_RETRIES + 1):
-            began = time.monotonic()
-            try:
-                # Waiting out a busy backend happens within its budget, not on top of it.
-                async with asyncio.timeout_at(_loop_deadline(deadline)):
-                    result = await self._chat(candidate, prompt, request, observer)
-            except TimeoutError:
-                exc = BackendUnavailable(
-                    candidate.backend, f"no answer within {budget_s:g} s (busy)"
-                )
-                self._audit(
-                    request,
-                    decision,
-                    prompt,
-                    candidate,
-                    f"unavailable: {exc.message}",
-                    began,
-                    sent=True,
-                )
-                self.health.mark_down(candidate.backend, exc.message)
-                raise exc from None
-            except BackendError as exc:
-                unavailable = isinstance(exc, BackendUnavailable)
-                kind = "unavailable" if unavailable else "rejected"
-                outcome = f"{kind}: {exc.message}"
-                self._audit(
-                    request, decision, prompt, candidate, outcome, began, sent=not exc.nothing_sent
-                )
-                wait = exc.retry_after_s if isinstance(exc, BackendUnavailable) else None
-                busy = exc.status == 429 and wait is not None and wait <= BUSY_WAIT_MAX_S
-                fits = wait is not None and time.monotonic() + wait < deadline - DEADLINE_GRACE_S
-                if busy and fits and wait is not None and busy_retry < BUSY_RETRIES:
-                    delivered = delivered or not exc.nothing_sent
-                    await asyncio.sleep(wait)
-                    continue
-                if isinstance(exc, BackendUnavailable):
-                    self.health.mark_down(candidate.backend, exc.message, retry_after_s=wait)
-                exc.nothing_sent = exc.nothing_sent and not delivered
-                raise
-            except asyncio.CancelledError:
-                self._audit(request, decision, prompt, candidate, "cancelled", began, sent=True)
-                raise
-            self._audit(request, decision, prompt, candidate, "ok", began, sent=True, result=result)
-            tokens = (result.prompt_tokens or 0) + (result.completion_tokens or 0)
-            self.budget.record(candidate.backend, tokens or estimate_tokens(prompt))
-            return result
-        raise AssertionError("unreachable")  # the loop returns or raises
-
-    async def _chat(
-        self, candidate: Candidate, prompt: Prompt, request: TaskRequest, observer: Observer
-    ) -> ChatResult:
-        backend = self.backend(candidate.backend)
+        # The single gate: nothing reaches a backend without its clearance.
+        clearance = clear(
+            request.verdict,
+            backend=candidate.backend,
+            locality=candidate.locality,
+            system=prompt.system,
+            user=prompt.user,
+            task=request.task,
+            consent=consent,
+        )
+        task = request.document.policy.config.tasks[request.task]
         chat_request = ChatRequest(
             model=candidate.model,
             system=prompt.system,
             user=prompt.user,
+            clearance=clearance,
             json_schema=prompt.json_schema,
-            max_tokens=self.config.tasks[request.task].max_tokens or DEFAULT_MAX_TOKENS,
+            max_tokens=task.max_tokens or DEFAULT_MAX_TOKENS,
         )
         received = 0
 
@@ -326,28 +328,22 @@ class Pipeline:
             received += len(piece)
             observer.received(received)
 
-        limit = self._limits[candidate.backend]
-        config = self.config.backends[candidate.backend]
-        waiting = self._waiting.get(candidate.backend, 0)
-        if limit.locked() and waiting >= config.max_queue:
-            raise BackendRequestError(
-                candidate.backend,
-                f"queue full: {waiting} requests already wait for its "
-                f"{config.max_concurrency} slots",
-                nothing_sent=True,
+        def record(outcome: str, began: float, sent: bool, result: ChatResult | None) -> None:
+            self._audit(
+                request,
+                decision,
+                prompt,
+                candidate,
+                outcome,
+                began,
+                sent=sent,
+                result=result,
+                consented=clearance.consented,
             )
-        self._waiting[candidate.backend] = waiting + 1
-        try:
-            await limit.acquire()
-        finally:
-            self._waiting[candidate.backend] -= 1
-        try:
-            started = time.monotonic()
-            result = await backend.chat(chat_request, on_text)
-        finally:
-            limit.release()
-        self.health.mark_up(candidate.backend, latency_ms=(time.monotonic() - started) * 1000)
-        return result
+
+        return await self.pool.send(
+            chat_request, on_text=on_text, record=record, estimated_tokens=estimate_tokens(prompt)
+        )
 
     def _audit(
         self,
@@ -360,13 +356,14 @@ class Pipeline:
         *,
         sent: bool = False,
         result: ChatResult | None = None,
+        consented: bool = False,
     ) -> None:
         if self.audit is None:
             return
         self.audit.record(
             AuditEntry(
                 task=request.task,
-                file=request.label,
+                file=request.document.document.identity.label,
                 privacy="private" if decision.private else "not private",
                 privacy_reason=decision.verdict.summary,
                 backend=candidate.backend if candidate else None,
@@ -377,6 +374,7 @@ class Pipeline:
                 latency_ms=None if began is None else round((time.monotonic() - began) * 1000, 1),
                 prompt_tokens=result.prompt_tokens if result else None,
                 completion_tokens=result.completion_tokens if result else None,
+                consent=consented,
             )
         )
 
@@ -404,7 +402,8 @@ class Pipeline:
             last_line=last,
             attempts=tuple(attempts),
         )
-        if self.config.tasks[request.task].output_kind(request.task) == "diagnostics":
+        task = request.document.policy.config.tasks[request.task]
+        if task.output_kind(request.task) == "diagnostics":
             # A model that read a credential may quote it: never show or store one.
             findings = [
                 replace(
@@ -428,27 +427,53 @@ class Pipeline:
         request: TaskRequest,
         decision: RouteDecision,
         attempts: Sequence[str],
+        sent_to: tuple[str, ...],
         *,
-        sent: bool,
+        refused: bool,
     ) -> TaskError:
         tried = "; ".join(attempts) if attempts else "no backend in the route"
-        if decision.private:
-            allowed = " or ".join(sorted(private_localities(self.config)))
-            nothing = "Nothing was sent to a cloud backend." if sent else "Nothing was sent."
-            return RequestRefused(
-                f"refused: {request.label} is private ({decision.verdict.summary}) and no "
-                f"{allowed} backend could take it. Tried: {tried}. {nothing}"
+        localities = self.localities()
+        if not sent_to:
+            sent = "Nothing was sent."
+        else:
+            where = ", ".join(f"{b} ({localities.get(b, '?')})" for b in dict.fromkeys(sent_to))
+            sent = f"Sent to {where} before it failed."
+            if all(localities.get(b) != "cloud" for b in sent_to):
+                sent += " Nothing was sent to a cloud backend."
+        if not decision.private:
+            return RequestFailed(
+                f"no backend could answer the {request.task} request for {request.label}. "
+                f"Tried: {tried}. {sent}",
+                sent_to=sent_to,
             )
-        return RequestFailed(f"no backend could answer the {request.task} request. Tried: {tried}.")
+        allowed = " or ".join(sorted(request.verdict.localities))
+        if not refused:
+            return RequestFailed(
+                f"no {allowed} backend could answer the {request.task} request for "
+                f"{request.label}, which is private ({decision.verdict.summary}). "
+                f"Tried: {tried}. {sent}",
+                sent_to=sent_to,
+            )
+        return RequestRefused(
+            f"refused: {request.label} is private ({decision.verdict.summary}) and no "
+            f"{allowed} backend could take it. Tried: {tried}. {sent}",
+            sent_to=sent_to,
+            consent=self._offer(request),
+        )
+
+    def _offer(self, request: TaskRequest) -> ConsentOffer | None:
+        config = request.document.policy.config
+        if not config.privacy.allow_consent or not request.allow_cloud:
+            return None
+        backend = first_cloud_backend(config, request.task, self.localities())
+        if backend is None:
+            return None
+        return self.consents.offer(
+            content_hash=request.verdict.content_hash, task=request.task, backend=backend
+        )
 
     def _cache_key(
         self, request: TaskRequest, prompt: Prompt, decision: RouteDecision
     ) -> tuple[object, ...]:
         digest = hashlib.sha256(f"{prompt.system}\0{prompt.user}".encode()).hexdigest()
         return (request.task, digest, tuple(c.entry for c in decision.candidates))
-
-
-def _loop_deadline(monotonic_deadline: float) -> float:
-    """A `time.monotonic()` deadline on the running loop's clock."""
-    loop = asyncio.get_running_loop()
-    return loop.time() + (monotonic_deadline - time.monotonic())

@@ -1,4 +1,11 @@
-"""The values a request is made of and ends as: what to do, what came of it, why not."""
+"""The values a request is made of and ends as: what to do, what came of it, why not.
+
+A request is built in three steps that cannot be skipped: a :class:`Document` (which
+file, its whole text), a :class:`ClassifiedDocument` (its policy and its privacy
+verdict, made once on the whole text by :meth:`localroute.pipeline.Pipeline.classify`),
+then any number of :class:`TaskRequest` over it — a selection or a chunk is a range of
+a classified document and inherits its verdict.
+"""
 
 from __future__ import annotations
 
@@ -7,37 +14,101 @@ from functools import cached_property
 from typing import Any, Protocol
 
 from localroute.config.models import Locality
+from localroute.identity import DocumentIdentity, lsp_lines
+from localroute.policy import Policy
+from localroute.privacy.classify import PrivacyVerdict, content_hash
+from localroute.privacy.consent import ConsentOffer
 from localroute.routing.router import Candidate
 from localroute.tasks.findings import Finding
 
 
 @dataclass(frozen=True)
-class TaskRequest:
-    """One request: a task over a document snapshot, a whole file or a line range."""
+class Document:
+    """A snapshot of one document: which file it is and its whole text."""
 
-    task: str
-    uri: str
-    path: str | None
+    identity: DocumentIdentity
     text: str
-    start_line: int | None = None  # 0-based, inclusive; None = whole file
-    end_line: int | None = None
-    workspace_roots: tuple[str, ...] = ()
     language: str | None = None
-    refresh: bool = False
+    owner_text: str | None = None
+    """For a view of a file (a `git:` version, a notebook cell): the file's own text, which
+    the verdict also covers."""
 
     @cached_property
     def lines(self) -> list[str]:
-        return self.text.splitlines()
+        """The lines as LSP counts them (``\\n``, ``\\r\\n``, ``\\r``), without endings."""
+        return lsp_lines(self.text)
+
+    @cached_property
+    def content_hash(self) -> str:
+        return content_hash(self.text)
+
+    @property
+    def uri(self) -> str:
+        return self.identity.uri
+
+
+@dataclass(frozen=True)
+class ClassifiedDocument:
+    """A document with the policy that holds for it and its privacy verdict."""
+
+    document: Document
+    policy: Policy
+    verdict: PrivacyVerdict
+
+    def __post_init__(self) -> None:
+        # A verdict belongs to one text: never pair it with another.
+        if self.verdict.content_hash != self.document.content_hash:
+            raise ValueError("the verdict was made for another text")
+
+    @property
+    def private(self) -> bool:
+        return self.verdict.private
+
+    @property
+    def label(self) -> str:
+        """The document's name relative to its project root: what prompts and reports show."""
+        return self.policy.relative_label(self.document.identity)
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    """One task over a classified document: the whole file or a line range of it."""
+
+    task: str
+    document: ClassifiedDocument
+    start_line: int | None = None  # 0-based, inclusive; None = whole file
+    end_line: int | None = None
+    refresh: bool = False
+    consent: str | None = None
+    """A consent token from an earlier refusal of the same request."""
+    allow_cloud: bool = True
+    """False in bulk runs unless the user opted in: only local and private-network."""
 
     def but(self, **changes: Any) -> TaskRequest:
-        """A copy with `changes` (task, range …) sharing this one's split lines (same text)."""
-        other = replace(self, **changes)
-        if "text" not in changes and "lines" in self.__dict__:
-            other.__dict__["lines"] = self.lines
-        return other
+        return replace(self, **changes)
+
+    @property
+    def lines(self) -> list[str]:
+        return self.document.document.lines
+
+    @property
+    def uri(self) -> str:
+        return self.document.document.uri
+
+    @property
+    def language(self) -> str | None:
+        return self.document.document.language
+
+    @property
+    def verdict(self) -> PrivacyVerdict:
+        return self.document.verdict
+
+    @property
+    def label(self) -> str:
+        return self.document.label
 
     def line_span(self) -> tuple[int, int]:
-        last = max(len(self.lines) - 1, 0)
+        last = max(_last_text_line(self.lines), 0)
         if self.start_line is None:
             return 0, last
         start = min(max(self.start_line, 0), last)
@@ -48,9 +119,12 @@ class TaskRequest:
         start, end = self.line_span()
         return self.lines[start : end + 1]
 
-    @property
-    def label(self) -> str:
-        return self.path or self.uri
+
+def _last_text_line(lines: list[str]) -> int:
+    """The index of the last line; a final line break does not start a line of its own."""
+    if len(lines) > 1 and lines[-1] == "":
+        return len(lines) - 2
+    return len(lines) - 1
 
 
 @dataclass(frozen=True)
@@ -66,14 +140,30 @@ class TaskOutcome:
     findings: tuple[Finding, ...] = ()
     markdown: str | None = None
     attempts: tuple[str, ...] = field(default_factory=tuple)
+    consented: bool = False
 
 
 class TaskError(Exception):
     """A request that produced no result; the message says why and what was tried."""
 
+    def __init__(self, message: str, *, sent_to: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.sent_to = sent_to
+        """Backends that received (part of) the prompt before failing."""
+
 
 class RequestRefused(TaskError):
-    """Private code and no allowed backend available: nothing was sent."""
+    """Private code and no allowed backend could take it."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        sent_to: tuple[str, ...] = (),
+        consent: ConsentOffer | None = None,
+    ) -> None:
+        super().__init__(message, sent_to=sent_to)
+        self.consent = consent
 
 
 class RequestFailed(TaskError):

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from localroute import contract
 from localroute.pipeline import Pipeline, TaskRequest
-from localroute.routing.router import private_localities
 
 
-def route_report(pipeline: Pipeline, request: TaskRequest) -> dict[str, Any]:
+def route_report(pipeline: Pipeline, request: TaskRequest) -> contract.RouteResult:
     """The routing decision for a request and its reasons; nothing is sent."""
     decision = pipeline.decide(request)
     predicted = pipeline.predicted(decision)
-    candidates = [
+    candidates: list[contract.RouteCandidate] = [
         {
             "backend": c.backend,
             "model": c.model,
@@ -24,15 +22,17 @@ def route_report(pipeline: Pipeline, request: TaskRequest) -> dict[str, Any]:
     if predicted is not None:
         summary = f"{request.task} → {predicted.label()}"
     elif decision.private:
-        allowed = " or ".join(sorted(private_localities(pipeline.config)))
+        allowed = " or ".join(sorted(request.verdict.localities))
         summary = f"{request.task} → refused: private, no {allowed} backend available"
     else:
         summary = f"{request.task} → no backend available"
+    root = request.document.policy.root
     return {
         "task": request.task,
         "uri": request.uri,
         "private": decision.private,
         "reasons": list(decision.verdict.reasons),
+        "root": root.path if root else None,
         "candidates": candidates,
         "skipped": [{"entry": s.entry, "reason": s.reason} for s in decision.skipped],
         "predicted": None
@@ -47,7 +47,7 @@ def route_report(pipeline: Pipeline, request: TaskRequest) -> dict[str, Any]:
     }
 
 
-async def status_report(pipeline: Pipeline) -> dict[str, Any]:
+async def status_report(pipeline: Pipeline) -> contract.StatusResult:
     """Probe every backend now (bounded by each connect timeout) and report."""
     config = pipeline.config
     localities = pipeline.localities()
@@ -57,22 +57,29 @@ async def status_report(pipeline: Pipeline) -> dict[str, Any]:
         value = healths[name].latency_ms
         return None if value is None else round(value, 1)
 
-    backends = [
-        {
-            "name": name,
-            "kind": backend.kind,
-            "locality": localities[name],
-            "url": backend.endpoint,
-            "up": healths[name].state == "up",
-            "detail": healths[name].detail,
-            "latency_ms": latency(name),
-            "models": list(healths[name].models),
-            "start_command": backend.start_command,
-        }
-        for name, backend in config.backends.items()
-    ]
-    tasks = {
+    backends: list[contract.BackendStatus] = []
+    for name, backend in config.backends.items():
+        up = healths[name].state == "up"
+        service = pipeline.services.get(name)
+        state = "up" if up else service if service in ("starting", "stopped") else "down"
+        backends.append(
+            {
+                "name": name,
+                "kind": backend.kind,
+                "locality": localities[name],
+                "url": backend.endpoint,
+                "up": up,
+                "state": state,
+                "detail": healths[name].detail,
+                "latency_ms": latency(name),
+                "models": list(healths[name].models),
+                "start_command": backend.start_command,
+                "stop_command": backend.stop_command,
+            }
+        )
+    tasks: dict[str, contract.TaskRoute] = {
         name: {"route": list(task.route), "route_private": task.route_private}
         for name, task in config.tasks.items()
     }
-    return {"backends": backends, "tasks": tasks}
+    problems = [str(p) for p in pipeline.store.problems() if p.severity == "error"]
+    return {"backends": backends, "tasks": tasks, "problems": problems}

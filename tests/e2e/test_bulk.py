@@ -103,6 +103,7 @@ def test_private_files_refused_with_local_down_and_cloud_gets_no_private_byte(
 ) -> None:
     project = tmp_path / "project"
     (project / "app").mkdir(parents=True)
+    (project / ".git").mkdir()  # a project root: its rules are known
     (project / "app" / "ordinary.py").write_text("def ok():\n    return 'public marker'\n")
     (project / "app" / "keys.py").write_text(f"KEY = '{SECRET}'\nVALUE = 'credential marker'\n")
     (project / "secrets").mkdir()
@@ -121,13 +122,15 @@ def test_private_files_refused_with_local_down_and_cloud_gets_no_private_byte(
             [tasks.review]
             route = ["local:coder", "cloud:big"]
             """
-        done = run_cli(tmp_path, config, "review", "project", "--format", "text")
-        assert done.returncode == 0, done.stderr
+        done = run_cli(tmp_path, config, "review", "project", "--format", "text", "--allow-cloud")
+        # Refused files are not "reviewed": the run exits 3 and says so, file by file.
+        assert done.returncode == 3, done.stderr
         out = done.stdout
         assert "project/app/ordinary.py: no findings (big @ cloud (cloud))" in out
-        assert "project/app/keys.py: not reviewed: refused:" in out
+        assert "project/app/keys.py: refused: refused:" in out
         assert "AWS access key id (line 1)" in out
-        assert "project/secrets/notes.py: not reviewed: refused:" in out
+        assert "project/secrets/notes.py: refused: refused:" in out
+        assert "1/3 file(s) reviewed, 2 refused, 0 not reviewed" in done.stderr
         assert "skipped" in done.stderr and "blob.bin" in done.stderr and "binary" in done.stderr
         sent = json.dumps([r.json for r in cloud.chat_requests])
         assert "public marker" in sent
@@ -178,6 +181,7 @@ def test_a_3000_line_file_is_reviewed_in_chunks_on_the_right_lines(tmp_path: Pat
 
 
 def test_sarif_output_validates_against_the_schema(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
     (tmp_path / "a.py").write_text("def a():\n    return 1 / 0\n")
     (tmp_path / ".env").write_text("TOKEN=x\n")
     with FakeOpenAI() as cloud:
@@ -193,10 +197,20 @@ def test_sarif_output_validates_against_the_schema(tmp_path: Path) -> None:
             route = ["cloud:big"]
             """
         done = run_cli(
-            tmp_path, config, "review", "a.py", ".env", "--format", "sarif", "--fail-on", "error"
+            tmp_path,
+            config,
+            "review",
+            "a.py",
+            ".env",
+            "--format",
+            "sarif",
+            "--fail-on",
+            "error",
+            "--allow-cloud",
         )
         assert len(cloud.chat_requests) == 1
-    assert done.returncode == 1  # a finding at or above --fail-on
+    # A refused file (3) takes precedence over a finding at or above --fail-on (1).
+    assert done.returncode == 3
     sarif = json.loads(done.stdout)
     schema = json.loads((ROOT / "tests" / "data" / "sarif-schema-2.1.0.json").read_text())
     jsonschema.validate(sarif, schema)
@@ -211,6 +225,8 @@ def test_sarif_output_validates_against_the_schema(tmp_path: Path) -> None:
     assert {rule["id"] for rule in run["tool"]["driver"]["rules"]} == {finding["ruleId"]}
     (notice,) = run["invocations"][0]["toolExecutionNotifications"]
     assert ".env" in notice["message"]["text"] and "private" in notice["message"]["text"]
+    assert run["invocations"][0]["executionSuccessful"] is False
+    assert run["invocations"][0]["exitCode"] == 3
 
 
 def test_ctrl_c_closes_in_flight_requests_and_prints_what_finished(tmp_path: Path) -> None:
@@ -257,7 +273,7 @@ def test_ctrl_c_closes_in_flight_requests_and_prints_what_finished(tmp_path: Pat
         assert time.monotonic() - began < 1.0
         assert process.returncode == 130
         assert out.count("no findings") == 2
-        assert "2/12 file(s) reviewed, interrupted" in err
+        assert "2/12 file(s) reviewed" in err and "10 not started (interrupted)" in err
         assert local.wait_for(lambda: local.disconnects >= 2, timeout_s=5)
 
 

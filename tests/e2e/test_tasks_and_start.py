@@ -115,7 +115,9 @@ async def test_a_prompt_larger_than_the_local_window_goes_to_the_large_context_e
             assert "context window is 4096" in result["reason"]
             assert len(local.chat_requests) == 1 and len(cloud.chat_requests) == 1
 
-        # The same decision, with its reason, from the shell, sending nothing.
+        # The same decision, with its reason, from the shell, sending nothing: the file's
+        # project root (a git repository here) is found from the file.
+        (tmp_path / "workspace" / ".git").mkdir()
         (tmp_path / "workspace" / "big.py").write_text(big)
         (tmp_path / "config.toml").write_text(config)
         shown = (

@@ -27,6 +27,7 @@ from tests.fakes.anthropic_fake import (
     anthropic_error,
 )
 from tests.fakes.openai_fake import closed_port
+from tests.support.cleared import chat_request
 
 pytestmark = pytest.mark.timeout(15)
 
@@ -41,7 +42,7 @@ MakeBackend = Callable[..., AnthropicBackend]
 
 
 def request(schema: dict[str, Any] | None = None, model: str = "claude-haiku-4-5") -> ChatRequest:
-    return ChatRequest(
+    return chat_request(
         model=model,
         system="You review code.",
         user="def f(): return 1",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from localroute.config.models import BUILTIN_PRIVACY_GLOBS
-from localroute.privacy import PrivacyVerdict, classify, path_from_uri
+from localroute.identity import identify
+from localroute.privacy import classify
 
 GITHUB_TOKEN = "gh" + "p_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
 AWS_KEY_ID = "AK" + "IA" + "Q3EGRPZ7KD2WXN5M"
@@ -33,7 +34,7 @@ def test_secret_reason_uses_file_lines_and_never_the_secret() -> None:
         detect_secrets=True,
         first_line=10,
     )
-    assert verdict == PrivacyVerdict(True, ("contains a GitHub token (line 12)",))
+    assert (verdict.private, verdict.reasons) == (True, ("contains a GitHub token (line 12)",))
     assert GITHUB_TOKEN not in verdict.summary
     assert GITHUB_TOKEN[4:] not in repr(verdict)
 
@@ -70,7 +71,7 @@ def test_detect_secrets_off_ignores_content() -> None:
         globs=GLOBS,
         detect_secrets=False,
     )
-    assert verdict == PrivacyVerdict(False, ())
+    assert (verdict.private, verdict.reasons) == (False, ())
     assert verdict.summary == "not private"
 
 
@@ -108,37 +109,10 @@ def test_reasons_are_capped() -> None:
     assert verdict.reasons[-1] == "and 5 more"
 
 
-def test_path_from_uri_file() -> None:
-    assert path_from_uri("file:///home/u/proj/a.py") == "/home/u/proj/a.py"
-    assert path_from_uri("file:///home/u/my%20proj/.env") == "/home/u/my proj/.env"
-    assert path_from_uri("file://localhost/etc/hosts") == "/etc/hosts"
-    assert path_from_uri("FILE:///x/y") == "/x/y"
-
-
-def test_path_from_uri_windows() -> None:
-    assert path_from_uri("file:///C:/x/y.py") == "C:/x/y.py"
-    assert path_from_uri("file:///c%3A/Users/me/.env") == "c:/Users/me/.env"
-    assert path_from_uri("file://server/share/a.py") == "//server/share/a.py"
-
-
-def test_path_from_uri_non_files() -> None:
-    assert path_from_uri("untitled:Untitled-1") is None
-    assert path_from_uri("https://example.com/a.py") is None
-    assert path_from_uri("git:/ws/a.py?ref=HEAD") is None
-    assert path_from_uri("not a uri") is None
-    assert path_from_uri("file://") is None
-
-
-def test_path_from_uri_notebook_cell_gives_the_notebook() -> None:
-    uri = "vscode-notebook-cell:/home/u/proj/secrets/analysis.ipynb#W0sZmlsZQ%3D%3D"
-    assert path_from_uri(uri) == "/home/u/proj/secrets/analysis.ipynb"
-    assert path_from_uri("vscode-notebook-cell:/c%3A/nb/a.ipynb#W1") == "c:/nb/a.ipynb"
-
-
 def test_notebook_cell_is_private_through_its_notebook() -> None:
     uri = "vscode-notebook-cell:/home/u/proj/secrets/analysis.ipynb#W0sZmlsZQ%3D%3D"
     verdict = classify(
-        path=path_from_uri(uri),
+        path=identify(uri).path,
         workspace_roots=["/home/u/proj"],
         text="df.head()",
         globs=GLOBS,

@@ -16,15 +16,15 @@ import pytest
 from localroute.backends.base import (
     BackendRequestError,
     BackendUnavailable,
-    ChatRequest,
 )
 from localroute.backends.command import CommandBackend, compose_prompt
 from localroute.config.models import backend_config
+from tests.support.cleared import chat_request
 
 FAKES_BIN = Path(__file__).resolve().parents[1] / "fakes" / "bin"
 STUB = FAKES_BIN / "fake-opencode"
 OPENCODE_ARGV = ["fake-opencode", "run", "-m", "github-copilot/{model}", "--format", "json"]
-REQUEST = ChatRequest(model="claude-haiku-4.5", system="You review code.", user="x = 1\n")
+REQUEST = chat_request(model="claude-haiku-4.5", system="You review code.", user="x = 1\n")
 
 
 @pytest.fixture
@@ -116,8 +116,8 @@ async def test_text_output_streams_and_substitutes_model(
 
 
 def test_prompt_without_system_message_is_the_user_message() -> None:
-    assert compose_prompt(ChatRequest(model="m", system="", user="hi")) == "hi"
-    assert compose_prompt(ChatRequest(model="m", system="S", user="U")) == "S\n\nU"
+    assert compose_prompt(chat_request(model="m", system="", user="hi")) == "hi"
+    assert compose_prompt(chat_request(model="m", system="S", user="U")) == "S\n\nU"
 
 
 async def test_large_prompt_and_answer_do_not_deadlock(
@@ -126,7 +126,7 @@ async def test_large_prompt_and_answer_do_not_deadlock(
     big = "y = 2\n" * 200_000  # 1.2 MB, far beyond a pipe buffer
     (cli / "answer.txt").write_text("z" * 300_000)
     monkeypatch.setenv("FAKE_CLI_ANSWER_FILE", str(cli / "answer.txt"))
-    result = await make().chat(ChatRequest(model="m", system="", user=big))
+    result = await make().chat(chat_request(model="m", system="", user=big))
     assert result.text == "z" * 300_000
     assert records(cli)[0]["stdin"] == big
 

@@ -166,7 +166,12 @@ def test_invalid_toml_is_reported(env: dict[str, str]) -> None:
 def test_route_entries_must_name_a_model() -> None:
     with pytest.raises(ValueError, match="not 'backend:model'"):
         Config.model_validate({"tasks": {"review": {"route": ["local"]}}})
-    task = Config.model_validate({"tasks": {"review": {"route": ["homelab:qwen3-coder:30b"]}}})
+    task = Config.model_validate(
+        {
+            "backends": {"homelab": {"kind": "ollama", "url": "http://10.0.0.2:11434"}},
+            "tasks": {"review": {"route": ["homelab:qwen3-coder:30b"]}},
+        }
+    )
     assert task.tasks["review"].route == ["homelab:qwen3-coder:30b"]
 
 

@@ -24,10 +24,9 @@ from localroute.backends.copilot import NO_TOKEN, CopilotBackend
 from localroute.backends.copilot_auth import (
     LoginError,
     device_flow_login,
-    find_oauth_token,
-    own_token_path,
 )
 from localroute.config.models import backend_config
+from localroute.config.paths import find_oauth_token, own_token_path
 from tests.fakes.copilot_fake import (
     FORBIDDEN,
     MODEL_NOT_SUPPORTED,
@@ -37,6 +36,7 @@ from tests.fakes.copilot_fake import (
     rate_limited,
 )
 from tests.fakes.openai_fake import closed_port, text_error
+from tests.support.cleared import chat_request
 
 SCHEMA = {"type": "object", "properties": {"findings": {"type": "array"}}}
 LOGIN = "run `localroute login copilot`"
@@ -45,7 +45,7 @@ MakeBackend = Callable[..., CopilotBackend]
 
 
 def request(model: str = "claude-haiku-4.5", **kwargs: Any) -> ChatRequest:
-    return ChatRequest(model=model, system="You review code.", user="def f(): return 1", **kwargs)
+    return chat_request(model=model, system="You review code.", user="def f(): return 1", **kwargs)
 
 
 def write_json(path: Path, data: Any) -> None:

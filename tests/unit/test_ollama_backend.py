@@ -23,6 +23,7 @@ from tests.fakes.ollama_fake import (
     queue_full,
 )
 from tests.fakes.openai_fake import BlackHole, closed_port
+from tests.support.cleared import chat_request
 
 pytestmark = pytest.mark.timeout(15)
 
@@ -37,7 +38,7 @@ MakeBackend = Callable[..., OllamaBackend]
 
 
 def request(schema: dict[str, Any] | None = None, model: str = "coder") -> ChatRequest:
-    return ChatRequest(
+    return chat_request(
         model=model,
         system="You review code.",
         user=USER_CODE,

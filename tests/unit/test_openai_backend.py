@@ -27,6 +27,7 @@ from tests.fakes.openai_fake import (
     closed_port,
     openai_error,
 )
+from tests.support.cleared import chat_request
 
 pytestmark = pytest.mark.timeout(15)
 
@@ -42,7 +43,7 @@ MakeBackend = Callable[..., OpenAIBackend]
 
 
 def request(schema: dict[str, Any] | None = None, model: str = "coder") -> ChatRequest:
-    return ChatRequest(
+    return chat_request(
         model=model,
         system="You review code.",
         user="def f(): return 1",

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-import localroute.pipeline as pipeline_module
+import localroute.backends.registry as registry_module
 from localroute.backends.base import (
     BackendRequestError,
     BackendUnavailable,
@@ -27,7 +27,9 @@ from localroute.config.models import (
     TaskConfig,
     backend_config,
 )
+from localroute.identity import identify
 from localroute.pipeline import (
+    Document,
     Pipeline,
     RequestFailed,
     RequestRefused,
@@ -35,6 +37,7 @@ from localroute.pipeline import (
     TaskOutcome,
     TaskRequest,
 )
+from localroute.policy import PolicyStore
 from localroute.routing.router import Candidate
 from localroute.tasks.findings import Finding
 
@@ -167,7 +170,8 @@ async def build(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Builder]:
 
     def _build(**config_kw: object) -> Harness:
         config = make_config(**config_kw)  # type: ignore[arg-type]
-        harness = Harness(Pipeline(config))
+        harness = Harness(Pipeline(PolicyStore(fixed=config, workspace_folders=["/ws"])))
+        CURRENT[:] = [harness.pipeline]
         for name, configured in config.backends.items():
             locality = harness.pipeline.localities()[name]
             harness.fakes[name] = FakeBackend(name, configured, locality)
@@ -175,13 +179,18 @@ async def build(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Builder]:
         def create_backend(name: str, config: BackendConfig, locality: Locality) -> FakeBackend:
             return harness.fakes[name]
 
-        monkeypatch.setattr(pipeline_module, "create_backend", create_backend)
+        # The registry still wraps each fake in its privacy guard, as in production.
+        monkeypatch.setattr(registry_module, "_implementation", create_backend)
         made.append(harness.pipeline)
         return harness
 
     yield _build
     for pipeline in made:
         await pipeline.aclose()
+
+
+CURRENT: list[Pipeline] = []
+"""The pipeline of the test's harness: requests are classified by it, as callers must."""
 
 
 def request(
@@ -194,15 +203,12 @@ def request(
     refresh: bool = False,
 ) -> TaskRequest:
     uri = f"file://{path}" if path else "untitled:Untitled-1"
+    document = Document(identify(uri), text, "python")
     return TaskRequest(
         task=task,
-        uri=uri,
-        path=path,
-        text=text,
+        document=CURRENT[0].classify(document),
         start_line=start,
         end_line=end,
-        workspace_roots=("/ws",),
-        language="python",
         refresh=refresh,
     )
 
@@ -259,7 +265,8 @@ async def test_local_receives_the_review_prompt_for_the_range_only(build: Builde
     assert sent.json_schema is not None  # review asks for structured output
     assert "line_2 = 2" in sent.user and "line_4 = 4" in sent.user
     assert "line_1 = 1" not in sent.user and "line_5 = 5" not in sent.user
-    assert "/ws/src/app.py" in sent.user
+    # A prompt names the file relative to its project root, never the home directory.
+    assert "src/app.py" in sent.user and "/ws/" not in sent.user
 
 
 async def test_unparseable_review_answer_becomes_one_info_finding(build: Builder) -> None:
@@ -374,11 +381,10 @@ async def test_every_candidate_failing_on_public_code_is_request_failed(build: B
     assert not isinstance(caught.value, RequestRefused)
 
 
-async def test_unconfigured_backend_in_route_is_skipped_and_reported(build: Builder) -> None:
-    h = build(review=["ghost:x", LOCAL])
-    outcome = await h.pipeline.run(request())
-    assert outcome.backend == "local"
-    assert "ghost:x: backend 'ghost' is not configured" in outcome.reason
+def test_a_route_naming_an_undefined_backend_is_a_configuration_error() -> None:
+    # A typo such as `locl:coder` must not skip silently to the next (cloud) entry.
+    with pytest.raises(ValueError, match="'ghost:x' names backend 'ghost', which is not defined"):
+        make_config(review=["ghost:x", LOCAL])
 
 
 async def test_unknown_task_is_a_task_error(build: Builder) -> None:
@@ -486,15 +492,16 @@ async def test_private_network_not_allowed_is_refused(build: Builder) -> None:
     assert h["copilot"].requests == []
 
 
-async def test_secret_outside_the_selected_range_does_not_make_the_selection_private(
+async def test_a_secret_outside_the_selection_makes_the_selection_private(
     build: Builder,
 ) -> None:
+    # The verdict belongs to the whole document: no part of it goes to a cloud.
     h = build()
     h.pipeline.health.mark_down("local", "connection refused")
     text = f'KEY_ID = "{AWS_KEY_ID}"\n' + TEN_LINES
-    outcome = await h.pipeline.run(request(text=text, start=3, end=5))
-    assert outcome.backend == "copilot"
-    assert all(AWS_KEY_ID not in r.user for r in h["copilot"].requests)
+    with pytest.raises(RequestRefused, match="AWS access key id"):
+        await h.pipeline.run(request(text=text, start=3, end=5))
+    assert h["copilot"].calls == 0
 
 
 # --- cache ---------------------------------------------------------------------------------

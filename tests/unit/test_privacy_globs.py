@@ -25,9 +25,33 @@ def test_double_star_prefix_matches_any_depth_including_zero(path: str) -> None:
     assert matches("**/.env", path)
 
 
-@pytest.mark.parametrize("path", [".envrc", "app/.envrc", "x.env", "app/.env/x", "env"])
+@pytest.mark.parametrize("path", [".envrc", "app/.envrc", "x.env", "env", "app/.envx/y"])
 def test_double_star_prefix_needs_the_exact_basename(path: str) -> None:
     assert not matches("**/.env", path)
+
+
+@pytest.mark.parametrize(
+    ("glob", "path"),
+    [
+        ("**/.env", "app/.env/x"),
+        ("internal", "internal/a.py"),
+        ("internal", "src/internal/deep/a.py"),
+        ("confidential/", "src/confidential/x.py"),
+        ("/vendor", "vendor/lib/a.go"),
+        ("docs/*.md", "docs/a.md/inside.txt"),
+    ],
+)
+def test_a_pattern_matching_a_directory_covers_everything_below(glob: str, path: str) -> None:
+    # gitignore semantics: an excluded directory excludes its contents.
+    assert matches(glob, path)
+
+
+@pytest.mark.parametrize(
+    ("glob", "path"),
+    [("internal", "internals/a.py"), ("confidential/", "confidential"), ("/vendor", "a/vendor/x")],
+)
+def test_directory_patterns_do_not_spill_over(glob: str, path: str) -> None:
+    assert not matches(glob, path)
 
 
 def test_env_variants() -> None:
@@ -178,7 +202,17 @@ def test_home_relative_glob(monkeypatch: pytest.MonkeyPatch) -> None:
         ("src/main.py", False),
         ("docs/secrets.md", False),
         ("src/keyboard.py", False),
-        (".envrc", False),
+        (".envrc", True),
+        ("deploy/prod.tfvars", True),
+        ("home/.kube/config", True),
+        (".pgpass", True),
+        ("home/.docker/config.json", True),
+        ("keys/server.ppk", True),
+        ("web/.htpasswd", True),
+        ("k8s/secrets.yaml", True),
+        ("k8s/secrets.yml", True),
+        ("src/envrc.py", False),
+        ("k8s/deployment.yaml", False),
     ],
 )
 def test_builtin_globs(rel: str, private: bool) -> None:

@@ -6,7 +6,13 @@ import random
 
 import pytest
 
-from localroute.config.models import Config, Locality, PrivacyConfig, TaskConfig
+from localroute.config.models import (
+    Config,
+    Locality,
+    PrivacyConfig,
+    TaskConfig,
+    backend_config,
+)
 from localroute.privacy import PrivacyVerdict
 from localroute.routing.router import (
     Candidate,
@@ -34,7 +40,9 @@ def make_config(
     allow_private_network: bool = True,
     task: str = "review",
 ) -> Config:
+    named = {e.partition(":")[0] for e in [*route, *(route_private or [])]}
     return Config(
+        backends={n: backend_config(kind="openai", url="http://127.0.0.1:1/v1") for n in named},
         tasks={task: TaskConfig(route=route, route_private=route_private)},
         privacy=PrivacyConfig(allow_private_network=allow_private_network),
     )

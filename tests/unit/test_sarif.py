@@ -203,12 +203,17 @@ def test_failures_refusals_and_skips_are_notifications(schema: dict[str, Any]) -
     validate(log, schema)
     (run,) = log["runs"]
     (invocation,) = run["invocations"]
-    assert invocation["executionSuccessful"] is True
+    # A file refused or not reviewed is not a successful run: CI must not go green.
+    assert invocation["executionSuccessful"] is False
     notes = invocation["toolExecutionNotifications"]
     assert [(n["level"], n["descriptor"]["id"], n["message"]["text"]) for n in notes] == [
-        ("error", "localroute/failed", "big.py: failed: timeout after 300 s on chunk 2 of 3"),
         (
-            "warning",
+            "error",
+            "localroute/not-reviewed",
+            "big.py: not reviewed: timeout after 300 s on chunk 2 of 3",
+        ),
+        (
+            "error",
             "localroute/refused",
             "secret/keys.py: refused: private file and no local backend is up",
         ),
@@ -221,6 +226,16 @@ def test_failures_refusals_and_skips_are_notifications(schema: dict[str, Any]) -
         r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"]
     ]
     assert result_uris == ["big.py", "ok.py"]
+
+
+def test_a_run_where_every_file_was_reviewed_is_successful(schema: dict[str, Any]) -> None:
+    log = to_sarif([ok_result("ok.py", finding(1))], tool_version="0.1.0", exit_code=0)
+    validate(log, schema)
+    (invocation,) = log["runs"][0]["invocations"]
+    assert invocation["executionSuccessful"] is True
+    assert invocation["exitCode"] == 0
+    interrupted = to_sarif([ok_result("ok.py")], tool_version="0.1.0", interrupted=True)
+    assert interrupted["runs"][0]["invocations"][0]["executionSuccessful"] is False
 
 
 def test_an_empty_run_is_valid(schema: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from localroute.clearance import Clearance
 from localroute.config.models import BackendConfig, Locality
 
 
@@ -60,14 +61,22 @@ class BackendRequestError(BackendError):
 
 @dataclass(frozen=True)
 class ChatRequest:
-    """One chat completion: a system and a user message, optionally structured output."""
+    """One chat completion: a system and a user message, optionally structured output.
+
+    It carries the privacy gate's :class:`~localroute.clearance.Clearance` for exactly this
+    text: without one no request can be made, and with one made for other text it fails.
+    """
 
     model: str
     system: str
     user: str
+    clearance: Clearance
     json_schema: dict[str, Any] | None = None
     max_tokens: int = 1024
     temperature: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.clearance.check_text(self.system, self.user)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,6 @@ from localroute.backends.copilot_auth import (
     LOGIN_HINT,
     CopilotSession,
     exchange_token,
-    find_oauth_token,
 )
 from localroute.backends.http import PROBE_READ_S, client_for, read_limited
 from localroute.backends.openai import ERROR_BODY_LIMIT, AnswerReader
@@ -49,6 +48,7 @@ from localroute.backends.openai_errors import (
     transport_error,
 )
 from localroute.config.models import CopilotBackendConfig, Locality
+from localroute.config.paths import find_oauth_token
 
 log = logging.getLogger(__name__)
 

@@ -24,6 +24,7 @@ import httpx
 
 from localroute.backends.base import BackendError, BackendRequestError, BackendUnavailable
 from localroute.backends.openai_errors import error_for_status, one_line, parse_error_body
+from localroute.config.paths import own_token_path
 
 COPILOT_CLIENT_ID = "Iv1.b507a08c87ecfe98"
 """The OAuth app of VS Code / copilot.vim; its tokens are accepted by the token exchange."""
@@ -31,8 +32,6 @@ COPILOT_CLIENT_ID = "Iv1.b507a08c87ecfe98"
 DEFAULT_LOGIN_URL = "https://github.com"
 _ERROR_BODY_LIMIT = 64 * 1024
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-COPILOT_FILES = ("apps.json", "hosts.json")
-"""Files of the Copilot plugins under ``$XDG_CONFIG_HOME/github-copilot/``, in lookup order."""
 
 
 LOGIN_HINT = "run `localroute login copilot`"
@@ -47,65 +46,6 @@ EDITOR_HEADERS: dict[str, str] = {
 
 class LoginError(Exception):
     """The device flow failed; ``str(err)`` is a message for the user (never a token)."""
-
-
-def config_home(env: Mapping[str, str]) -> Path:
-    """``$XDG_CONFIG_HOME``, else ``$HOME/.config`` (an empty variable counts as unset)."""
-    if xdg := env.get("XDG_CONFIG_HOME"):
-        return Path(xdg)
-    home = env.get("HOME")
-    return (Path(home) if home else Path.home()) / ".config"
-
-
-def own_token_path(env: Mapping[str, str]) -> Path:
-    """localroute's own token file: ``$XDG_CONFIG_HOME/localroute/copilot.json``."""
-    return config_home(env) / "localroute" / "copilot.json"
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def _token_in(data: Any) -> str | None:
-    """``oauth_token`` of the first key containing ``github.com`` (apps.json / hosts.json)."""
-    if not isinstance(data, dict):
-        return None
-    for key, value in data.items():
-        if "github.com" in key and isinstance(value, dict):
-            token = value.get("oauth_token")
-            if isinstance(token, str) and token.strip():
-                return token.strip()
-    return None
-
-
-def find_oauth_token(env: Mapping[str, str], env_var: str | None = None) -> tuple[str, str] | None:
-    """The GitHub OAuth token to exchange for a Copilot session token, and where it was found.
-
-    Order: the environment variable ``env_var`` (the backend's ``oauth_token_env``) when set
-    and not empty; ``github-copilot/apps.json``, then ``hosts.json`` under the XDG config
-    home; localroute's own file (:func:`own_token_path`). The description names the source
-    (a variable name or a path), never the token. None when there is no token anywhere.
-    """
-    if env_var:
-        value = env.get(env_var, "").strip()
-        if value:
-            return value, f"environment variable {env_var}"
-    base = config_home(env) / "github-copilot"
-    for name in COPILOT_FILES:
-        path = base / name
-        token = _token_in(_read_json(path))
-        if token:
-            return token, str(path)
-    own = own_token_path(env)
-    data = _read_json(own)
-    if isinstance(data, dict):
-        token = data.get("oauth_token")
-        if isinstance(token, str) and token.strip():
-            return token.strip(), str(own)
-    return None
 
 
 def save_oauth_token(token: str, env: Mapping[str, str]) -> Path:

@@ -46,7 +46,50 @@ class UnavailableKind:
         return None
 
 
+class GuardedBackend:
+    """A backend that sends only what the privacy gate cleared for it.
+
+    Every backend the pipeline uses is made by :func:`create_backend`, so every request
+    passes this check before any byte is written: the request's clearance must name this
+    backend and its locality (the text was already checked when the request was made).
+    """
+
+    def __init__(self, inner: Backend) -> None:
+        self._inner = inner
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    @property
+    def config(self) -> BackendConfig:
+        return self._inner.config
+
+    @property
+    def locality(self) -> Locality:
+        return self._inner.locality
+
+    @property
+    def inner(self) -> Backend:
+        return self._inner
+
+    async def probe(self) -> ProbeResult:
+        return await self._inner.probe()
+
+    async def chat(self, request: ChatRequest, on_text: TextCallback | None = None) -> ChatResult:
+        request.clearance.check_backend(self.name, self.locality)
+        request.clearance.check_text(request.system, request.user)
+        return await self._inner.chat(request, on_text)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 def create_backend(name: str, config: BackendConfig, locality: Locality) -> Backend:
+    return GuardedBackend(_implementation(name, config, locality))
+
+
+def _implementation(name: str, config: BackendConfig, locality: Locality) -> Backend:
     target = _IMPLEMENTATIONS.get(config.kind)
     if target is None:
         return UnavailableKind(name, config, locality)

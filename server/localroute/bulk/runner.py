@@ -8,13 +8,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 from localroute.bulk.chunks import Chunk, merge_findings, split_for_window
 from localroute.bulk.sarif import FileResult
+from localroute.identity import identify_path
 from localroute.pipeline import (
     DEFAULT_MAX_TOKENS,
+    Document,
     Pipeline,
     RequestRefused,
     TaskError,
@@ -62,15 +63,17 @@ def plan_chunks(pipeline: Pipeline, request: TaskRequest) -> list[Chunk]:
 
     Local first: a large file is cut to fit the local model rather than sent whole to a
     large-context cloud entry further down the route (and private code has no other way).
+    The document was classified whole before this: every chunk carries its verdict.
     """
-    lines = request.text.splitlines()
+    lines = request.selected_lines()
     whole = [Chunk(0, max(len(lines) - 1, 0))]
     prompt = pipeline.prompt_for(request)
     target = pipeline.decide(request, prompt, fit=False).predicted(pipeline.health.state)
     window = pipeline.window(target) if target is not None else None
     if window is None:
         return whole
-    answer = pipeline.config.tasks[request.task].max_tokens or DEFAULT_MAX_TOKENS
+    config = request.document.policy.config
+    answer = config.tasks[request.task].max_tokens or DEFAULT_MAX_TOKENS
     prompt_tokens = estimate_tokens(prompt)
     if prompt_tokens + answer <= window:
         return whole
@@ -81,60 +84,81 @@ def plan_chunks(pipeline: Pipeline, request: TaskRequest) -> list[Chunk]:
     return split_for_window(lines, max_lines=max_lines, language=request.language)
 
 
-def load_request(path: Path, *, task: str, root: Path, refresh: bool) -> TaskRequest | str:
-    """The request for one file, or why it cannot be read (blocking: run in a thread)."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        return f"cannot read: {exc.strerror}"
-    resolved = path.resolve()
-    return TaskRequest(
-        task=task,
-        uri=resolved.as_uri(),
-        path=str(resolved),
-        text=text,
-        workspace_roots=(str(root.resolve()),),
-        language=language_of(path),
-        refresh=refresh,
-    )
+def read_text(path: Path) -> str:
+    """A file's text (blocking: run in a thread); OSError says why not."""
+    return path.read_text(encoding="utf-8", errors="replace")
 
 
 async def review_file(
-    pipeline: Pipeline, path: Path, *, task: str, root: Path, refresh: bool = False
+    pipeline: Pipeline,
+    path: Path,
+    *,
+    task: str,
+    root: Path,
+    refresh: bool = False,
+    allow_cloud: bool = True,
 ) -> FileResult:
+    """Review one file: classified whole first, then (if it is large) in chunks.
+
+    The result says what happened to every part: findings of the parts that were
+    answered, and why the others were refused or not reviewed.
+    """
     label = relative(path, root)
-    request = await asyncio.to_thread(load_request, path, task=task, root=root, refresh=refresh)
-    if isinstance(request, str):
-        return FileResult(label, task, None, None, None, (), request)
+    try:
+        text = await asyncio.to_thread(read_text, path)
+    except OSError as exc:
+        return FileResult(label, task, None, None, None, (), f"cannot read: {exc.strerror}")
+    document = Document(identify_path(path), text, language_of(path))
+    classified = pipeline.classify(document)
+    request = TaskRequest(task, classified, refresh=refresh, allow_cloud=allow_cloud)
     chunks = plan_chunks(pipeline, request)
     if len(chunks) == 1:
         requests = [request]
     else:
-        requests = [replace(request, start_line=c.start_line, end_line=c.end_line) for c in chunks]
-    try:
-        outcomes = await asyncio.gather(*(pipeline.run(r) for r in requests))
-    except TaskError as exc:
-        refused = isinstance(exc, RequestRefused)
-        return FileResult(label, task, None, None, None, (), str(exc), refused=refused)
-    findings = merge_findings(
-        [(chunk, outcome.findings) for chunk, outcome in zip(chunks, outcomes, strict=True)]
-    )
-    return _result(label, task, outcomes, findings)
+        requests = [request.but(start_line=c.start_line, end_line=c.end_line) for c in chunks]
+    answers = await asyncio.gather(*(pipeline.run(r) for r in requests), return_exceptions=True)
+    outcomes: list[tuple[Chunk, TaskOutcome]] = []
+    errors: list[TaskError] = []
+    for chunk, answer in zip(chunks, answers, strict=True):
+        if isinstance(answer, TaskOutcome):
+            outcomes.append((chunk, answer))
+        elif isinstance(answer, TaskError):
+            errors.append(answer)
+        else:
+            raise answer  # a bug or a cancellation, never a reason to report "reviewed"
+    findings = merge_findings([(chunk, outcome.findings) for chunk, outcome in outcomes])
+    return _result(label, task, [o for _, o in outcomes], findings, errors, len(chunks))
 
 
 def _result(
-    label: str, task: str, outcomes: Sequence[TaskOutcome], findings: Sequence[Finding]
+    label: str,
+    task: str,
+    outcomes: Sequence[TaskOutcome],
+    findings: Sequence[Finding],
+    errors: Sequence[TaskError],
+    parts: int,
 ) -> FileResult:
     backends = sorted({o.backend for o in outcomes})
     models = sorted({o.model for o in outcomes})
     localities = sorted({o.locality for o in outcomes})
+    sent = {o.backend for o in outcomes} | {b for e in errors for b in e.sent_to}
+    error: str | None = None
+    if errors:
+        error = str(errors[0])
+        if parts > 1:
+            error = f"{len(errors)} of {parts} parts: {error}"
     return FileResult(
         label,
         task,
-        ", ".join(backends),
-        ", ".join(models),
-        ", ".join(localities),
+        ", ".join(backends) or None,
+        ", ".join(models) or None,
+        ", ".join(localities) or None,
         tuple(findings),
+        error,
+        refused=any(isinstance(e, RequestRefused) for e in errors),
+        parts=parts,
+        failed_parts=len(errors),
+        sent_to=tuple(sorted(sent)),
     )
 
 
@@ -147,9 +171,11 @@ async def review_files(
     jobs: int,
     on_result: ResultCallback | None = None,
     refresh: bool = False,
+    allow_cloud: bool = False,
 ) -> list[FileResult]:
     """Review every file, at most `jobs` at once; results are reported as files finish.
 
+    Bulk work stays on local and private-network backends unless ``allow_cloud``.
     Cancelling the caller cancels every request in flight (their connections close).
     """
     slots = asyncio.Semaphore(max(1, jobs))
@@ -157,7 +183,9 @@ async def review_files(
 
     async def one(path: Path) -> None:
         async with slots:
-            result = await review_file(pipeline, path, task=task, root=root, refresh=refresh)
+            result = await review_file(
+                pipeline, path, task=task, root=root, refresh=refresh, allow_cloud=allow_cloud
+            )
         results.append(result)
         if on_result is not None:
             on_result(result)

@@ -48,6 +48,17 @@ class FileResult:
     findings: tuple[Finding, ...]
     error: str | None = None
     refused: bool = False
+    parts: int = 1
+    """How many requests the file was reviewed in (chunks of a large file)."""
+    failed_parts: int = 0
+    """How many of them got no answer; findings are those of the others."""
+    sent_to: tuple[str, ...] = ()
+    """Every backend that received any part of the file, answered or not."""
+
+    @property
+    def reviewed(self) -> bool:
+        """Every part was answered."""
+        return self.error is None
 
 
 def relative_path(path: Path, base: Path) -> str:
@@ -76,6 +87,8 @@ def to_sarif(
     information_uri: str | None = None,
     source_root: Path | None = None,
     skipped: Sequence[tuple[str, str]] = (),
+    interrupted: bool = False,
+    exit_code: int | None = None,
 ) -> dict[str, Any]:
     """Build a SARIF 2.1.0 log with one run from per-file ``results``.
 
@@ -114,9 +127,17 @@ def to_sarif(
     driver: dict[str, Any] = {"name": TOOL_NAME, "version": tool_version, "rules": rules}
     if information_uri:
         driver["informationUri"] = information_uri
+    # A file refused or not reviewed is not a successful run: CI must not go green on it.
+    successful = all(result.error is None for result in results) and not interrupted
+    invocation: dict[str, Any] = {
+        "executionSuccessful": successful,
+        "toolExecutionNotifications": notifications,
+    }
+    if exit_code is not None:
+        invocation["exitCode"] = exit_code
     run: dict[str, Any] = {
         "tool": {"driver": driver},
-        "invocations": [{"executionSuccessful": True, "toolExecutionNotifications": notifications}],
+        "invocations": [invocation],
         "results": sarif_results,
     }
     if source_root is not None:
@@ -173,13 +194,14 @@ def _result(result: FileResult, finding: Finding, rid: str, index: int) -> dict[
 
 
 def _problem_notification(result: FileResult) -> dict[str, Any]:
-    kind = "refused" if result.refused else "failed"
+    kind = "refused" if result.refused else "not reviewed"
     return {
-        "level": "warning" if result.refused else "error",
+        "level": "error",
         "message": {"text": f"{result.path}: {kind}: {result.error}"},
-        "descriptor": {"id": f"{TOOL_NAME}/{kind}"},
+        "descriptor": {"id": f"{TOOL_NAME}/{kind.replace(' ', '-')}"},
         "locations": [_location(result.path)],
         "properties": {
+            "sentTo": list(result.sent_to),
             "backend": result.backend,
             "model": result.model,
             "locality": result.locality,

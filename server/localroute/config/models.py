@@ -13,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator,
 Locality = Literal["local", "private-network", "cloud"]
 BackendKind = Literal["openai", "ollama", "anthropic", "copilot", "command"]
 
+COPILOT = "copilot"
+"""The backend defined by default once a Copilot token is found."""
+
 LOCALITY_ORDER: dict[str, int] = {"local": 0, "private-network": 1, "cloud": 2}
 
 BUILTIN_PRIVACY_GLOBS: tuple[str, ...] = (
@@ -39,6 +42,24 @@ BUILTIN_PRIVACY_GLOBS: tuple[str, ...] = (
     "**/.git-credentials",
     "**/*.tfstate",
     "**/*.tfstate.*",
+    "**/*.tfvars",
+    "**/*.tfvars.json",
+    "**/.envrc",
+    "**/.kube/config",
+    "**/kubeconfig",
+    "**/.pgpass",
+    "**/.my.cnf",
+    "**/.docker/config.json",
+    "**/*.ppk",
+    "**/.htpasswd",
+    "**/secrets.y*ml",
+    "**/secret.y*ml",
+    "**/.vault-token",
+    "**/*.kdbx",
+    "**/.s3cfg",
+    "**/.boto",
+    "**/*.ovpn",
+    "**/.password-store/**",
 )
 
 
@@ -377,6 +398,23 @@ class Config(_Model):
         for name, task in self.tasks.items():
             if name not in BUILTIN_TASK_OUTPUT and not task.prompt:
                 raise ValueError(f"task '{name}' needs 'prompt' (only review and explain have one)")
+        return self
+
+    @model_validator(mode="after")
+    def _routes_name_defined_backends(self) -> Config:
+        # A typo such as `locl:coder` would otherwise skip silently to the next entry,
+        # which may be a cloud. `copilot` exists once a Copilot token is found; until then
+        # its entries are skipped with a hint to sign in.
+        defined = ", ".join(sorted(self.backends)) or "none"
+        for name, task in self.tasks.items():
+            for key, entries in (("route", task.route), ("route_private", task.route_private)):
+                for entry in entries or []:
+                    backend = entry.partition(":")[0]
+                    if backend not in self.backends and backend != COPILOT:
+                        raise ValueError(
+                            f"tasks.{name}.{key}: entry {entry!r} names backend {backend!r}, "
+                            f"which is not defined (defined: {defined})"
+                        )
         return self
 
     def all_privacy_globs(self) -> tuple[str, ...]:

@@ -1,4 +1,6 @@
-"""`localroute.reviewFiles`: the shell's bulk review, from the editor."""
+"""`localroute.reviewFiles`: the shell's bulk review, from the editor; registered in
+:mod:`localroute.lsp.registry`. Every workspace folder is covered, each file under the
+policy of its own project root; bulk work stays local unless `allowCloud` is true."""
 
 from __future__ import annotations
 
@@ -12,18 +14,18 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
+from localroute import contract
 from localroute.bulk.files import expand_paths
-from localroute.bulk.runner import relative, review_files
+from localroute.bulk.runner import relative
+from localroute.bulk.runner import review_files as run_bulk
 from localroute.bulk.sarif import FileResult
-from localroute.lsp import publish
+from localroute.identity import identify
+from localroute.lsp.placing import open_uri_for, place_findings
 from localroute.lsp.progress import CommandProgress
-from localroute.lsp.results import FindingRecord
-from localroute.privacy import path_from_uri
 
 if TYPE_CHECKING:
-    from localroute.server import LocalrouteServer
+    from localroute.lsp.server import LocalrouteServer
 
-REVIEW_FILES = "localroute.reviewFiles"
 DEFAULT_JOBS = 8
 MAX_FILES = 2000
 
@@ -31,34 +33,33 @@ log = logging.getLogger(__name__)
 
 
 def _files(
-    argument: dict[str, Any], root: Path, workspace_roots: Sequence[str]
+    argument: dict[str, Any], roots: Sequence[Path]
 ) -> tuple[list[Path], list[tuple[Path, str]]]:
     """The files to review, and those skipped (blocking: file system walks; a thread)."""
-    roots = [Path(r).resolve() for r in workspace_roots] or [root.resolve()]
+    name = contract.REVIEW_FILES
     uris = argument.get("uris")
     pattern = argument.get("glob")
     if uris is not None and (
         not isinstance(uris, list) or not all(isinstance(u, str) for u in uris)
     ):
-        raise JsonRpcInvalidParams(f"{REVIEW_FILES}: 'uris' must be a list of file URIs")
+        raise JsonRpcInvalidParams(f"{name}: 'uris' must be a list of file URIs")
     if pattern is not None and not isinstance(pattern, str):
-        raise JsonRpcInvalidParams(f"{REVIEW_FILES}: 'glob' must be a string")
+        raise JsonRpcInvalidParams(f"{name}: 'glob' must be a string")
     if pattern is not None and (pattern.startswith(("/", "\\")) or ".." in Path(pattern).parts):
-        raise JsonRpcInvalidParams(f"{REVIEW_FILES}: 'glob' is relative to the workspace folder")
+        raise JsonRpcInvalidParams(f"{name}: 'glob' is relative to the workspace folder")
     if uris:
-        paths = [Path(p) for p in (path_from_uri(u) for u in uris) if p]
+        paths = [Path(p) for p in (identify(u).fs_path for u in uris) if p]
     elif pattern:
-        paths = sorted(p for p in root.glob(pattern) if p.is_file())
+        paths = sorted({p for root in roots for p in root.glob(pattern) if p.is_file()})
     else:
-        paths = [root]
+        paths = list(roots)
     outside = [p for p in paths if not _inside(p, roots)]
     if outside:
-        raise JsonRpcInvalidParams(f"{REVIEW_FILES}: {outside[0]} is outside the workspace")
-    expansion = expand_paths(paths, root=root)
+        raise JsonRpcInvalidParams(f"{name}: {outside[0]} is outside the workspace")
+    expansion = expand_paths(paths, root=roots[0])
     if len(expansion.files) > MAX_FILES:
         raise JsonRpcInvalidParams(
-            f"{REVIEW_FILES}: {len(expansion.files)} files; at most {MAX_FILES} at once "
-            "(narrow the glob)"
+            f"{name}: {len(expansion.files)} files; at most {MAX_FILES} at once (narrow the glob)"
         )
     return list(expansion.files), list(expansion.skipped)
 
@@ -68,77 +69,101 @@ def _inside(path: Path, roots: Sequence[Path]) -> bool:
     return any(resolved == root or root in resolved.parents for root in roots)
 
 
-def register(ls: LocalrouteServer) -> None:
-    @ls.command(REVIEW_FILES)
-    async def review_many(ls: LocalrouteServer, *args: Any) -> dict[str, Any]:
-        argument = args[0] if len(args) == 1 and isinstance(args[0], dict) else None
-        if argument is None:
-            raise JsonRpcInvalidParams(
-                f"{REVIEW_FILES} takes one object {{uris?, glob?, jobs?, refresh?}}"
-            )
-        roots = ls.workspace_roots()
-        root = Path(roots[0]) if roots else Path.cwd()
-        jobs = argument.get("jobs", DEFAULT_JOBS)
-        if not isinstance(jobs, int) or jobs < 1:
-            raise JsonRpcInvalidParams(f"{REVIEW_FILES}: 'jobs' must be a positive integer")
-        files, skipped = await asyncio.to_thread(_files, argument, root, roots)
-        if skipped:
-            shown = "; ".join(f"{relative(p, root)}: {why}" for p, why in skipped[:5])
-            more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
-            ls.show(
-                f"localroute: skipped {len(skipped)} file(s): {shown}{more}",
-                types.MessageType.Info,
-            )
-        by_label = {relative(path, root): path for path in files}
-        backends: Counter[str] = Counter()
-        totals = {"done": 0, "findings": 0, "not_reviewed": 0}
-        progress = CommandProgress(ls, f"Review {len(files)} files")
-        await progress.begin()
-
-        def on_result(result: FileResult) -> None:
-            totals["done"] += 1
-            totals["findings"] += len(result.findings)
-            if result.error is not None:
-                totals["not_reviewed"] += 1
-                # One line in the log per file; one message for the whole run, at the end.
-                log.info("%s: not reviewed: %s", result.path, result.error)
-            else:
-                backends[result.backend or "?"] += 1
-                _publish(ls, by_label[result.path], result)
-            used = ", ".join(f"{name} ×{n}" for name, n in backends.most_common())
-            progress.report(f"{totals['done']}/{len(files)} files · {used}")
-
-        try:
-            await review_files(
-                ls.pipeline,
-                files,
-                task="review",
-                root=root,
-                jobs=jobs,
-                on_result=on_result,
-                refresh=argument.get("refresh") is True,
-            )
-        except BaseException:
-            progress.end(f"cancelled after {totals['done']}/{len(files)} files")
-            raise
-        progress.end(f"{totals['done']} files reviewed")
-        if totals["not_reviewed"]:
-            ls.show(
-                f"localroute: {totals['not_reviewed']} of {len(files)} file(s) not reviewed "
-                "(refused or failed; see the log)",
-                types.MessageType.Warning,
-            )
-        return {"files": len(files), **totals, "backends": dict(backends)}
-
-
-def _publish(ls: LocalrouteServer, path: Path, result: FileResult) -> None:
-    uri = path.resolve().as_uri()
-    records = [
-        (
-            (finding.line, finding.end_line),
-            FindingRecord(finding, result.backend or "", result.model or "", result.locality or ""),
+def _argument(args: tuple[Any, ...]) -> dict[str, Any]:
+    argument = args[0] if len(args) == 1 and isinstance(args[0], dict) else None
+    if argument is None:
+        raise JsonRpcInvalidParams(
+            f"{contract.REVIEW_FILES} takes one object "
+            "{uris?, glob?, jobs?, refresh?, allowCloud?}"
         )
-        for finding in result.findings
-    ]
-    ls.findings.replace(uri, records)
-    publish.diagnostics(ls, uri)
+    jobs = argument.get("jobs", DEFAULT_JOBS)
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise JsonRpcInvalidParams(f"{contract.REVIEW_FILES}: 'jobs' must be a positive integer")
+    if not isinstance(argument.get("allowCloud", False), bool):
+        raise JsonRpcInvalidParams(f"{contract.REVIEW_FILES}: 'allowCloud' must be true or false")
+    return argument
+
+
+async def review_files(ls: LocalrouteServer, *args: Any) -> contract.ReviewFilesResult:
+    argument = _argument(args)
+    roots = [Path(p) for p in ls.workspace_paths()]
+    if not roots:
+        raise JsonRpcInvalidParams(f"{contract.REVIEW_FILES}: no workspace folder is open")
+    files, skipped = await asyncio.to_thread(_files, argument, roots)
+    display_root = roots[0]
+    if skipped:
+        shown = "; ".join(f"{relative(p, display_root)}: {why}" for p, why in skipped[:5])
+        more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+        ls.show(
+            f"localroute: skipped {len(skipped)} file(s): {shown}{more}", types.MessageType.Info
+        )
+    uris = {relative(path, display_root): _uri(ls, path) for path in files}
+    revisions = {uri: ls.findings.revision(uri) for uri in uris.values()}
+    backends: Counter[str] = Counter()
+    totals = {"done": 0, "findings": 0, "not_reviewed": 0, "refused": 0}
+    progress = CommandProgress(ls, f"Review {len(files)} files")
+    await progress.begin()
+
+    def on_result(result: FileResult) -> None:
+        totals["done"] += 1
+        totals["findings"] += len(result.findings)
+        if result.error is not None:
+            totals["refused" if result.refused else "not_reviewed"] += 1
+            # One line in the log per file; one message for the whole run, at the end.
+            log.info("%s: %s: %s", result.path, _status(result), result.error)
+        for name in (result.backend or "").split(", "):
+            if name:
+                backends[name] += 1
+        uri = uris[result.path]
+        place_findings(
+            ls,
+            uri,
+            result.findings,
+            backend=result.backend or "",
+            model=result.model or "",
+            locality=result.locality or "",
+            revision=revisions[uri],
+            reviewed=None,
+        )
+        used = ", ".join(f"{name} ×{n}" for name, n in backends.most_common())
+        progress.report(f"{totals['done']}/{len(files)} files · {used}")
+
+    try:
+        await run_bulk(
+            ls.pipeline,
+            files,
+            task="review",
+            root=display_root,
+            jobs=argument.get("jobs", DEFAULT_JOBS),
+            on_result=on_result,
+            refresh=argument.get("refresh") is True,
+            allow_cloud=argument.get("allowCloud") is True,
+        )
+    except BaseException:
+        progress.end(f"cancelled after {totals['done']}/{len(files)} files")
+        raise
+    unanswered = totals["not_reviewed"] + totals["refused"]
+    progress.end(f"{totals['done'] - unanswered} of {len(files)} files reviewed")
+    if unanswered:
+        ls.show(
+            f"localroute: {totals['refused']} file(s) refused and {totals['not_reviewed']} "
+            f"not reviewed of {len(files)} (see the log)",
+            types.MessageType.Warning,
+        )
+    return {
+        "files": len(files),
+        "done": totals["done"],
+        "findings": totals["findings"],
+        "not_reviewed": totals["not_reviewed"],
+        "refused": totals["refused"],
+        "backends": dict(backends),
+    }
+
+
+def _status(result: FileResult) -> str:
+    return "refused" if result.refused else "not reviewed"
+
+
+def _uri(ls: LocalrouteServer, path: Path) -> str:
+    resolved = path.resolve()
+    return open_uri_for(ls, str(identify(resolved.as_uri()).path), resolved.as_uri())

@@ -10,16 +10,21 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from localroute.lsp.commands import EXPLAIN, REVIEW, START
+from localroute.contract import EXPLAIN, REVIEW, START_BACKEND, STOP_BACKEND
 from localroute.lsp.publish import document_lines
 from localroute.lsp.results import SOURCE
-from localroute.lsp.text import UnreadableDocument, document_text
+from localroute.lsp.text import UnreadableDocument, load_document
 from localroute.pipeline import TaskRequest
-from localroute.privacy import path_from_uri
 from localroute.routing.router import RouteDecision
 
 if TYPE_CHECKING:
-    from localroute.server import LocalrouteServer
+    from localroute.lsp.server import LocalrouteServer
+
+CODE_ACTION_KINDS = [
+    types.CodeActionKind.QuickFix,
+    types.CodeActionKind.Refactor,
+    types.CodeActionKind.Source,
+]
 
 
 def route_suffix(ls: LocalrouteServer, decision: RouteDecision) -> str:
@@ -39,20 +44,15 @@ def _selection(params: types.CodeActionParams) -> tuple[int, int] | None:
     return start.line, last
 
 
-def actions(ls: LocalrouteServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+def code_action(ls: LocalrouteServer, params: types.CodeActionParams) -> list[types.CodeAction]:
     uri = params.text_document.uri
     try:
-        document = document_text(ls, uri)
+        document = load_document(ls, uri)
     except UnreadableDocument:
         return []
-    base = TaskRequest(
-        task="review",
-        uri=uri,
-        path=path_from_uri(uri),
-        text=document.text,
-        workspace_roots=ls.workspace_roots(),
-        language=document.language,
-    )
+    # Privacy belongs to the whole document, not to the selection or the task: one verdict.
+    classified = ls.pipeline.classify(document)
+    base = TaskRequest(task="review", document=classified)
     found: list[types.CodeAction] = []
     selection = _selection(params)
     scopes: list[tuple[str, tuple[int, int] | None]] = []
@@ -65,10 +65,8 @@ def actions(ls: LocalrouteServer, params: types.CodeActionParams) -> list[types.
             start_line=None if span is None else span[0],
             end_line=None if span is None else span[1],
         )
-        # Privacy depends on the text and the path, not on the task: classify once.
-        verdict = ls.pipeline.classify(scoped)
-        for task_name, task in ls.config.tasks.items():
-            decision = ls.pipeline.decide(scoped.but(task=task_name), verdict=verdict)
+        for task_name, task in classified.policy.config.tasks.items():
+            decision = ls.pipeline.decide(scoped.but(task=task_name))
             if span is None:
                 file_decisions.append(decision)
             diagnostics = task.output_kind(task_name) == "diagnostics"
@@ -97,6 +95,7 @@ def actions(ls: LocalrouteServer, params: types.CodeActionParams) -> list[types.
                 )
             )
     found.extend(start_actions(ls, file_decisions))
+    found.extend(stop_actions(ls, file_decisions))
     found.extend(quick_fixes(ls, params))
     return found
 
@@ -118,7 +117,36 @@ def start_actions(ls: LocalrouteServer, decisions: list[RouteDecision]) -> list[
             title=f"Start local models ({name})",
             kind=f"{types.CodeActionKind.Source.value}.localroute.start",
             command=types.Command(
-                title=f"Start local models ({name})", command=START, arguments=[{"backend": name}]
+                title=f"Start local models ({name})",
+                command=START_BACKEND,
+                arguments=[{"backend": name}],
+            ),
+        )
+        for name in names
+    ]
+
+
+def stop_actions(ls: LocalrouteServer, decisions: list[RouteDecision]) -> list[types.CodeAction]:
+    """`Stop local models (NAME)` for a backend in a route that can be stopped and is not
+    known to be down (the guide: free the GPU for something else)."""
+    names: list[str] = []
+    for decision in decisions:
+        for candidate in decision.candidates:
+            backend = ls.config.backends[candidate.backend]
+            if (
+                backend.stop_command
+                and ls.pipeline.health.state(candidate.backend) != "down"
+                and candidate.backend not in names
+            ):
+                names.append(candidate.backend)
+    return [
+        types.CodeAction(
+            title=f"Stop local models ({name})",
+            kind=f"{types.CodeActionKind.Source.value}.localroute.stop",
+            command=types.Command(
+                title=f"Stop local models ({name})",
+                command=STOP_BACKEND,
+                arguments=[{"backend": name}],
             ),
         )
         for name in names

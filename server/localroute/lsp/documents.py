@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from localroute.identity import lsp_lines
+
 T = TypeVar("T")
 
 Span = tuple[int, int]
@@ -69,8 +71,11 @@ def map_line_span(start: int, end: int, edit: LineEdit) -> Span | None:
     sl, sc, el, ec = edit.start_line, edit.start_char, edit.end_line, edit.end_char
     if (el, ec) < (sl, sc):
         sl, sc, el, ec = el, ec, sl, sc
-    delta = edit.new_text.count("\n") - (el - sl)
-    whole_lines = sc == 0 and ec == 0 and (edit.new_text == "" or edit.new_text.endswith("\n"))
+    # LSP's line model: "\n", "\r\n" and "\r" each end a line.
+    delta = len(lsp_lines(edit.new_text)) - 1 - (el - sl)
+    whole_lines = (
+        sc == 0 and ec == 0 and (edit.new_text == "" or edit.new_text.endswith(("\n", "\r")))
+    )
     if whole_lines:
         if end < sl:
             return start, end

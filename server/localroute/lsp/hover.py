@@ -10,7 +10,7 @@ from localroute.lsp.publish import document_lines
 from localroute.lsp.results import line_range
 
 if TYPE_CHECKING:
-    from localroute.server import LocalrouteServer
+    from localroute.lsp.server import LocalrouteServer
 
 
 def hover(ls: LocalrouteServer, params: types.HoverParams) -> types.Hover | None:

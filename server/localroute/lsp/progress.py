@@ -13,7 +13,7 @@ from lsprotocol import types
 from localroute.routing.router import Candidate
 
 if TYPE_CHECKING:
-    from localroute.server import LocalrouteServer
+    from localroute.lsp.server import LocalrouteServer
 
 log = logging.getLogger(__name__)
 

@@ -6,16 +6,17 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
+from localroute.identity import lsp_lines_keepends
 from localroute.lsp.results import to_diagnostic
 from localroute.lsp.text import UnreadableDocument, document_text
 
 if TYPE_CHECKING:
-    from localroute.server import LocalrouteServer
+    from localroute.lsp.server import LocalrouteServer
 
 
 def document_lines(ls: LocalrouteServer, uri: str) -> list[str]:
     try:
-        return document_text(ls, uri).text.splitlines(keepends=True)
+        return lsp_lines_keepends(document_text(ls, uri).text)
     except UnreadableDocument:
         return []
 

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from localroute.privacy import path_from_uri
+from localroute.identity import identify
+from localroute.requests import Document
 
 if TYPE_CHECKING:
-    from localroute.server import LocalrouteServer
+    from localroute.lsp.server import LocalrouteServer
 
 MAX_UNOPENED_BYTES = 2_000_000
 
@@ -47,22 +48,41 @@ def document_text(ls: LocalrouteServer, uri: str) -> DocumentText:
     document = documents.get(uri) or documents.get(unquote(uri))
     if document is not None:
         return DocumentText(clean(document.source), document.language_id, document.version)
-    path = path_from_uri(uri)
-    if path is None:
+    identity = identify(uri)
+    if identity.source != "file" or identity.fs_path is None:
         raise UnreadableDocument(f"{uri} is not open in the editor")
+    return DocumentText(read_file(identity.fs_path, uri), None, None)
+
+
+def read_file(path: str, name: str) -> str:
+    """A small regular file's text; :class:`UnreadableDocument` says why not."""
     try:
         info = os.stat(path)
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
         why = exc.strerror if isinstance(exc, OSError) else "not a valid path"
-        raise UnreadableDocument(f"cannot read {uri}: {why}") from exc
+        raise UnreadableDocument(f"cannot read {name}: {why}") from exc
     if not stat.S_ISREG(info.st_mode):
-        raise UnreadableDocument(f"{uri} is not open and not a regular file")
+        raise UnreadableDocument(f"{name} is not open and not a regular file")
     if info.st_size > MAX_UNOPENED_BYTES:
         raise UnreadableDocument(
-            f"{uri} is not open and larger than {MAX_UNOPENED_BYTES // 1_000_000} MB"
+            f"{name} is not open and larger than {MAX_UNOPENED_BYTES // 1_000_000} MB"
         )
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
-            return DocumentText(clean(handle.read(MAX_UNOPENED_BYTES)), None, None)
+            return clean(handle.read(MAX_UNOPENED_BYTES))
     except OSError as exc:
-        raise UnreadableDocument(f"cannot read {uri}: {exc.strerror}") from exc
+        raise UnreadableDocument(f"cannot read {name}: {exc.strerror}") from exc
+
+
+def load_document(ls: LocalrouteServer, uri: str) -> Document:
+    """The document a command works on: the editor's text, and for a view of a file (a
+    `git:` version, a notebook cell) the file's own text too, so its verdict is the file's."""
+    text = document_text(ls, uri)
+    identity = identify(uri)
+    owner: str | None = None
+    if identity.source in ("vcs", "notebook") and identity.fs_path:
+        try:
+            owner = read_file(identity.fs_path, identity.fs_path)
+        except UnreadableDocument:
+            owner = None
+    return Document(identity, text.text, text.language, owner_text=owner)

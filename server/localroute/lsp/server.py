@@ -1,9 +1,10 @@
-"""The language server: owns the configuration, the pipeline and the per-document results."""
+"""The language server: owns the policy store, the pipeline and the per-document results."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Coroutine
 from typing import Any
 
@@ -12,12 +13,12 @@ from pygls.lsp.server import LanguageServer
 
 from localroute import __version__
 from localroute.audit import audit_log_for
-from localroute.config import sources
-from localroute.config.models import Config, default_config
+from localroute.identity import identify, identify_path
 from localroute.lsp.documents import DocumentAnchors
 from localroute.lsp.protocol import LocalrouteProtocol
 from localroute.lsp.results import ExplanationRecord, FindingRecord
 from localroute.pipeline import Pipeline
+from localroute.policy import PolicyStore
 
 log = logging.getLogger(__name__)
 
@@ -27,32 +28,83 @@ SHUTDOWN_WAIT_S = 2.0
 class LocalrouteServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("localroute", __version__, protocol_cls=LocalrouteProtocol)
-        self.loaded = sources.LoadedConfig(default_config(copilot_available=False))
-        self.pipeline = Pipeline(self.loaded.config)
+        self.store = PolicyStore()
+        self._pipeline: Pipeline | None = None
         self.findings: DocumentAnchors[FindingRecord] = DocumentAnchors()
         self.explanations: DocumentAnchors[ExplanationRecord] = DocumentAnchors()
         self.init_settings: Any = None
         self.pulled_settings: Any = None
+        self.deliver_later = False
+        """Answer long commands at once and deliver their results by notification
+        (clients that wait for `workspace/executeCommand` with a short timeout)."""
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._reported: set[str] = set()
+        self._audit_config: object = None
 
     @property
-    def config(self) -> Config:
+    def pipeline(self) -> Pipeline:
+        """Made on first use: answering `initialize` does not wait for configuration."""
+        if self._pipeline is None:
+            self._pipeline = Pipeline(self.store)
+            self._refresh_audit()
+        return self._pipeline
+
+    @property
+    def config(self) -> Any:
         return self.pipeline.config
 
-    def workspace_roots(self) -> tuple[str, ...]:
-        from localroute.privacy import path_from_uri
+    def _refresh_audit(self) -> None:
+        pipeline = self.pipeline
+        if pipeline.config.audit != self._audit_config:
+            self._audit_config = pipeline.config.audit
+            pipeline.audit = audit_log_for(pipeline.config.audit)
 
-        roots: list[str] = []
+    # -- the workspace and the settings -----------------------------------------------
+
+    def workspace_paths(self) -> tuple[str, ...]:
         try:
-            folders = self.workspace.folders.values()
+            folders = list(self.workspace.folders.values())
         except RuntimeError:
             return ()
-        for folder in folders:
-            path = path_from_uri(folder.uri)
-            if path:
-                roots.append(path)
-        return tuple(roots)
+        paths = (identify(folder.uri).path for folder in folders)
+        return tuple(p for p in paths if p)
+
+    def client_root(self) -> str | None:
+        try:
+            root_uri = self.workspace.root_uri
+        except RuntimeError:
+            return None
+        return identify(root_uri).path if root_uri else None
+
+    def update_workspace(self) -> None:
+        self.store.set_workspace(self.workspace_paths(), self.client_root())
+
+    def apply_settings(self) -> None:
+        """Use the latest editor settings; report what is wrong with any source."""
+        settings = self.pulled_settings if self.pulled_settings else self.init_settings
+        self.store.set_editor_settings(settings)
+        if self.pipeline.sync():
+            self._refresh_audit()
+            self.health_watch()
+        # Read each folder's workspace files now, so their problems show before a request.
+        for folder in self.workspace_paths():
+            self.store.policy_for(identify_path(os.path.join(folder, ".localroute")))
+        self.report_problems()
+
+    def report_problems(self) -> None:
+        """Show each configuration problem once (file, key, reason, and what happens)."""
+        for problem in self.store.new_problems():
+            if problem.severity == "error":
+                kind = types.MessageType.Error
+                suffix = (
+                    "; files it covers are treated as private until it is fixed"
+                    if problem.key.startswith("privacy") or not problem.key
+                    else "; its backends and routes are not used"
+                )
+            else:
+                kind, suffix = types.MessageType.Warning, ""
+            self.show(f"localroute configuration: {problem}{suffix}", kind)
+
+    # -- background work --------------------------------------------------------------
 
     def run_task(self, coroutine: Coroutine[Any, Any, Any], what: str) -> asyncio.Task[Any]:
         """Keep a background task alive and log its failure."""
@@ -67,34 +119,6 @@ class LocalrouteServer(LanguageServer):
         task.add_done_callback(done)
         return task
 
-    def load_initial_config(self) -> None:
-        """Read the files and init options at `initialize`, so the first requests already
-        route by the user's configuration; problems are shown once `initialized` arrives."""
-        self.loaded = sources.load(
-            workspace_folders=self.workspace_roots(), editor_settings=self.init_settings
-        )
-        self.pipeline = Pipeline(self.loaded.config, audit=audit_log_for(self.loaded.config.audit))
-
-    async def reload_config(self) -> None:
-        """Re-read every source; report problems; keep the last valid configuration."""
-        settings = self.pulled_settings if self.pulled_settings else self.init_settings
-        loaded = sources.load(workspace_folders=self.workspace_roots(), editor_settings=settings)
-        fresh = [p for p in loaded.problems if str(p) not in self._reported]
-        for problem in fresh:
-            self._reported.add(str(problem))
-            kind = (
-                types.MessageType.Error
-                if problem.severity == "error"
-                else types.MessageType.Warning
-            )
-            suffix = "; using the rest of the configuration" if problem.severity == "error" else ""
-            self.show(f"localroute configuration: {problem}{suffix}", kind)
-        self.loaded = loaded
-        if loaded.config != self.pipeline.config:
-            await self.pipeline.reconfigure(loaded.config)
-            self.pipeline.audit = audit_log_for(loaded.config.audit)
-            self.health_watch()
-
     def health_watch(self) -> None:
         """Keep the availability of local and private-network backends fresh.
 
@@ -102,7 +126,7 @@ class LocalrouteServer(LanguageServer):
         code that may go there): no background chatter leaves the network.
         """
         pipeline = self.pipeline
-        self.pipeline.health.start(
+        pipeline.health.start(
             lambda: [name for name, loc in pipeline.localities().items() if loc != "cloud"]
         )
 
@@ -131,4 +155,5 @@ class LocalrouteServer(LanguageServer):
             task.cancel()
         if running:
             await asyncio.wait(running, timeout=SHUTDOWN_WAIT_S)
-        await self.pipeline.aclose()
+        if self._pipeline is not None:
+            await self._pipeline.aclose()

@@ -1,0 +1,117 @@
+"""Lifecycle, workspace and configuration notifications; registered in
+:mod:`localroute.lsp.registry`.
+
+`initialize` is answered at once: it only records the client's settings and folders
+(the configuration is read on first use). Folder changes, editor settings and the
+workspace files apply before the next request: the policy store re-reads a file as
+soon as it changed on disk; the client's notifications only make that visible sooner.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+
+from localroute.config.sources import WORKSPACE_FILE_NAMES
+
+if TYPE_CHECKING:
+    from localroute.lsp.server import LocalrouteServer
+
+log = logging.getLogger(__name__)
+
+WATCHED = [f"**/{name}" for name in WORKSPACE_FILE_NAMES]
+
+
+def initialize(ls: LocalrouteServer, params: types.InitializeParams) -> None:
+    ls.init_settings = params.initialization_options
+    options = params.initialization_options
+    window = params.capabilities.window
+    progress = bool(window and window.work_done_progress)
+    asked = options.get("deliverResultsLater") if isinstance(options, dict) else None
+    # A client without work-done progress usually waits for executeCommand with a short
+    # timeout (Eglot: 10 s); answer at once and deliver results by notification.
+    ls.deliver_later = asked if isinstance(asked, bool) else not progress
+    ls.update_workspace()
+    ls.store.set_editor_settings(ls.init_settings)
+
+
+async def initialized(ls: LocalrouteServer, params: types.InitializedParams) -> None:
+    await pull_settings(ls)
+    ls.apply_settings()
+    ls.health_watch()
+    await watch_config_files(ls)
+
+
+async def shutdown(ls: LocalrouteServer, params: Any) -> None:
+    await ls.aclose()
+
+
+async def did_change_configuration(
+    ls: LocalrouteServer, params: types.DidChangeConfigurationParams
+) -> None:
+    settings = params.settings
+    if isinstance(settings, dict) and isinstance(settings.get("localroute"), dict):
+        ls.pulled_settings = settings["localroute"]
+    else:
+        await pull_settings(ls)
+    ls.apply_settings()
+
+
+def did_change_workspace_folders(
+    ls: LocalrouteServer, params: types.DidChangeWorkspaceFoldersParams
+) -> None:
+    # pygls has updated its folders already; the policy store learns them here.
+    ls.update_workspace()
+    ls.apply_settings()
+
+
+def did_change_watched_files(
+    ls: LocalrouteServer, params: types.DidChangeWatchedFilesParams
+) -> None:
+    # The store notices changed files by itself; reading them now reports problems early.
+    ls.apply_settings()
+
+
+def did_save(ls: LocalrouteServer, params: types.DidSaveTextDocumentParams) -> None:
+    if params.text_document.uri.rsplit("/", 1)[-1] in WORKSPACE_FILE_NAMES:
+        ls.apply_settings()
+
+
+async def pull_settings(ls: LocalrouteServer) -> None:
+    workspace = ls.client_capabilities.workspace
+    if not (workspace and workspace.configuration):
+        return
+    try:
+        result = await ls.workspace_configuration_async(
+            types.ConfigurationParams(items=[types.ConfigurationItem(section="localroute")])
+        )
+    except Exception as exc:
+        log.warning("workspace/configuration failed: %s", exc)
+        return
+    if result and isinstance(result[0], dict) and result[0]:
+        ls.pulled_settings = result[0]
+
+
+async def watch_config_files(ls: LocalrouteServer) -> None:
+    """Ask the client to report changes of the workspace files, when it can."""
+    workspace = ls.client_capabilities.workspace
+    watched = workspace.did_change_watched_files if workspace else None
+    if not (watched and watched.dynamic_registration):
+        return
+    options = types.DidChangeWatchedFilesRegistrationOptions(
+        watchers=[types.FileSystemWatcher(glob_pattern=glob) for glob in WATCHED]
+    )
+    registration = types.Registration(
+        id=f"localroute-config-{uuid.uuid4()}",
+        method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+        register_options=options,
+    )
+    try:
+        await ls.client_register_capability_async(
+            types.RegistrationParams(registrations=[registration])
+        )
+    except Exception as exc:  # a client that refuses still gets re-reads on each request
+        log.info("watching workspace files not registered: %s", exc)

@@ -1,0 +1,110 @@
+"""A file's project root, found from the file — the same way for the editor and the shell.
+
+The root is the workspace folder that holds the file (the deepest one); else the
+client's `rootUri`/`rootPath` when it holds the file; else the nearest directory
+above the file holding `.localroute.toml`, `localroute.toml` or `.git`. How the
+editor or shell was opened never hides a project's rules: every workspace file in
+the file's directory or above applies (each can only make privacy stricter), and
+privacy globs are matched relative to every candidate root, so a glob written
+for the repository also holds when only a sub-folder is open.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from localroute.config.sources import WORKSPACE_FILE_NAMES
+
+ROOT_MARKERS = (*WORKSPACE_FILE_NAMES, ".git")
+
+
+@dataclass(frozen=True)
+class ProjectRoot:
+    path: str
+    found_by: str
+    """`workspace folder`, `client root`, or the marker found (`.git`, `.localroute.toml` …)."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a file sits: its root, the workspace files that apply, the bases of its globs."""
+
+    root: ProjectRoot | None
+    config_files: tuple[str, ...]
+    """Workspace files in the file's directory or above, outermost first."""
+    bases: tuple[str, ...]
+    """Directories the file's relative path is taken against when matching privacy globs."""
+
+
+def contains(folder: str, path: str) -> bool:
+    """Whether ``path`` is ``folder`` or inside it (canonical paths)."""
+    folder = folder.rstrip("/") or "/"
+    if folder == "/":
+        return path.startswith("/")
+    return path == folder or path.startswith(folder + "/")
+
+
+def _contains_loosely(folder: str, path: str) -> bool:
+    # On a case-insensitive file system the same folder may be spelled differently.
+    return contains(folder, path) or contains(folder.casefold(), path.casefold())
+
+
+def _is_file(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def _exists(path: str) -> bool:
+    try:
+        os.stat(path)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _ancestors(path: str) -> list[str]:
+    """The directories above ``path``, nearest first; none for paths not on this system."""
+    if not path.startswith("/") or path.startswith("//"):
+        return []  # a Windows or UNC path: there is nothing to look at here
+    out: list[str] = []
+    current = posixpath.dirname(path)
+    while True:
+        out.append(current)
+        parent = posixpath.dirname(current)
+        if parent == current:
+            return out
+        current = parent
+
+
+def place(
+    path: str, *, workspace_folders: Sequence[str] = (), client_root: str | None = None
+) -> Placement:
+    """Find the project root of the canonical ``path``, its workspace files and glob bases."""
+    folders = [f for f in workspace_folders if f and _contains_loosely(f, path)]
+    root: ProjectRoot | None = None
+    if folders:
+        root = ProjectRoot(max(folders, key=len), "workspace folder")
+    elif client_root and _contains_loosely(client_root, path):
+        root = ProjectRoot(client_root, "client root")
+    bases: list[str] = [f for f in folders]
+    if client_root and _contains_loosely(client_root, path):
+        bases.append(client_root)
+    files: list[str] = []
+    for directory in _ancestors(path):
+        found = [m for m in ROOT_MARKERS if _exists(posixpath.join(directory, m))]
+        if not found:
+            continue
+        bases.append(directory)
+        if root is None:
+            root = ProjectRoot(directory, found[0])
+        for name in WORKSPACE_FILE_NAMES:
+            candidate = posixpath.join(directory, name)
+            if name in found and _is_file(candidate):
+                files.append(candidate)
+    return Placement(root, tuple(reversed(files)), tuple(dict.fromkeys(bases)))

@@ -1,0 +1,27 @@
+"""Requests for backend unit tests: cleared by the real privacy gate, as the pipeline does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from localroute.backends.base import ChatRequest
+from localroute.config.models import Locality
+from localroute.privacy import classify
+from localroute.privacy.gate import clear
+
+
+def chat_request(
+    *,
+    model: str,
+    system: str,
+    user: str,
+    backend: str = "test",
+    locality: Locality = "local",
+    **fields: Any,
+) -> ChatRequest:
+    """A request over ordinary (not private) text, cleared for ``backend``."""
+    verdict = classify(path=None, workspace_roots=(), text=user, globs=(), detect_secrets=False)
+    clearance = clear(
+        verdict, backend=backend, locality=locality, system=system, user=user, task="review"
+    )
+    return ChatRequest(model=model, system=system, user=user, clearance=clearance, **fields)
