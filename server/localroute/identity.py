@@ -140,27 +140,37 @@ def canonical_path(path: str) -> str:
         body = posixpath.normpath("/" + _SLASHES.sub("/", rest))
         return nfc(f"{drive.group(1).lower()}:{body}")
     text = path
+    if text.startswith("\\"):
+        # `\\server\share\x` or `\x`: Windows separators, not a name relative to the
+        # directory this process happens to run in.
+        text = text.replace("\\", "/")
     if text.startswith("//") and not text.startswith("///"):
         # A UNC path (//server/share/x): not on this machine's file system.
         return nfc("//" + posixpath.normpath(_SLASHES.sub("/", text[2:])).lstrip("/"))
-    absolute = os.path.abspath(_SLASHES.sub("/", text))
+    text = _SLASHES.sub("/", text)
     try:
-        resolved = os.path.realpath(absolute)
+        # Not abspath first: that collapses `link/..` to the link's directory, where the
+        # kernel (and realpath, component by component) goes to its target's parent.
+        resolved = os.path.realpath(text)
     except (OSError, ValueError):
-        resolved = absolute
+        resolved = os.path.abspath(text)
     return nfc(resolved)
 
 
 def identify_path(path: str | os.PathLike[str]) -> DocumentIdentity:
     """The identity of a file named by a path (the command line)."""
-    given = os.path.abspath(os.fspath(path))
+    # Joined, not normalized: `link/../x` is opened through the link, as the shell does.
+    given = os.path.join(os.getcwd(), os.fspath(path))
     canonical = canonical_path(given)
     return DocumentIdentity(_file_uri(canonical), "file", canonical, "file", given)
 
 
 def _with_path(uri: str, scheme: str, path: str | None, source: Source) -> DocumentIdentity:
-    if not path:
-        return DocumentIdentity(uri, scheme, None, source)
+    if not path or not (path.startswith(("/", "\\")) or _DRIVE.match(path)):
+        # A URI of a file scheme with no path (`file://%5Cx`), or a relative one
+        # (`file:src/x.py`), names no file we know: read against this process's directory,
+        # its verdict would depend on where the server was started.
+        return DocumentIdentity(uri, scheme, None, "unknown")
     return DocumentIdentity(uri, scheme, canonical_path(path), source, path)
 
 
