@@ -139,6 +139,7 @@ _INI_ASSIGN = re.compile(
     r"""([^\s"'`#;,(){}\[\]<>][^\s"'`#;,(){}\[\]<>]{5,})(?:[ \t]+[#;].*)?[ \t\r]*$""",
     re.MULTILINE,
 )
+_LONE_CR = re.compile(r"\r(?!\n)")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 _PLACEHOLDER_WORDS = (
@@ -396,6 +397,10 @@ def find_secrets(text: str, *, first_line: int = 1) -> list[SecretHit]:
     GitHub token, ...) is not reported again as a generic credential
     assignment.
     """
+    # A lone `\r` ends a line (LSP's line model) but not for `^`/`$`: without this, an
+    # unquoted `TOKEN=...` in a file with classic Mac line endings went unseen (and every
+    # hit was on "line 1"). Same length, so offsets still point into the original text.
+    text = _LONE_CR.sub("\n", text)
     found: list[tuple[int, str]] = []
     lowered = text.lower()
     if len(lowered) != len(text):
