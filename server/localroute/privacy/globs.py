@@ -66,7 +66,8 @@ def glob_to_regex(glob: str) -> re.Pattern[str]:
     # the workspace root and an absolute path at the file system root.
     prefix = "/?" if anchored else ""
     # gitignore: a pattern that matches a directory covers everything under it.
-    below = "" if g.endswith("**") else "(?:/.*)?"
+    # (Only a whole `**` segment ends it: `secret**` is `secret*`, which covers `secrets/`.)
+    below = "" if _is_double_star(g.rsplit("/", 1)[-1]) else "(?:/.*)?"
     try:
         return re.compile(
             rf"\A{prefix}{_translate(g, floating=floating)}{below}\Z", re.IGNORECASE | re.DOTALL
