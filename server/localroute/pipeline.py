@@ -263,7 +263,7 @@ class Pipeline:
         if self._cache is not None and not request.refresh and consent is None:
             hit = self._cache.get(key)
             if hit is not None:
-                return replace(hit, cached=True)
+                return replace(hit, cached=True, sent_to=())
 
         attempts: list[str] = [f"{s.entry}: {s.reason}" for s in decision.skipped]
         sent_to: list[str] = []
@@ -285,7 +285,11 @@ class Pipeline:
                 attempts.append(f"{candidate.entry}: {exc.message}")
                 continue
             outcome = self._outcome(request, decision, candidate, result, first, last, attempts)
-            outcome = replace(outcome, consented=consent is not None)
+            outcome = replace(
+                outcome,
+                consented=consent is not None,
+                sent_to=tuple(dict.fromkeys([*sent_to, candidate.backend])),
+            )
             if self._cache is not None and consent is None:
                 self._cache[key] = outcome
             return outcome

@@ -141,12 +141,19 @@ def _result(
     backends = sorted({o.backend for o in outcomes})
     models = sorted({o.model for o in outcomes})
     localities = sorted({o.locality for o in outcomes})
-    sent = {o.backend for o in outcomes} | {b for e in errors for b in e.sent_to}
+    sent = {b for o in outcomes for b in o.sent_to} | {b for e in errors for b in e.sent_to}
     error: str | None = None
     if errors:
         error = str(errors[0])
         if parts > 1:
             error = f"{len(errors)} of {parts} parts: {error}"
+            if sent:
+                # That sentence is about one part: other parts of the file did go out.
+                where = ", ".join(sorted(sent))
+                error = error.replace(
+                    "Nothing was sent.",
+                    f"Nothing of that part was sent; parts of this file were sent to {where}.",
+                )
     return FileResult(
         label,
         task,
