@@ -27,8 +27,6 @@ B64 = string.ascii_letters + string.digits + "+/"
 URLSAFE = string.ascii_letters + string.digits + "_-"
 
 
-
-
 def _mixed(rng: random.Random, n: int) -> str:
     """A password-like value: every character class, no placeholder words."""
     core = [

@@ -178,4 +178,3 @@ def test_a_refusal_after_a_busy_retry_does_not_say_nothing_was_sent(
     assert fakes["local"].received, "the local backend did receive the code (HTTP 429)"
     assert not fakes["copilot"].attempted
     assert "Nothing was sent." not in str(error), str(error)
-

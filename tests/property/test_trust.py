@@ -26,6 +26,7 @@ from localroute.routing.router import decide
 from tests.property.common import SEEDS, Cases, pick, planned, to_toml
 from tests.property.harness import MODELS, POOL, POOL_NAMES
 
+
 def backend_dict(name: str) -> dict[str, Any]:
     return POOL[name].config.model_dump(exclude_none=True, exclude_defaults=True) | {
         "kind": POOL[name].config.kind
@@ -143,8 +144,6 @@ def _subsequence(small: list[str], big: list[str]) -> bool:
     return all(any(x == y for y in it) for x in small)
 
 
-
-
 @pytest.fixture(scope="module")
 def trust_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("trust")
@@ -199,7 +198,11 @@ def test_a_hostile_workspace_config_cannot_loosen_privacy(
     good, got = base.config, policy.config
     cases(
         "fails closed" if policy.forced_private else "applied",
-        *(["hostile keys ignored"] if any(p.severity == "warning" for p in policy.problems) else []),
+        *(
+            ["hostile keys ignored"]
+            if any(p.severity == "warning" for p in policy.problems)
+            else []
+        ),
     )
 
     assert got.backends == good.backends

@@ -210,9 +210,7 @@ ENTRIES: tuple[Entry, ...] = (
         real="ws/secrets/nested/deep.yaml",
     ),
     Entry("ws/innocent.py", "resolved", SECRETS, real="ws/secrets/db.py"),
-    Entry(
-        "ws/outside_secret/token.txt", "resolved", SECRETS, real="outside/secrets/token.txt"
-    ),
+    Entry("ws/outside_secret/token.txt", "resolved", SECRETS, real="outside/secrets/token.txt"),
     # The kernel's "..": deep_link/.. is outside/secrets, not ws/.
     Entry("ws/deep_link/../token.txt", "resolved", SECRETS, real="outside/secrets/token.txt"),
     Entry(
