@@ -234,7 +234,9 @@ def test_every_spelling_of_a_windows_file_gets_the_verdict_of_its_plain_path(
 ) -> None:
     rng = random.Random(seed)
     plain, spelled = windows_spelling(rng, rel)
-    folder = rng.choice(["C:\\Users\\dev\\proj", "file:///c%3A/Users/dev/proj", "c:/users/dev/proj"])
+    folder = rng.choice(
+        ["C:\\Users\\dev\\proj", "file:///c%3A/Users/dev/proj", "c:/users/dev/proj"]
+    )
     pipeline = Pipeline(PolicyStore(fixed=CONFIG, workspace_folders=[identify(folder).path or ""]))
     want = pipeline.classify(Document(identify(plain), TEXT)).verdict
     got = pipeline.classify(Document(identify(spelled), TEXT)).verdict
