@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pytest
@@ -157,12 +157,16 @@ class FakeBackend:
         return None
 
 
+Maker = Callable[[str, BackendConfig, Locality], FakeBackend]
+
+
 @contextlib.contextmanager
-def fakes_behind_the_registry(fakes: Mapping[str, FakeBackend]) -> Iterator[None]:
-    """Make the registry hand out ``fakes`` (still wrapped in its privacy guard)."""
+def fakes_behind_the_registry(fakes: Mapping[str, FakeBackend] | Maker) -> Iterator[None]:
+    """Make the registry hand out ``fakes`` (still wrapped in its privacy guard): the
+    fake of each name, or whatever a maker makes for a backend."""
 
     def implementation(name: str, config: BackendConfig, locality: Locality) -> FakeBackend:
-        fake = fakes[name]
+        fake = fakes(name, config, locality) if callable(fakes) else fakes[name]
         assert fake.locality == locality, (name, fake.locality, locality)
         return fake
 
