@@ -62,7 +62,7 @@ def planned(n: int) -> Callable[[F], F]:
 
     def wrap(test: F) -> F:
         PLANNED[test.__name__] = examples(n)
-        return settings(PROFILE, max_examples=examples(n))(test)  # type: ignore[no-any-return]
+        return settings(PROFILE, max_examples=examples(n))(test)
 
     return wrap
 

@@ -102,6 +102,13 @@ class Editor:
         return Answer("answered", str((result or {}).get("backend")))
 
 
+def _write_config(home: Path, text: str) -> Path:
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "config.toml"
+    config.write_text(text)
+    return config
+
+
 @asynccontextmanager
 async def editor(
     home: Path,
@@ -114,9 +121,7 @@ async def editor(
 ) -> AsyncIterator[Editor]:
     """A real `localroute serve` opened as an editor would: any mix of `rootUri` and
     workspace folders (or none), from any directory."""
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "config.toml"
-    config.write_text(config_text)
+    config = _write_config(home, config_text)
     client = make_test_lsp_client()
     await client.start_io(
         sys.executable,

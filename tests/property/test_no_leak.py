@@ -19,7 +19,7 @@ from localroute.identity import identify
 from localroute.pipeline import Document, Pipeline, RequestRefused, TaskRequest
 from localroute.policy import PolicyStore
 from tests.property.common import SEEDS, Cases, planned
-from tests.property.credentials import Content, assert_never_shows, contents
+from tests.property.credentials import assert_never_shows, contents
 from tests.property.globs_reference import instantiate, random_glob, reference_match
 from tests.property.harness import (
     POOL,

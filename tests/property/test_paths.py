@@ -8,7 +8,6 @@ policy from the file's own place (``PolicyStore.policy_for``) and the verdict fr
 from __future__ import annotations
 
 import random
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -19,6 +18,7 @@ from localroute.config.models import Config, PrivacyConfig
 from localroute.identity import identify
 from localroute.policy.roots import place
 from localroute.privacy import classify_document
+from tests.property.adversarial import ADVERSARIAL, Adversarial
 from tests.property.common import SEEDS, Cases, planned
 from tests.property.globs_reference import instantiate, random_glob, reference_match
 from tests.property.harness import Classifier
@@ -141,39 +141,6 @@ def test_a_path_made_from_a_random_glob_is_private_in_every_form(
 
 # --- the hand-written adversarial list ------------------------------------------------------
 
-ADVERSARIAL_FILE = Path(__file__).with_name("adversarial_paths.txt")
-
-
-class Adversarial:
-    def __init__(self, expect: bool, raw: str, roots_raw: str, why: str) -> None:
-        self.expect, self.raw, self.roots_raw, self.why = expect, raw, roots_raw, why
-
-    def given(self, tree: Tree) -> str:
-        return self.raw.replace("{ws}", tree.abs("ws")).replace("{base}", tree.base)
-
-    def folders(self, tree: Tree) -> tuple[str, ...]:
-        if self.roots_raw == "-":
-            return ()
-        if not self.roots_raw:
-            return (tree.abs("ws"),)
-        return tuple(
-            r.strip().replace("{ws}", tree.abs("ws")).replace("{base}", tree.base)
-            for r in self.roots_raw.split(",")
-        )
-
-
-def read_adversarial() -> list[Adversarial]:
-    cases = []
-    for line in ADVERSARIAL_FILE.read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        expect, raw, roots, why = (part.strip() for part in line.split(" | "))
-        assert expect in ("private", "public"), line
-        cases.append(Adversarial(expect == "private", raw, roots, why))
-    return cases
-
-
-ADVERSARIAL = read_adversarial()
 KNOWN_GLOBS = {*all_globs(), *OUTSIDE_GLOBS}
 
 

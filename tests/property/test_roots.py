@@ -174,7 +174,7 @@ def openings(rng: random.Random, layout: Layout) -> tuple[list[str], str | None,
     if way == "sibling":
         return [sibling], rng.choice([None, sibling]), way
     if way == "several":
-        return rng.sample(places, min(len(places), 2)) + [sibling], None, way
+        return [*rng.sample(places, min(len(places), 2)), sibling], None, way
     if way == "only rootUri":
         return [], rng.choice(places), way
     return [], None, way
@@ -262,7 +262,9 @@ async def test_a_real_server_opened_in_different_ways_agrees_with_the_model(
     sibling folder; a private file is refused and reaches no cloud however it was opened."""
     rng = random.Random(11)
     layout = make_layout(rng, trees / "served")
-    while len(layout.files) < 4 or not any(d.config_files for d in layout.dirs):
+    for _ in range(100):  # a tree with a few files and a workspace file
+        if len(layout.files) >= 4 and any(d.config_files for d in layout.dirs):
+            break
         layout = make_layout(rng, trees / f"served{next(_counter)}")
     subs = [layout.abs(d.rel) for d in layout.dirs[1:]] or [layout.abs("")]
     ways = [

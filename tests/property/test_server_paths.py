@@ -7,8 +7,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from tests.fakes.openai_fake import FakeOpenAI
+from tests.property.adversarial import ADVERSARIAL, Adversarial
 from tests.property.serving import Answer, editor, sent_texts, user_config
-from tests.property.test_paths import ADVERSARIAL, Adversarial
 from tests.property.tree import USER_GLOBS, Tree, forced_reasons
 
 MARKER = "adversarial marker"

@@ -428,7 +428,10 @@ def expected(entry: Entry, target: Target) -> Expected | None:
     if target.kind == "text":
         return Expected(False, False, False)  # an untitled buffer of clean text
     if target.kind == "rootless":
-        return Expected(True, True, False)
+        # Its file cannot be known, but the name it was given is still matched (none is
+        # left of `file://%5Cx`: the URI's path is empty, its host `\x`).
+        named = entry.mode == "lexical" and not entry.root_relative
+        return Expected(True, True, named and target.form != "backslashes")
     if target.kind == "lexical":
         if entry.mode == "resolved":
             return None
