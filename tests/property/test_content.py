@@ -48,9 +48,19 @@ def test_a_credential_anywhere_in_a_document_is_found_with_kind_and_file_line(
     reason="known miss: an unquoted value of random letters only is taken for an identifier "
     "(privacy.secrets._is_wordy), so the file is not private",
 )
-def test_a_token_of_random_letters_in_an_env_assignment_is_a_credential() -> None:
-    # Found by the chunking property at LOCALROUTE_PROPERTY_SCALE=5 (seed 1048575): one in
-    # about two hundred generated 30-character tokens has no digit.
-    text = "x = 1\nexport API_TOKEN=umQBGfhzBbcLluzonMpwIrVmucWoer\n"
-    verdict = classify(path=None, workspace_roots=(), text=text, globs=(), detect_secrets=True)
+@pytest.mark.parametrize(
+    "line",
+    [
+        "export API_TOKEN=umQBGfhzBbcLluzonMpwIrVmucWoer",
+        "export SESSION_SECRET=qeovhpJDoarFibSB",
+        "SESSION_SECRET=uACZoiqwmkUUqEhYQXUWA",
+    ],
+)
+def test_a_token_of_random_letters_in_an_env_assignment_is_a_credential(line: str) -> None:
+    # Found by the properties at LOCALROUTE_PROPERTY_SCALE=5 (the chunking, content and
+    # pipeline ones): a random token without a digit (one generated 16-character token
+    # in about sixteen) is judged "wordy", and the file goes to a cloud backend.
+    verdict = classify(
+        path=None, workspace_roots=(), text=f"x = 1\n{line}\n", globs=(), detect_secrets=True
+    )
     assert verdict.private
