@@ -110,6 +110,18 @@ class ExplainResult(TaskResult):
     markdown: str
 
 
+class Accepted(TypedDict):
+    """The answer of `localroute.review`/`localroute.explain` when results are delivered
+    later (`initializationOptions.deliverResultsLater`, on by default for clients without
+    work-done progress): findings arrive as diagnostics, explanations as hover and a
+    `window/showMessage`."""
+
+    accepted: bool
+    uri: str
+    task: str
+    delivery: Literal["diagnostics", "hover"]
+
+
 class RouteCandidate(TypedDict):
     backend: str
     model: str
