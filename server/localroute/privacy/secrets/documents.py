@@ -1,0 +1,99 @@
+"""Credentials that a whole document's shape gives away: a GCP service-account key
+file (JSON, or that JSON base64-encoded), and the values of a Kubernetes ``Secret``
+manifest, which are secret by declaration and base64-encoded, so that no name or
+prefix shows them."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable
+
+from localroute.privacy.secrets import kinds, values
+from localroute.privacy.secrets.assignments import judge_for_name
+from localroute.privacy.secrets.keys import base64_signatures
+
+# On the lowered text.
+_GCP_TYPE = re.compile(r"""service_account["'][ \t]*[,}\n]""")
+_GCP_PRIVATE_KEY = re.compile(r"""private_key["'][ \t]*:[ \t]*["']([^"'\n]{0,64})""")
+_GCP_BASE64 = re.compile("|".join(base64_signatures(b'"service_account"')))
+
+_SECRET_KIND = re.compile(r"""^kind["']?:[ \t]*["']?Secret["']?[ \t]*\r?$""", re.MULTILINE)
+# A YAML document ends at `---` or where the next manifest's top-level `kind:` is.
+_DOCUMENT_BOUNDARY = re.compile(r"""^(?:---|kind["']?:)""", re.MULTILINE)
+# `  name: <base64>` under `data:` (or anywhere in the manifest: other fields are not
+# padded base64 that decodes to text, and are judged as such below).
+_DATA_ENTRY = re.compile(
+    r"""^[ \t]+["']?([\w.\-]{1,253}+)["']?:[ \t]+["']?([A-Za-z0-9+/]{8,100000}={0,2})["']?[ \t]*\r?$""",
+    re.MULTILINE,
+)
+# Decoded text is scanned once more, so that a Secret's `config.yaml` or
+# `.dockerconfigjson` is judged by what it holds; at most this much of it.
+MAX_DECODED = 64 * 1024
+
+
+def _gcp_service_account(text: str, lowered: str) -> list[int]:
+    found = [m.start() for m in _GCP_BASE64.finditer(text)]
+    if "service_account" not in lowered or _GCP_TYPE.search(lowered) is None:
+        return found
+    for m in _GCP_PRIVATE_KEY.finditer(lowered):
+        head = m.group(1)
+        if head.startswith("-----begin") or (
+            len(head) == 64 and not values.is_placeholder(head)
+        ):
+            found.append(m.start())
+    return found
+
+
+def _decoded_holds_secret(
+    name: str, encoded: str, holds_secret: Callable[[str], bool]
+) -> bool:
+    if len(encoded) % 4:
+        return False  # not padded base64: a word, a name, a number
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        # Bytes: a key or a keystore when long enough to be one.
+        return len(raw) >= 16
+    if not decoded.replace("\n", "").replace("\r", "").replace("\t", "").isprintable():
+        return len(raw) >= 16
+    decoded = decoded.strip()
+    if "\n" in decoded or len(decoded) > 256:
+        return holds_secret(decoded[:MAX_DECODED])
+    judge = judge_for_name(name)
+    if judge is values.looks_like_secret_value:
+        return values.looks_like_connection_password("", decoded)
+    return values.looks_like_secret_value(decoded) or holds_secret(decoded)
+
+
+def _kubernetes_secret_values(text: str, holds_secret: Callable[[str], bool]) -> list[int]:
+    found: list[int] = []
+    separators: list[int] | None = None
+    for kind in _SECRET_KIND.finditer(text):
+        if separators is None:
+            separators = [m.start() for m in _DOCUMENT_BOUNDARY.finditer(text)]
+        start = max((s for s in separators if s < kind.start()), default=0)
+        end = min((s for s in separators if s > kind.start()), default=len(text))
+        for m in _DATA_ENTRY.finditer(text, start, end):
+            if _decoded_holds_secret(m.group(1), m.group(2), holds_secret):
+                found.append(m.start(2))
+    return found
+
+
+def find_in_documents(
+    text: str, lowered: str, holds_secret: Callable[[str], bool]
+) -> list[tuple[int, str]]:
+    """(offset, kind) of the credentials that a document's shape gives away.
+    ``holds_secret`` scans a decoded value for any credential."""
+    found = [(offset, kinds.GCP_SERVICE_ACCOUNT) for offset in _gcp_service_account(text, lowered)]
+    if "Secret" in text:
+        found += [
+            (offset, kinds.KUBERNETES_SECRET)
+            for offset in _kubernetes_secret_values(text, holds_secret)
+        ]
+    return found
