@@ -26,6 +26,7 @@ _PASSWORD_PAIR = re.compile(
 )
 # libpq's `host=db user=app password=... dbname=app`: pairs separated by spaces.
 _LIBPQ_PAIR = re.compile(r"(?:^|[\s\"'])(?:host|hostaddr|dbname|user|port|sslmode)=[^\s,()]+\s")
+_LIBPQ_BLOCK = 512
 _ORACLE_THIN = re.compile(r"""jdbc:oracle:thin:([^/\s:@"']{1,128}+)/([^@\s"']{1,256}+)@""")
 
 
@@ -34,12 +35,17 @@ def _url_passwords(text: str) -> list[int]:
     for m in _USERINFO.finditer(text):
         if _SCHEME_BEFORE.search(text, max(m.start() - 32, 0), m.start()) is None:
             continue  # "://" in prose or code, not a URL
-        if looks_like_connection_password(m.group(1), m.group(2)):
+        user, password = m.group(1), m.group(2)
+        if ":" in password:
+            # Hosts and ports before the user info (`https://a.com:123,u:p@b.com`):
+            # the password is after the last colon.
+            user, password = password.rsplit(":", 1)
+        if looks_like_connection_password(user, password):
             found.append(m.start(2))
     return found
 
 
-def _in_connection_string(text: str, start: int, end: int) -> bool:
+def _in_connection_string(text: str, start: int, end: int, libpq_blocks: dict[int, bool]) -> bool:
     """Whether a ``password=`` pair is one of a connection string's (``;Password=...;``,
     ``?user=app&password=...``, libpq's space-separated pairs), not a call's keyword
     argument or a line of an env file (those are assignments)."""
@@ -50,23 +56,27 @@ def _in_connection_string(text: str, start: int, end: int) -> bool:
     if before in "\"'`\n" or (before in " \t" and text[start - 2 : start - 1] == ";"):
         return after == ";"
     if before in " \t":
-        line_start = text.rfind("\n", max(start - 512, 0), start) + 1
-        line_end = text.find("\n", end, end + 512)
-        line = text[line_start : line_end if line_end >= 0 else end + 512]
-        return _LIBPQ_PAIR.search(line) is not None
+        # libpq pairs nearby, looked for once per block of text however many
+        # `password=` there are.
+        block = start // _LIBPQ_BLOCK
+        if block not in libpq_blocks:
+            window = text[max(block - 1, 0) * _LIBPQ_BLOCK : (block + 2) * _LIBPQ_BLOCK]
+            libpq_blocks[block] = _LIBPQ_PAIR.search(window) is not None
+        return libpq_blocks[block]
     return False
 
 
 def _password_pairs(text: str, lowered: str) -> list[int]:
     found: list[int] = []
+    libpq_blocks: dict[int, bool] = {}
     for m in _PASSWORD_PAIR.finditer(lowered):
         if m.start() and (lowered[m.start() - 1].isalnum() or lowered[m.start() - 1] in "_.-$"):
             continue  # db_password=, spring.datasource.password=: an assignment
         group = 1 if m.start(1) >= 0 else 2
         value = text[m.start(group) : m.end(group)]
-        if _in_connection_string(lowered, m.start(), m.end()) and looks_like_connection_password(
-            "", value
-        ):
+        if _in_connection_string(
+            lowered, m.start(), m.end(), libpq_blocks
+        ) and looks_like_connection_password("", value):
             found.append(m.start(group))
     return found
 

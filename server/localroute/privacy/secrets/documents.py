@@ -7,25 +7,30 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import re
 from collections.abc import Callable
 
 from localroute.privacy.secrets import kinds, values
 from localroute.privacy.secrets.assignments import judge_for_name
-from localroute.privacy.secrets.keys import base64_signatures
+from localroute.privacy.secrets.keys import base64_signatures, contains_any
 
 # On the lowered text.
 _GCP_TYPE = re.compile(r"""service_account["'][ \t]*[,}\n]""")
 _GCP_PRIVATE_KEY = re.compile(r"""private_key["'][ \t]*:[ \t]*["']([^"'\n]{0,64})""")
-_GCP_BASE64 = re.compile("|".join(base64_signatures(b'"service_account"')))
+_GCP_BASE64_MARKERS = base64_signatures(b'"service_account"')
+_GCP_BASE64 = re.compile("|".join(_GCP_BASE64_MARKERS))
 
-_SECRET_KIND = re.compile(r"""^kind["']?:[ \t]*["']?Secret["']?[ \t]*\r?$""", re.MULTILINE)
+# At the start of a line (checked after the match: the literal first is what the
+# engine scans for fast).
+_SECRET_KIND = re.compile(r"""kind["']?:[ \t]*["']?Secret["']?[ \t]*\r?$""", re.MULTILINE)
 # A YAML document ends at `---` or where the next manifest's top-level `kind:` is.
 _DOCUMENT_BOUNDARY = re.compile(r"""^(?:---|kind["']?:)""", re.MULTILINE)
 # `  name: <base64>` under `data:` (or anywhere in the manifest: other fields are not
 # padded base64 that decodes to text, and are judged as such below).
 _DATA_ENTRY = re.compile(
-    r"""^[ \t]+["']?([\w.\-]{1,253}+)["']?:[ \t]+["']?([A-Za-z0-9+/]{8,100000}={0,2})["']?[ \t]*\r?$""",
+    r"""^[ \t]+["']?([\w.\-]{1,253}+)["']?:[ \t]+"""
+    r"""["']?([A-Za-z0-9+/]{8,100000}={0,2})["']?[ \t]*\r?$""",
     re.MULTILINE,
 )
 # Decoded text is scanned once more, so that a Secret's `config.yaml` or
@@ -34,21 +39,19 @@ MAX_DECODED = 64 * 1024
 
 
 def _gcp_service_account(text: str, lowered: str) -> list[int]:
-    found = [m.start() for m in _GCP_BASE64.finditer(text)]
+    found = []
+    if contains_any(text, _GCP_BASE64_MARKERS):
+        found += [m.start() for m in _GCP_BASE64.finditer(text)]
     if "service_account" not in lowered or _GCP_TYPE.search(lowered) is None:
         return found
     for m in _GCP_PRIVATE_KEY.finditer(lowered):
         head = m.group(1)
-        if head.startswith("-----begin") or (
-            len(head) == 64 and not values.is_placeholder(head)
-        ):
+        if head.startswith("-----begin") or (len(head) == 64 and not values.is_placeholder(head)):
             found.append(m.start())
     return found
 
 
-def _decoded_holds_secret(
-    name: str, encoded: str, holds_secret: Callable[[str], bool]
-) -> bool:
+def _decoded_holds_secret(name: str, encoded: str, holds_secret: Callable[[str], bool]) -> bool:
     if len(encoded) % 4:
         return False  # not padded base64: a word, a name, a number
     try:
@@ -68,17 +71,23 @@ def _decoded_holds_secret(
     judge = judge_for_name(name)
     if judge is values.looks_like_secret_value:
         return values.looks_like_connection_password("", decoded)
-    return values.looks_like_secret_value(decoded) or holds_secret(decoded)
+    if values.looks_like_secret_value(decoded):
+        return True
+    # A URL, a key=value string, a token with a prefix: scanned as any text is.
+    return any(c in decoded for c in ":=@_-") and holds_secret(decoded)
 
 
 def _kubernetes_secret_values(text: str, holds_secret: Callable[[str], bool]) -> list[int]:
     found: list[int] = []
     separators: list[int] | None = None
     for kind in _SECRET_KIND.finditer(text):
+        if kind.start() and text[kind.start() - 1] != "\n":
+            continue
         if separators is None:
             separators = [m.start() for m in _DOCUMENT_BOUNDARY.finditer(text)]
-        start = max((s for s in separators if s < kind.start()), default=0)
-        end = min((s for s in separators if s > kind.start()), default=len(text))
+        i = bisect.bisect_left(separators, kind.start())
+        start = separators[i - 1] if i else 0
+        end = separators[i + 1] if i + 1 < len(separators) else len(text)
         for m in _DATA_ENTRY.finditer(text, start, end):
             if _decoded_holds_secret(m.group(1), m.group(2), holds_secret):
                 found.append(m.start(2))

@@ -83,16 +83,18 @@ DETECTORS: tuple[tuple[str, re.Pattern[str], bool], ...] = (
     # and the signature of a shared access signature (a SAS URL grants access).
     (kinds.AZURE, re.compile(r"accountkey[ \t]*=[ \t]*[a-z0-9+/]{40,}={0,2}"), True),
     (kinds.AZURE, re.compile(r"sharedaccesskey[ \t]*=[ \t]*[a-z0-9+/]{40,}={0,2}"), True),
-    (
-        kinds.AZURE,
-        re.compile(r"sv=\d{4}-\d\d-\d\d&[^\s\"'<>]{0,400}?[?&]sig=[a-z0-9%+/]{30,}"),
-        True,
-    ),
 )
+# A shared access signature's signature; it is one when the URL also has a version
+# (`sv=2022-11-02`) before it (checked in code: bounded work per match).
+_SAS_SIGNATURE = re.compile(r"sig=(?<=[?&]sig=)[a-z0-9%+/]{30,}")
+_SAS_VERSION = re.compile(r"sv=\d{4}-\d\d-\d\d&")
+_SAS_WINDOW = 1024
 
 # A token in docs: the documented AWS example ids end in EXAMPLE; placeholders end in
 # a run of x, X, 0, * or . ("sk-xxxx...", "AKIAXXXX...").
 _PLACEHOLDER_CHARS = frozenset("xX0*.")
+# A word that a random token does not hold by chance (test fixtures, docs).
+_TOKEN_PLACEHOLDER = re.compile(r"(?i:fake|dummy|example|placeholder|redacted|your[_\-]?)")
 _AWS_EXAMPLE_ID = re.compile(r"A[KS]IA[A-Z0-9]{9}EXAMPLE")
 _ASSIGNED_BEFORE = re.compile(r"""(?::=|=>|[:=])[ \t]*["'`]?$""")
 # The storage emulator's (Azurite's) account key is published by Microsoft and is the
@@ -113,6 +115,8 @@ def _documented_token(text: str, start: int, token: str, kind: str) -> bool:
     """
     if set(token[-12:]) <= _PLACEHOLDER_CHARS:
         return True
+    if kind not in (kinds.AWS_KEY_ID, kinds.AWS_SECRET) and _TOKEN_PLACEHOLDER.search(token):
+        return True
     if kind == kinds.AWS_KEY_ID and _AWS_EXAMPLE_ID.fullmatch(token):
         line_start = text.rfind("\n", 0, start) + 1
         return _ASSIGNED_BEFORE.search(text, line_start, start) is None
@@ -124,11 +128,24 @@ def _documented_token(text: str, start: int, token: str, kind: str) -> bool:
 
 def _twilio_auth_tokens(text: str) -> list[int]:
     """Offsets of 32-hex values near a Twilio account SID: its auth token."""
-    found: list[int] = []
+    # The windows around the SIDs, merged, so that each character is scanned once.
+    windows: list[list[int]] = []
     for sid in _TWILIO_ACCOUNT_SID.finditer(text):
-        window_start = max(sid.start() - _TWILIO_WINDOW, 0)
-        window_end = sid.end() + _TWILIO_WINDOW
-        found.extend(m.start() for m in _HEX32.finditer(text, window_start, window_end))
+        start, end = max(sid.start() - _TWILIO_WINDOW, 0), sid.end() + _TWILIO_WINDOW
+        if windows and start <= windows[-1][1]:
+            windows[-1][1] = end
+        else:
+            windows.append([start, end])
+    return [m.start() for start, end in windows for m in _HEX32.finditer(text, start, end)]
+
+
+def _sas_signatures(lowered: str) -> list[int]:
+    found: list[int] = []
+    for m in _SAS_SIGNATURE.finditer(lowered):
+        line_start = lowered.rfind("\n", max(m.start() - _SAS_WINDOW, 0), m.start()) + 1
+        window_start = max(m.start() - _SAS_WINDOW, line_start)
+        if _SAS_VERSION.search(lowered, window_start, m.start()):
+            found.append(m.start())
     return found
 
 
@@ -142,4 +159,6 @@ def find_tokens(text: str, lowered: str) -> list[tuple[int, str]]:
                 found.append((m.start(), kind))
     if "AC" in text:
         found.extend((offset, kinds.TWILIO) for offset in _twilio_auth_tokens(text))
+    if "sig=" in lowered:
+        found.extend((offset, kinds.AZURE) for offset in _sas_signatures(lowered))
     return found

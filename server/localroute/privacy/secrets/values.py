@@ -13,17 +13,19 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from urllib.parse import unquote
 
 _PLACEHOLDER_WORDS = (
     "example", "changeme", "change_me", "placeholder", "your_", "your-", "xxxx",
-    "process.env", "os.environ", "getenv", "none", "null", "***", "redacted",
+    "process.env", "os.environ", "getenv", "none", "null", "***", "redacted", "fake",
+    "dummy",
 )  # fmt: skip
 # Templates and interpolations: <your password>, ${VAR}, {{ var }}, f"{obj.attr}", {}, {0},
-# %(x)s, %s, $VAR, and a model's special tokens (<|im_end|>). Their insides look like
+# {x!r:>8}, %(x)s, %s, $VAR, and a model's special tokens (<|im_end|>). Their insides look like
 # names, so that a random password holding "<", "{" or "%s" is not taken for one.
 _TEMPLATE = re.compile(
     r"<\|[\w .\-]*\|>|<[A-Za-z][\w .\-]*>|\$\{[A-Za-z_][^}]*\}|\{\{.*?\}\}"
-    r"""|\{[A-Za-z_][\w.\[\]'"()]*\}|\{\d*\}|%\(\w+\)[sd]|%[sd]|^\$\w+$"""
+    r"""|\{[A-Za-z_][\w.\[\]'"()]*(?:![rsa])?(?::[^{}]{0,16})?\}|\{\d*\}|%\(\w+\)[sd]|%[sd]|^\$\w+$"""
 )
 # Regex source, not a credential: (?=..), \s, [^..], .*, [a-z0-9]+
 _REGEX_SOURCE = re.compile(r"\(\?|\\[sdwbSDWB]|\[\^|\.[*+]|\][*+?{]|a-z|A-Z|0-9")
@@ -68,11 +70,13 @@ _HOST_PORT_OR_DATE = re.compile(r"[\w.\-]+:\d{1,5}|[\d:.\-/+TZ]+")
 DOTTED_NAME = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+")
 # Passwords of documentation and local development: a connection string holding
 # one of these (or its user name again, "guest:guest") gives nothing away.
-_DEMO_PASSWORDS = frozenset(
-    "pass passwd pw pwd secret secrets test testing tests dummy fake sample demo foo bar "
-    "baz qux guest admin root user username tiger pa55word p4ssword s3cret s3cr3t "
-    "mysecret hunter2".split()
-)
+_DEMO_PASSWORDS = frozenset({
+    "pass", "passwd", "pw", "pwd", "secret", "secrets", "test", "testing", "tests",
+    "dummy", "fake", "sample", "demo", "foo", "bar", "baz", "qux", "guest", "admin",
+    "root", "user", "username", "tiger", "pa55word", "p4ssword", "s3cret", "s3cr3t",
+    "mysecret", "hunter2",
+})  # fmt: skip
+_WORDS = re.compile(r"[a-z]+(?: [a-z]+)+")
 _DEMO_PASSWORD_PARTS = ("password", "passwd", "your", "...", "…")
 
 
@@ -149,6 +153,8 @@ def is_reference(name: str, value: str) -> bool:
 
 
 _CALL_CHARS = str.maketrans("", "", "()[]'\"")
+# A format field's conversion and format spec: {value!r}, {width:>8}.
+_FIELD_SUFFIX = re.compile(r"(?:![rsa])?(?::[^{}]*)?$")
 
 
 def strip_templates(value: str) -> str:
@@ -158,7 +164,7 @@ def strip_templates(value: str) -> str:
         part = m.group()
         if part[0] in "{<" and part[:2] not in ("{{", "<|"):
             # A name, maybe dotted, called or indexed: {self.scheme.title()}, {d['k']}.
-            inner = part[1:-1].replace(" ", "_").translate(_CALL_CHARS)
+            inner = _FIELD_SUFFIX.sub("", part[1:-1]).replace(" ", "_").translate(_CALL_CHARS)
             if inner and not inner.isdigit() and not _is_wordy(inner):
                 return part
         return ""
@@ -227,18 +233,22 @@ def looks_like_key_material(value: str) -> bool:
 def looks_like_connection_password(user: str, password: str) -> bool:
     """A password in a connection string or a URL's user info, judged leniently: the
     place says it is a password, so any real one counts, short or not; what is left
-    out is a template, a demo password, or the user name again (``guest:guest``)."""
+    out is a template, a demo password, words (``a%20secret``), regex source, or the
+    user name again (``guest:guest``)."""
     password = password[:MAX_VALUE]
     literal = strip_templates(password)
     if literal != password:
         return _random_literal_part(literal)
-    lowered = password.lower()
+    if _REGEX_SOURCE.search(password):
+        return False
+    lowered = unquote(password).lower()
     if (
-        not password
-        or lowered == user.lower()
+        not lowered
+        or lowered == unquote(user).lower()
         or lowered in _DEMO_PASSWORDS
         or any(part in lowered for part in _DEMO_PASSWORD_PARTS)
-        or len(set(password)) == 1
+        or len(set(lowered)) == 1
+        or _WORDS.fullmatch(lowered) is not None
         or DOTTED_NAME.fullmatch(password) is not None
     ):
         return False
