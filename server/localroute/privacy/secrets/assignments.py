@@ -56,21 +56,22 @@ _ASSIGN = re.compile(
 # `,`/`)`).
 _ENV_ASSIGN = re.compile(
     r"""\n(?:[ \t]*(?:export|ENV|ARG|set|-)[ \t]+["']?)?([A-Za-z_][\w.\-]*+)="""
-    r"""([^\s"'`#,;(){}\[\]<>]{12,})["']?(?:[ \t]+#.*)?[ \t\r]*$""",
+    r"""([^\s"'`#,;(){}\[\]<>][^\s"'`,;(){}\[\]<>]{11,})["']?(?:[ \t]+#.*)?[ \t\r]*$""",
     re.MULTILINE,
 )
 # YAML, docker-compose, Kubernetes, JS object literals: `password: s3cr3t...` unquoted,
-# alone on its line (a trailing `,`/`;` or comment at most). Quoted values are _ASSIGN's.
+# alone on its line (a trailing `,`/`;` or comment at most; a `#` not after a space is
+# part of the value, as in YAML and .env files). Quoted values are _ASSIGN's.
 _YAML_ASSIGN = re.compile(
     r"""\n[ \t]*+(?:-[ \t]+)?["']?([A-Za-z_$][\w.\-]*+)["']?[ \t]*:[ \t]+"""
-    r"""([^\s"'`#,;(){}\[\]<>|&*!%@][^\s"'`#,;(){}\[\]<>]{5,})[,;]?(?:[ \t]+#.*)?[ \t\r]*$""",
+    r"""([^\s"'`#,;(){}\[\]<>|&*!%@][^\s"'`,;(){}\[\]<>]{5,})[,;]?(?:[ \t]+#.*)?[ \t\r]*$""",
     re.MULTILINE,
 )
 # INI / my.cnf / .properties / .conf: `password = s3cr3t...` unquoted, spaces around `=`
 # (code would quote the value or call something).
 _INI_ASSIGN = re.compile(
     r"""\n[ \t]*+([A-Za-z_][\w.\-]*+)[ \t]+=[ \t]+"""
-    r"""([^\s"'`#;,(){}\[\]<>][^\s"'`#;,(){}\[\]<>]{5,})(?:[ \t]+[#;].*)?[ \t\r]*$""",
+    r"""([^\s"'`#;,(){}\[\]<>][^\s"'`;,(){}\[\]<>]{5,})(?:[ \t]+[#;].*)?[ \t\r]*$""",
     re.MULTILINE,
 )
 # An environment variable given as a name and a value: Kubernetes and docker-compose

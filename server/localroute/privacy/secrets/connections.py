@@ -16,8 +16,9 @@ from localroute.privacy.secrets import kinds
 from localroute.privacy.secrets.values import looks_like_connection_password
 
 # `://user:password@` (the user may be empty). Neither part holds `/`, so a port and
-# a path (`https://host:8080/a@b`) are not taken for them.
-_USERINFO = re.compile(r"""://([^\s:/@?#"'`<>\[\](){}]{0,128}+):([^\s@/?#"'`<>]{1,256}+)@""")
+# a path (`https://host:8080/a@b`) are not taken for them. A password may hold a raw
+# `#` or `?` (generated ones do, and .env files are written by hand).
+_USERINFO = re.compile(r"""://([^\s:/@?#"'`<>\[\](){}]{0,128}+):([^\s@/"'`<>]{1,256}+)@""")
 _SCHEME_BEFORE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]{0,31}$")
 # `password=` / `pwd=` in a key=value connection string, on the lowered text; the
 # value is an ODBC `{braced}` one or runs to the next separator.

@@ -51,20 +51,22 @@ def _gcp_service_account(text: str, lowered: str) -> list[int]:
     return found
 
 
-def _decoded_holds_secret(name: str, encoded: str, holds_secret: Callable[[str], bool]) -> bool:
+def _judge_decoded(name: str, encoded: str, holds_secret: Callable[[str], bool]) -> bool | None:
+    """Whether a Secret's value holds a credential once decoded; None when it is not
+    base64 of text (then it is left to the other detectors, as any value is)."""
     if len(encoded) % 4:
-        return False  # not padded base64: a word, a name, a number
+        return None  # not padded base64: a word, a name, a number
     try:
         raw = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
-        return False
+        return None
     try:
         decoded = raw.decode("utf-8")
     except UnicodeDecodeError:
         # Bytes: a key or a keystore when long enough to be one.
-        return len(raw) >= 16
+        return True if len(raw) >= 16 else None
     if not decoded.replace("\n", "").replace("\r", "").replace("\t", "").isprintable():
-        return len(raw) >= 16
+        return True if len(raw) >= 16 else None
     decoded = decoded.strip()
     if "\n" in decoded or len(decoded) > 256:
         return holds_secret(decoded[:MAX_DECODED])
@@ -77,8 +79,11 @@ def _decoded_holds_secret(name: str, encoded: str, holds_secret: Callable[[str],
     return any(c in decoded for c in ":=@_-") and holds_secret(decoded)
 
 
-def _kubernetes_secret_values(text: str, holds_secret: Callable[[str], bool]) -> list[int]:
+def _kubernetes_secret_values(
+    text: str, holds_secret: Callable[[str], bool]
+) -> tuple[list[int], list[int]]:
     found: list[int] = []
+    cleared: list[int] = []
     separators: list[int] | None = None
     for kind in _SECRET_KIND.finditer(text):
         if kind.start() and text[kind.start() - 1] != "\n":
@@ -89,20 +94,22 @@ def _kubernetes_secret_values(text: str, holds_secret: Callable[[str], bool]) ->
         start = separators[i - 1] if i else 0
         end = separators[i + 1] if i + 1 < len(separators) else len(text)
         for m in _DATA_ENTRY.finditer(text, start, end):
-            if _decoded_holds_secret(m.group(1), m.group(2), holds_secret):
-                found.append(m.start(2))
-    return found
+            verdict = _judge_decoded(m.group(1), m.group(2), holds_secret)
+            if verdict is not None:
+                (found if verdict else cleared).append(m.start(2))
+    return found, cleared
 
 
 def find_in_documents(
     text: str, lowered: str, holds_secret: Callable[[str], bool]
-) -> list[tuple[int, str]]:
-    """(offset, kind) of the credentials that a document's shape gives away.
+) -> tuple[list[tuple[int, str]], list[int]]:
+    """(offset, kind) of the credentials that a document's shape gives away, and the
+    offsets of values that it clears: a Secret's base64 value that decodes to a
+    placeholder ("changeme") or a user name is not a credential, whatever its name.
     ``holds_secret`` scans a decoded value for any credential."""
     found = [(offset, kinds.GCP_SERVICE_ACCOUNT) for offset in _gcp_service_account(text, lowered)]
+    cleared: list[int] = []
     if "Secret" in text:
-        found += [
-            (offset, kinds.KUBERNETES_SECRET)
-            for offset in _kubernetes_secret_values(text, holds_secret)
-        ]
-    return found
+        secret_values, cleared = _kubernetes_secret_values(text, holds_secret)
+        found += [(offset, kinds.KUBERNETES_SECRET) for offset in secret_values]
+    return found, cleared

@@ -38,8 +38,9 @@ def _lowered(text: str) -> str:
     return lowered
 
 
-def _find(text: str, *, nested: bool) -> list[tuple[int, str]]:
-    """(offset, kind) of every credential in ``text``, unsorted, maybe repeated."""
+def _find(text: str, *, nested: bool) -> tuple[list[tuple[int, str]], list[int]]:
+    """(offset, kind) of every credential in ``text``, unsorted, maybe repeated; and the
+    offsets of values that a document's shape clears of a generic assignment."""
     lowered = _lowered(text)
     found = find_tokens(text, lowered)
     # A value next to a provider's id is that provider's secret: 40 base64 characters
@@ -57,10 +58,10 @@ def _find(text: str, *, nested: bool) -> list[tuple[int, str]]:
     found += find_connection_strings(text, lowered)
     found += find_private_keys(text)
     # A value decoded from base64 is scanned once more, not recursively.
-    found += find_in_documents(
-        text, lowered, lambda decoded: not nested and bool(_find(decoded, nested=True))
+    in_documents, cleared = find_in_documents(
+        text, lowered, lambda decoded: not nested and bool(_find(decoded, nested=True)[0])
     )
-    return found
+    return found + in_documents, cleared
 
 
 def find_secrets(text: str, *, first_line: int = 1) -> list[SecretHit]:
@@ -71,18 +72,25 @@ def find_secrets(text: str, *, first_line: int = 1) -> list[SecretHit]:
     GitHub token, ...) is not reported again as a generic credential
     assignment.
     """
-    found = _find(text, nested=False)
+    found, cleared = _find(text, nested=False)
     if not found:
         return []
     line_starts = [0]
     line_starts.extend(m.end() for m in re.finditer("\n", text))
+
+    def line_of(offset: int) -> int:
+        return first_line + bisect.bisect_right(line_starts, offset) - 1
+
     by_line: dict[int, set[str]] = {}
     for offset, kind in found:
-        line = first_line + bisect.bisect_right(line_starts, offset) - 1
-        by_line.setdefault(line, set()).add(kind)
+        by_line.setdefault(line_of(offset), set()).add(kind)
+    for offset in cleared:
+        by_line.get(line_of(offset), set()).discard(kinds.GENERIC)
     hits: list[SecretHit] = []
     for line in sorted(by_line):
         line_kinds = by_line[line]
+        if not line_kinds:
+            continue
         if line_kinds - _WEAK_KINDS:
             line_kinds -= _WEAK_KINDS
         elif len(line_kinds) > 1:
