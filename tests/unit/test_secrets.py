@@ -226,7 +226,7 @@ NEW_TRUE_POSITIVES: list[tuple[str, str]] = [
     ("Stripe key", "sk" + "_live_" + ALNUM[:24]),
     ("Stripe key", "rk" + "_test_" + ALNUM[:24]),
     ("Twilio credential", "SK" + HEX32),
-    ("Twilio credential", f'Client("A' + "C" + HEX32 + '", "' + HEX32[::-1] + '")'),
+    ("Twilio credential", 'Client("A' + "C" + HEX32 + '", "' + HEX32[::-1] + '")'),
     ("SendGrid API key", "SG" + "." + ALNUM[:22] + "." + ALNUM[:40] + "abc"),
     ("Mailgun API key", "key" + "-" + HEX32),
     ("npm token", "np" + "m_" + ALNUM[:36]),
@@ -240,6 +240,8 @@ NEW_TRUE_POSITIVES: list[tuple[str, str]] = [
     ("credential assignment", "db_pass: " + PASSWORD),
     ("credential assignment", "gpg_passphrase = '" + PASSWORD + "'"),
     ("credential assignment", "  - POSTGRES_PASSWORD=" + ALNUM[:20]),
+    ("credential assignment", "POSTGRES_PASSWORD=" + "hunter42"),
+    ("credential assignment", "MYSQL_ROOT_PASSWORD: " + "Tr0ub4dor"),
 ]
 
 
@@ -276,7 +278,11 @@ NEW_NEGATIVES = [
     'monkey = "' + ALNUM[:20] + '"',
     "SMTP_PASS=${SMTP_PASSWORD}",
     'first_pass = "' + ALNUM[:20] + '"',
-    "    type_var_key = f\"typevar={thing!r}\"",
+    "DB_PASSWORD=postgres",
+    "TEST_USER_PASSWORD=testpass1",
+    "PASSWORD_MIN_LENGTH=12",
+    "password: required",
+    '    type_var_key = f"typevar={thing!r}"',
     '{"WWW-Authenticate": \'Basic realm="llama-swap"\'}',
     'FAKE_KEY = "sk' + '-ant-api03-localroute-fake-0123456789abcdef"',
 ]

@@ -26,10 +26,9 @@ _NAME_WORDS = (
     r"|credential|private[_\-]?key|access[_\-]?key|db_?pass"
 )
 _NAME_WORD = re.compile(_NAME_WORDS)
-# Names that end like a secret's, on the name as written: `_KEY`, `-key`, `.key`,
-# `signingKey`, `_PASS`, `dbPass`.
-# A bare `key` or `pass` is too common a name to count.
-_KEYISH_NAME = re.compile(r"(?:[_\-.]|(?<=[a-z0-9])(?=[A-Z]))(?i:key|pass)$")
+# Names that end like a secret key's, on the name as written: `_KEY`, `-key`, `.key`,
+# `signingKey`. A bare `key` is too common a name to count.
+_KEYISH_NAME = re.compile(r"(?:[_\-.]|(?<=[a-z0-9])(?=[A-Z]))(?i:key)$")
 # ... less the keys that name a place or an order, not a secret.
 _NOT_SECRET_KEY = re.compile(
     r"(?:cache|sort|primary|foreign|partition|row|range|hash|lookup|dict|map|object|s3"
@@ -56,7 +55,7 @@ _ASSIGN = re.compile(
 # `,`/`)`).
 _ENV_ASSIGN = re.compile(
     r"""\n(?:[ \t]*(?:export|ENV|ARG|set|-)[ \t]+["']?)?([A-Za-z_][\w.\-]*+)="""
-    r"""([^\s"'`#,;(){}\[\]<>][^\s"'`,;(){}\[\]<>]{11,})["']?(?:[ \t]+#.*)?[ \t\r]*$""",
+    r"""([^\s"'`#,;(){}\[\]<>][^\s"'`,;(){}\[\]<>]{5,})["']?(?:[ \t]+#.*)?[ \t\r]*$""",
     re.MULTILINE,
 )
 # YAML, docker-compose, Kubernetes, JS object literals: `password: s3cr3t...` unquoted,
@@ -83,7 +82,16 @@ _NAME_VALUE = re.compile(
     r"""(?:"([^"\n]{0,512})"|'([^'\n]{0,512})'|([^\s"'#,}]{1,512}))"""
 )
 
+# Names that say password: their value is a password, a human one too.
+_PASSWORD_NAME = re.compile(
+    r"(?i:password|passwd|passphrase)$|(?:^|[_\-.]|(?<=[a-z0-9])(?=[A-Z]))(?i:pwd|pass)$"
+)
+
 Judge = Callable[[str], bool]
+
+
+def _password_judge(value: str) -> bool:
+    return values.looks_like_secret_value(value) or values.looks_like_password(value)
 
 
 def _name_start(lowered: str, start: int) -> int:
@@ -100,19 +108,20 @@ def judge_for_name(name: str) -> Judge | None:
     lowered = name.lower()
     if lowered.endswith("authenticate"):
         return None  # WWW-Authenticate: a challenge, not a credential
+    if _PASSWORD_NAME.search(name) and not _NOT_SECRET_KEY.search(lowered):
+        return _password_judge
     if _NAME_WORD.search(lowered):
         return values.looks_like_secret_value
-    keyish = _KEYISH_NAME.search(name)
-    if keyish is None or _NOT_SECRET_KEY.search(lowered):
+    if _KEYISH_NAME.search(name) is None or _NOT_SECRET_KEY.search(lowered):
         return None
-    # `_PASS` says password as plainly as `_PASSWORD`; `_KEY` is as often a cache key.
-    if keyish.group().lower().endswith("pass"):
-        return values.looks_like_secret_value
+    # `_KEY` is as often a cache key as a secret one: its value must look like one.
     return values.looks_like_key_material
 
 
 def _unquoted_judge(name: str, lenient: Judge) -> Judge | None:
     judge = judge_for_name(name)
+    if judge is _password_judge:
+        return lambda value: lenient(value) or values.looks_like_password(value)
     return lenient if judge is values.looks_like_secret_value else judge
 
 

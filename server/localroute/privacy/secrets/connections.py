@@ -21,9 +21,11 @@ from localroute.privacy.secrets.values import looks_like_connection_password
 _USERINFO = re.compile(r"""://([^\s:/@?#"'`<>\[\](){}]{0,128}+):([^\s@/"'`<>]{1,256}+)@""")
 _SCHEME_BEFORE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]{0,31}$")
 # `password=` / `pwd=` in a key=value connection string, on the lowered text; the
-# value is an ODBC `{braced}` one or runs to the next separator.
+# value is an ODBC `{braced}` or a libpq / ADO.NET 'quoted' one, or runs to the next
+# separator.
 _PASSWORD_PAIR = re.compile(
-    r"(?:password|passwd|pwd)[ \t]*=[ \t]*(?:\{([^}\n]{0,256})\}|([^;&\s\"'`,(){}\[\]<>]{1,256}))"
+    r"(?:password|passwd|pwd)[ \t]*=[ \t]*"
+    r"(?:\{([^}\n]{0,256})\}|'([^'\n]{0,256})'|([^;&\s\"'`,(){}\[\]<>]{1,256}))"
 )
 # libpq's `host=db user=app password=... dbname=app`: pairs separated by spaces.
 _LIBPQ_PAIR = re.compile(r"(?:^|[\s\"'])(?:host|hostaddr|dbname|user|port|sslmode)=[^\s,()]+\s")
@@ -50,13 +52,16 @@ def _in_connection_string(text: str, start: int, end: int, libpq_blocks: dict[in
     """Whether a ``password=`` pair is one of a connection string's (``;Password=...;``,
     ``?user=app&password=...``, libpq's space-separated pairs), not a call's keyword
     argument or a line of an env file (those are assignments)."""
-    before = text[start - 1] if start else "\n"
+    i = start
+    while i > max(start - 16, 0) and text[i - 1] in " \t":
+        i -= 1
+    before = text[i - 1] if i else "\n"
     after = text[end] if end < len(text) else "\n"
     if before in ";&?":
         return True
-    if before in "\"'`\n" or (before in " \t" and text[start - 2 : start - 1] == ";"):
+    if before in "\"'`\n":
         return after == ";"
-    if before in " \t":
+    if i < start:
         # libpq pairs nearby, looked for once per block of text however many
         # `password=` there are.
         block = start // _LIBPQ_BLOCK
@@ -73,7 +78,7 @@ def _password_pairs(text: str, lowered: str) -> list[int]:
     for m in _PASSWORD_PAIR.finditer(lowered):
         if m.start() and (lowered[m.start() - 1].isalnum() or lowered[m.start() - 1] in "_.-$"):
             continue  # db_password=, spring.datasource.password=: an assignment
-        group = 1 if m.start(1) >= 0 else 2
+        group = next(g for g in (1, 2, 3) if m.start(g) >= 0)
         value = text[m.start(group) : m.end(group)]
         if _in_connection_string(
             lowered, m.start(), m.end(), libpq_blocks

@@ -70,8 +70,8 @@ def _judge_decoded(name: str, encoded: str, holds_secret: Callable[[str], bool])
     decoded = decoded.strip()
     if "\n" in decoded or len(decoded) > 256:
         return holds_secret(decoded[:MAX_DECODED])
-    judge = judge_for_name(name)
-    if judge is values.looks_like_secret_value:
+    if judge_for_name(name) is not None:
+        # A secret's name, in a Secret: any value that is not a demo one.
         return values.looks_like_connection_password("", decoded)
     if values.looks_like_secret_value(decoded):
         return True

@@ -77,6 +77,11 @@ _DEMO_PASSWORDS = frozenset({
     "mysecret", "hunter2",
 })  # fmt: skip
 _WORDS = re.compile(r"[a-z]+(?: [a-z]+)+")
+# What fixtures and docs put in a password; a person's real one seldom holds these.
+_FIXTURE_PASSWORD_PARTS = (
+    "pass", "secret", "test", "demo", "sample", "example", "dummy", "fake", "changeme",
+    "your", "user",
+)  # fmt: skip
 _DEMO_PASSWORD_PARTS = ("password", "passwd", "your", "...", "…")
 
 
@@ -198,6 +203,8 @@ def looks_like_secret_value(value: str) -> bool:
 
 def looks_like_env_secret(value: str) -> bool:
     """Whether an unquoted ``NAME=value`` value (.env, shell, Dockerfile) looks random."""
+    if len(value) < 12:
+        return False
     value = value[:MAX_VALUE]
     literal = strip_templates(value)
     if literal != value:
@@ -228,6 +235,21 @@ def looks_like_key_material(value: str) -> bool:
         return False
     entropy = shannon_entropy(value)
     return entropy >= 3.5 or (entropy >= 3.0 and char_classes(value) >= 3)
+
+
+def looks_like_password(value: str) -> bool:
+    """A value under a name that says password (``POSTGRES_PASSWORD``, ``smtpPass``):
+    a human password counts too (``Tr0ub4dor``, ``hunter22``), six characters or more,
+    unless it is a word, a number, a path, a template or a fixture's
+    (``testpass1``, ``secret123``)."""
+    value = value[:MAX_VALUE]
+    lowered = value.lower()
+    return (
+        len(value) >= 6
+        and looks_like_connection_password("", value)
+        and not is_placeholder(value)
+        and not any(part in lowered for part in _FIXTURE_PASSWORD_PARTS)
+    )
 
 
 def looks_like_connection_password(user: str, password: str) -> bool:
