@@ -87,6 +87,13 @@ _PASSWORD_NAME = re.compile(
     r"(?i:password|passwd|passphrase)$|(?:^|[_\-.]|(?<=[a-z0-9])(?=[A-Z]))(?i:pwd|pass)$"
 )
 
+# XML: Maven's settings.xml `<password>...</password>`, .NET appSettings
+# `<add key="DbPassword" value="..." />`, Java properties files in XML.
+_XML_ELEMENT = re.compile(r"<([A-Za-z_][\w.\-:]{0,63}+)>([^<\s]{1,256}+)</\1>")
+_XML_ATTRIBUTES = re.compile(
+    r"""(?:key|name)=["']([A-Za-z_][\w.\-:]{0,63}+)["'][ \t]+value=["']([^"'\n]{1,256}+)["']"""
+)
+
 Judge = Callable[[str], bool]
 
 
@@ -148,6 +155,14 @@ def find_assignments(text: str, lowered: str) -> list[tuple[int, str]]:
             judge = _unquoted_judge(name, lenient)
             if judge is not None and not values.is_reference(name.lower(), value) and judge(value):
                 found.append((m.start(2) - 1, value))
+    if "<" in text:
+        for pattern in (_XML_ELEMENT, _XML_ATTRIBUTES):
+            for m in pattern.finditer(text):
+                name, value = m.group(1), m.group(2)
+                judge = _unquoted_judge(name, values.looks_unquoted)
+                if judge is not None and not values.is_reference(name.lower(), value):
+                    if judge(value):
+                        found.append((m.start(2), value))
     for m in _NAME_VALUE.finditer(text):
         group = next(g for g in (2, 3, 4) if m.start(g) >= 0)
         name, value = m.group(1), m.group(group)

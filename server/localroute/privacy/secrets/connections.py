@@ -80,6 +80,8 @@ def _password_pairs(text: str, lowered: str) -> list[int]:
             continue  # db_password=, spring.datasource.password=: an assignment
         group = next(g for g in (1, 2, 3) if m.start(g) >= 0)
         value = text[m.start(group) : m.end(group)]
+        if group == 1:
+            value = "{" + value + "}"  # judged with its braces: `{db_pw}` is a field
         if _in_connection_string(
             lowered, m.start(), m.end(), libpq_blocks
         ) and looks_like_connection_password("", value):
