@@ -132,6 +132,10 @@ def _unquoted_judge(name: str, lenient: Judge) -> Judge | None:
     return lenient if judge is values.looks_like_secret_value else judge
 
 
+def _holds_secret(name: str, value: str, judge: Judge | None) -> bool:
+    return judge is not None and not values.is_reference(name.lower(), value) and judge(value)
+
+
 def find_assignments(text: str, lowered: str) -> list[tuple[int, str]]:
     """(offset, value) of every credential assigned to a secret-like name in ``text``
     (``lowered`` is its ASCII-lowercased copy, of the same length)."""
@@ -140,8 +144,7 @@ def find_assignments(text: str, lowered: str) -> list[tuple[int, str]]:
         group = next(g for g in (2, 3, 4) if m.start(g) >= 0)
         value = text[m.start(group) : m.end(group)]
         name = text[_name_start(lowered, m.start()) : m.end("name")]
-        judge = judge_for_name(name.rstrip(".-"))
-        if judge is not None and not values.is_reference(name.lower(), value) and judge(value):
+        if _holds_secret(name, value, judge_for_name(name)):
             found.append((m.start(), value))
     unquoted: tuple[tuple[re.Pattern[str], Judge], ...] = (
         (_ENV_ASSIGN, values.looks_like_env_secret),
@@ -152,21 +155,13 @@ def find_assignments(text: str, lowered: str) -> list[tuple[int, str]]:
     for pattern, lenient in unquoted:
         for m in pattern.finditer(lines):
             name, value = m.group(1), m.group(2)
-            judge = _unquoted_judge(name, lenient)
-            if judge is not None and not values.is_reference(name.lower(), value) and judge(value):
+            if _holds_secret(name, value, _unquoted_judge(name, lenient)):
                 found.append((m.start(2) - 1, value))
-    if "<" in text:
-        for pattern in (_XML_ELEMENT, _XML_ATTRIBUTES):
-            for m in pattern.finditer(text):
-                name, value = m.group(1), m.group(2)
-                judge = _unquoted_judge(name, values.looks_unquoted)
-                if judge is not None and not values.is_reference(name.lower(), value):
-                    if judge(value):
-                        found.append((m.start(2), value))
-    for m in _NAME_VALUE.finditer(text):
-        group = next(g for g in (2, 3, 4) if m.start(g) >= 0)
-        name, value = m.group(1), m.group(group)
-        judge = _unquoted_judge(name, values.looks_unquoted)
-        if judge is not None and not values.is_reference(name.lower(), value) and judge(value):
-            found.append((m.start(group), value))
+    pairs = (_XML_ELEMENT, _XML_ATTRIBUTES) if "<" in text else ()
+    for pattern in (*pairs, _NAME_VALUE):
+        for m in pattern.finditer(text):
+            group = next(g for g in range(2, (m.lastindex or 2) + 1) if m.start(g) >= 0)
+            name, value = m.group(1), m.group(group)
+            if _holds_secret(name, value, _unquoted_judge(name, values.looks_unquoted)):
+                found.append((m.start(group), value))
     return found
