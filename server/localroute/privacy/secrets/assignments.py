@@ -90,9 +90,10 @@ _PASSWORD_NAME = re.compile(
 # XML: Maven's settings.xml `<password>...</password>`, .NET appSettings
 # `<add key="DbPassword" value="..." />`, Java properties files in XML.
 _XML_ELEMENT = re.compile(r"<([A-Za-z_][\w.\-:]{0,63}+)>([^<\s]{1,256}+)</\1>")
-_XML_ATTRIBUTES = re.compile(
-    r"""(?:key|name)=["']([A-Za-z_][\w.\-:]{0,63}+)["'][ \t]+value=["']([^"'\n]{1,256}+)["']"""
-)
+# The attribute pair is found by its `value=` (a literal first is scanned for fast),
+# then its name is read before it.
+_XML_VALUE = re.compile(r"""value=["']([^"'\n]{1,256}+)["']""")
+_XML_NAME_BEFORE = re.compile(r"""(?:key|name)=["']([A-Za-z_][\w.\-:]{0,63}+)["'][ \t]+$""")
 
 Judge = Callable[[str], bool]
 
@@ -157,7 +158,14 @@ def find_assignments(text: str, lowered: str) -> list[tuple[int, str]]:
             name, value = m.group(1), m.group(2)
             if _holds_secret(name, value, _unquoted_judge(name, lenient)):
                 found.append((m.start(2) - 1, value))
-    pairs = (_XML_ELEMENT, _XML_ATTRIBUTES) if "<" in text else ()
+    if "<" in text:
+        for m in _XML_VALUE.finditer(text):
+            named = _XML_NAME_BEFORE.search(text, max(m.start() - 80, 0), m.start())
+            if named is not None and _holds_secret(
+                named.group(1), m.group(1), _unquoted_judge(named.group(1), values.looks_unquoted)
+            ):
+                found.append((m.start(1), m.group(1)))
+    pairs = (_XML_ELEMENT,) if "<" in text else ()
     for pattern in (*pairs, _NAME_VALUE):
         for m in pattern.finditer(text):
             group = next(g for g in range(2, (m.lastindex or 2) + 1) if m.start(g) >= 0)
