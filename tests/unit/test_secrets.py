@@ -279,6 +279,8 @@ NEW_NEGATIVES = [
     "SMTP_PASS=${SMTP_PASSWORD}",
     'first_pass = "' + ALNUM[:20] + '"',
     "DB_PASSWORD=postgres",
+    '"ANTHROPIC_API_KEY": "sk' + '-ant-\u2026-123"',
+    'API_TOKEN = "' + "a8Fk2Lq9..." + '"',
     "TEST_USER_PASSWORD=testpass1",
     "PASSWORD_MIN_LENGTH=12",
     "password: required",

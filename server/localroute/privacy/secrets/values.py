@@ -18,7 +18,7 @@ from urllib.parse import unquote
 _PLACEHOLDER_WORDS = (
     "example", "changeme", "change_me", "placeholder", "your_", "your-", "xxxx",
     "process.env", "os.environ", "getenv", "none", "null", "***", "redacted", "fake",
-    "dummy",
+    "dummy", "...", "\u2026",
 )  # fmt: skip
 # Templates and interpolations: <your password>, ${VAR}, {{ var }}, f"{obj.attr}", {}, {0},
 # {x!r:>8}, %(x)s, %s, $VAR, and a model's special tokens (<|im_end|>). Their insides look like
