@@ -16,7 +16,7 @@ from localroute.privacy.secrets.assignments import judge_for_name
 from localroute.privacy.secrets.keys import base64_signatures, contains_any
 
 # On the lowered text.
-_GCP_TYPE = re.compile(r"""service_account["'][ \t]*[,}\n]""")
+_GCP_TYPE = re.compile(r"""service_account["'][ \t]*[,}\r\n]""")
 _GCP_PRIVATE_KEY = re.compile(r"""private_key["'][ \t]*:[ \t]*["']([^"'\n]{0,64})""")
 _GCP_BASE64_MARKERS = base64_signatures(b'"service_account"')
 _GCP_BASE64 = re.compile("|".join(_GCP_BASE64_MARKERS))
@@ -69,7 +69,10 @@ def _judge_decoded(name: str, encoded: str, holds_secret: Callable[[str], bool])
         return True if len(raw) >= 16 else None
     decoded = decoded.strip()
     if "\n" in decoded or len(decoded) > 256:
-        return holds_secret(decoded[:MAX_DECODED])
+        if holds_secret(decoded[:MAX_DECODED]):
+            return True
+        # What was not scanned clears nothing.
+        return None if len(decoded) > MAX_DECODED else False
     if judge_for_name(name) is not None:
         # A secret's name, in a Secret: any value that is not a demo one.
         return values.looks_like_connection_password("", decoded)

@@ -107,7 +107,8 @@ _TWILIO_WINDOW = 400
 
 
 def _documented_token(text: str, start: int, token: str, kind: str) -> bool:
-    """A placeholder ("sk-xxxx...") or AWS's documented example id outside an assignment.
+    """A placeholder ("sk-xxxx...", a token holding "fake" or "your_"), AWS's documented
+    example id outside an assignment, or the storage emulator's published key.
 
     The example ids (``...EXAMPLE``) are public and inert, so prose and tables that show
     them are not private; assigned (``aws_access_key_id = ...EXAMPLE``) they are, as
