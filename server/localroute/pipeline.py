@@ -265,6 +265,13 @@ class Pipeline:
         attempts: list[str] = [f"{s.entry}: {s.reason}" for s in decision.skipped]
         sent_to: list[str] = []
         for candidate in decision.candidates:
+            if self.health.state(candidate.backend) == "unknown" and self.health.probing(
+                candidate.backend
+            ):
+                # Join the probe already in flight (started at `initialized`): a dead host
+                # then costs this request at most one connect timeout, shared.
+                timeout = self.config.backends[candidate.backend].connect_timeout_s
+                await self.health.settle(candidate.backend, timeout + 0.05)
             if self.health.state(candidate.backend) == "down" and consent is None:
                 detail = self.health.health(candidate.backend).detail
                 attempts.append(f"{candidate.entry}: down ({detail})")

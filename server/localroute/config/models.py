@@ -16,6 +16,9 @@ BackendKind = Literal["openai", "ollama", "anthropic", "copilot", "command"]
 COPILOT = "copilot"
 """The backend defined by default once a Copilot token is found."""
 
+CONNECT_TIMEOUT_S: dict[str, float] = {"local": 0.25, "private-network": 1.0, "cloud": 5.0}
+"""Default TCP connect timeouts by locality."""
+
 LOCALITY_ORDER: dict[str, int] = {"local": 0, "private-network": 1, "cloud": 2}
 
 BUILTIN_PRIVACY_GLOBS: tuple[str, ...] = (
@@ -92,10 +95,12 @@ class _BackendBase(_Model):
         description="Whole-request budget in seconds; long enough for llama-swap to load a model.",
     )
     connect_timeout_s: float = Field(
-        default=1.5,
+        default=CONNECT_TIMEOUT_S["cloud"],
         gt=0,
         le=60,
-        description="TCP connect timeout in seconds: the most a dead host can cost a request.",
+        description="TCP connect timeout in seconds: the most a dead host can cost a request. "
+        "Default by locality: 0.25 s local (a loopback host that has not answered a SYN by "
+        "then never will), 1 s private network, 5 s cloud.",
     )
     context_tokens: int | None = Field(
         default=None, ge=256, description="Context window of the backend's models, in tokens."
@@ -127,6 +132,21 @@ class _BackendBase(_Model):
     def endpoint(self) -> str | None:
         """The URL shown in status reports, if the kind has one."""
         return None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _connect_timeout_by_locality(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "connect_timeout_s" not in data:
+            from localroute.config.locality import locality_of_url
+
+            locality = data.get("locality")
+            url = data.get("url")
+            if locality not in CONNECT_TIMEOUT_S:
+                locality = "cloud"
+                if data.get("kind") in ("openai", "ollama") and isinstance(url, str):
+                    locality = locality_of_url(url)
+            data = {**data, "connect_timeout_s": CONNECT_TIMEOUT_S[locality]}
+        return data
 
 
 def _check_url(url: str | None) -> None:
@@ -426,17 +446,22 @@ class Config(_Model):
 DEFAULT_LOCAL_URL = "http://127.0.0.1:8080/v1"
 
 
+def default_config_data(*, copilot_available: bool) -> dict[str, Any]:
+    """The configuration with no files and no editor settings, as raw data: sources are
+    merged onto this (values computed at validation, such as a connect timeout derived from
+    a URL, must follow the merged URL, not the default one)."""
+    backends: dict[str, Any] = {"local": {"kind": "openai", "url": DEFAULT_LOCAL_URL}}
+    if copilot_available:
+        backends[COPILOT] = {"kind": "copilot"}
+    return {
+        "backends": backends,
+        "tasks": {
+            "review": {"route": ["local:coder", "copilot:claude-sonnet-4.5"]},
+            "explain": {"route": ["local:coder", "copilot:claude-haiku-4.5"]},
+        },
+    }
+
+
 def default_config(*, copilot_available: bool) -> Config:
     """The configuration with no files and no editor settings."""
-    backends: dict[str, BackendConfig] = {
-        "local": OpenAIBackendConfig(kind="openai", url=DEFAULT_LOCAL_URL)
-    }
-    if copilot_available:
-        backends["copilot"] = CopilotBackendConfig(kind="copilot")
-    return Config(
-        backends=backends,
-        tasks={
-            "review": TaskConfig(route=["local:coder", "copilot:claude-sonnet-4.5"]),
-            "explain": TaskConfig(route=["local:coder", "copilot:claude-haiku-4.5"]),
-        },
-    )
+    return Config.model_validate(default_config_data(copilot_available=copilot_available))

@@ -26,7 +26,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from localroute.config.models import BACKEND_MODELS, Config, PrivacyConfig, default_config
+from localroute.config.models import (
+    BACKEND_MODELS,
+    Config,
+    PrivacyConfig,
+    default_config,
+    default_config_data,
+)
 from localroute.config.paths import copilot_token_present, user_config_path
 from localroute.config.trust import (
     ConfigProblem,
@@ -134,9 +140,12 @@ class _Resolution:
     """The running merge of :func:`resolve`."""
 
     def __init__(self, copilot_available: bool, start: Config | None = None) -> None:
-        defaults = start or default_config(copilot_available=copilot_available)
-        self.current: dict[str, Any] = defaults.model_dump(exclude_defaults=False)
-        self.config = defaults
+        if start is not None:
+            self.current: dict[str, Any] = start.model_dump(exclude_defaults=True)
+            self.config = start
+        else:
+            self.current = default_config_data(copilot_available=copilot_available)
+            self.config = default_config(copilot_available=copilot_available)
         self.problems: list[ConfigProblem] = []
         self.used: list[str] = ["defaults"]
         self.fail_closed: list[str] = []
