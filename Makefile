@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 # for minutes the first time and comes from pip's wheel cache afterwards.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml 2>/dev/null | sha1sum | cut -c1-12)
 
-.PHONY: help venv test unit e2e lint typecheck format demo docs bench clean vsix vscode-deps vscode-e2e
+.PHONY: help venv install test unit e2e lint typecheck format demo docs bench clean vsix vscode-deps vscode-e2e
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -22,6 +22,9 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 venv: $(STAMP) ## create .venv and install everything (reused when present)
+
+install: ## install the `localroute` command for your editor: its own venv, linked into ~/.local/bin (EXTRAS=local adds the embedded model)
+	PYTHON=$(PYTHON) bash scripts/install.sh
 
 test: venv lint typecheck vsix vscode-deps ## the whole suite: lint, types, unit, end-to-end, real model, VS Code
 	$(BIN)/python -m pytest -ra -q
