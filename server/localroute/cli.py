@@ -239,8 +239,10 @@ async def _status(args: argparse.Namespace) -> int:
         models = ", ".join(b["models"][:8]) or "-"
         print(
             f"{b['name']:<12} {b['kind']:<9} {b['locality']:<16} {state:<8} {latency:>8}  "
-            f"{b['url'] or ''}  models: {models}"
+            f"{b['url'] or b['executable'] or ''}  models: {models}"
         )
+        if b["version"]:
+            print(f"{'':<12} version: {b['version']}")
         if not b["up"]:
             print(f"{'':<12} {b['detail']}")
             if b["start_command"]:

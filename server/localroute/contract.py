@@ -153,7 +153,14 @@ class RouteResult(TypedDict):
     summary: str
 
 
-class BackendStatus(TypedDict):
+class CliDetails(TypedDict):
+    executable: str | None
+    """A `command` backend's executable as its probe found it (None for other kinds)."""
+    version: str | None
+    """The first line its `--version` (or `probe_argv`) printed."""
+
+
+class BackendStatus(CliDetails):
     name: str
     kind: str
     locality: Locality

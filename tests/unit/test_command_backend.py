@@ -209,6 +209,21 @@ async def test_nonzero_exit_with_network_failure_is_unavailable(
         await make().chat(REQUEST)
 
 
+async def test_network_failure_above_a_stack_trace_is_unavailable(
+    cli: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trace = "\n".join(f"    at frame{i} (file:///cli/bundle.js:{i}:1)" for i in range(12))
+    monkeypatch.setenv(
+        "FAKE_CLI_STDERR", f"Error: TypeError: fetch failed sending request\n{trace}"
+    )
+    monkeypatch.setenv("FAKE_CLI_EXIT", "1")
+    with pytest.raises(BackendUnavailable, match="frame11"):
+        await make().chat(REQUEST)
+    monkeypatch.setenv("FAKE_CLI_STDERR", "Could not connect to local model provider at http://x")
+    with pytest.raises(BackendUnavailable, match="Could not connect"):
+        await make().chat(REQUEST)
+
+
 async def test_exit_zero_without_an_answer_is_an_error(
     cli: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -487,3 +502,22 @@ async def test_stop_on_stderr_stops_the_cli_at_once(
     assert time.monotonic() - began < 10  # not the 30 s budget
     ids = await pids(cli)
     await assert_gone(ids["pid"], ids["grandchild"])
+
+
+# -- the ready entries ---------------------------------------------------------------------------
+
+READY = Path(__file__).resolve().parents[2] / "docs" / "ready"
+
+
+@pytest.mark.parametrize("name", ["opencode.toml", "gemini.toml", "copilot-cli.toml"])
+def test_ready_entries_are_valid_and_in_the_docs_verbatim(name: str) -> None:
+    import tomllib
+
+    from localroute.config.models import Config
+
+    text = (READY / name).read_text()
+    config = Config(**tomllib.loads(text))
+    (backend,) = config.backends.values()
+    assert backend.kind == "command"
+    docs = (READY.parent / "backends.md").read_text()
+    assert f"```toml\n{text}```" in docs, f"docs/backends.md lacks docs/ready/{name} verbatim"

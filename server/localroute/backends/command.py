@@ -250,7 +250,8 @@ class CommandBackend:
             by = signal.Signals(-code).name if -code in set(signal.Signals) else f"signal {-code}"
             return BackendUnavailable(self.name, f"`{label}` was killed by {by}")
         message = f"`{label}` exited with code {code}" + (f": {detail}" if detail else "")
-        if UNAVAILABLE.search(detail):
+        # The telling line may sit above a stack trace: all of the kept stderr counts.
+        if UNAVAILABLE.search(stderr):
             return BackendUnavailable(self.name, message)
         return BackendRequestError(self.name, message)
 

@@ -19,7 +19,8 @@ UNAVAILABLE = re.compile(
     r"rate.?limit|too many requests|\b429\b|quota|resource.?exhausted|overload|at capacity|"
     r"\b50[234]\b|service unavailable|bad gateway|gateway time|network|connection (refused|"
     r"reset|closed|error)|econn(refused|reset|aborted)|etimedout|enotfound|eai_again|"
-    r"getaddrinfo|name resolution|socket hang up|fetch failed|timed out|timeout|offline",
+    r"getaddrinfo|name resolution|socket hang up|fetch failed|timed out|timeout|offline|"
+    r"(could not|cannot|can't|unable to) connect",
     re.I,
 )
 """Error text that reads like a passing failure of the service (the backend is down), not a
