@@ -26,7 +26,6 @@ from typing import Any
 
 from tests.fakes.server import (
     JSON,
-    TEXT,
     ClientGone,
     FakeHandler,
     FakeHTTPServer,
@@ -38,9 +37,9 @@ from tests.fakes.server import (
 
 @dataclass(frozen=True)
 class ToolCall:
-    """One tool call the fake asks for; ``names`` are tried in order against what the CLI
-    offers (the first offered one is used; when none is offered, the first name is asked for
-    anyway: a CLI must not run a tool it did not offer)."""
+    """One tool call the fake asks for. The first of ``names`` that the CLI offers is used;
+    when it offers none of them, the first is asked for anyway (a CLI must not run a tool it
+    did not offer)."""
 
     names: tuple[str, ...]
     args: dict[str, Any]
@@ -261,6 +260,3 @@ class FakeAgentProvider:
 
 def _models() -> dict[str, Any]:
     return {"object": "list", "data": [{"id": "fake-model", "object": "model", "owned_by": "fake"}]}
-
-
-__all__ = ["TEXT", "FakeAgentProvider", "Recorded", "ToolCall"]
