@@ -15,6 +15,7 @@ MAX_MESSAGE = 300
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _SPACE = re.compile(r"\s+")
+_FRAME = re.compile(r"\s+at \S.*:\d+:\d+\)?\s*$")
 UNAVAILABLE = re.compile(
     r"rate.?limit|too many requests|\b429\b|quota|resource.?exhausted|overload|at capacity|"
     r"\b50[234]\b|service unavailable|bad gateway|gateway time|network|connection (refused|"
@@ -33,8 +34,13 @@ def compose_prompt(request: ChatRequest) -> str:
 
 
 def tail(text: str, limit: int = MAX_MESSAGE) -> str:
-    """The last lines of ``text`` as one line of at most ``limit`` characters."""
-    lines = [line.strip() for line in _ANSI.sub("", text).splitlines() if line.strip()]
+    """The last lines of ``text`` as one line of at most ``limit`` characters; stack frames
+    of a JavaScript trace (``at f (file.js:1:2)``) are left out, they bury the message."""
+    lines = [
+        line.strip()
+        for line in _ANSI.sub("", text).splitlines()
+        if line.strip() and not _FRAME.match(line)
+    ]
     line = _SPACE.sub(" ", " ".join(lines[-5:])).strip()
     return line if len(line) <= limit else "…" + line[-(limit - 1) :]
 
