@@ -52,6 +52,7 @@ def _cli_details(pipeline: Pipeline, name: str, kind: str) -> contract.CliDetail
     if kind != "command":
         return {"executable": None, "version": None}
     backend = pipeline.backend(name)
+    backend = getattr(backend, "inner", backend)  # the privacy gate's wrapper
     return {
         "executable": getattr(backend, "executable", None),
         "version": getattr(backend, "version", None),

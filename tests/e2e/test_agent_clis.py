@@ -357,6 +357,7 @@ def test_agent_cli_through_localroute_review_in_the_shell(
     cli = cli_path(tools, agent)
     fake.plan = scene.plan(agent, fake.fetch_url)
     (scene.workspace / "calc.py").write_text(SOURCE)
+    (scene.workspace / ".localroute.toml").write_text("")  # the project root: its rules apply
     before = scene.snapshot()
     config = tmp_path / "config.toml"
     config.write_text(config_for(agent))
@@ -376,7 +377,7 @@ def test_agent_cli_through_localroute_review_in_the_shell(
         text=True,
         timeout=300,
     )
-    assert run.returncode == 0, run.stderr
+    assert run.returncode == 0, run.stdout + run.stderr
     assert "b may be zero" in run.stdout
     assert len(fake.model_requests) == len(fake.plan) + 1
     assert_nothing_happened(agent, fake, scene, before)

@@ -243,6 +243,7 @@ async def test_missing_executable(cli: Path) -> None:
     with pytest.raises(BackendUnavailable) as failure:
         await backend.chat(REQUEST)
     assert failure.value.message == "`no-such-cli-for-localroute` not found on PATH"
+    assert failure.value.nothing_sent is True
     assert records(cli) == []
 
     found = await make().probe()
@@ -363,6 +364,7 @@ async def test_unset_variable_is_an_error_naming_it_and_nothing_runs(
     with pytest.raises(BackendUnavailable) as failure:
         await backend.chat(REQUEST)
     assert failure.value.message == "environment variable LOCALROUTE_TEST_UNSET is not set"
+    assert failure.value.nothing_sent is True
     probe = await backend.probe()
     assert probe.up is False
     assert probe.detail == "environment variable LOCALROUTE_TEST_UNSET is not set"

@@ -125,7 +125,7 @@ class CommandBackend:
             with prepared(self.config, list(self.argv), model=request.model) as run:
                 return await self._chat(run, request, on_text, label)
         except SetupError as exc:
-            raise BackendUnavailable(self.name, exc.message) from None
+            raise BackendUnavailable(self.name, exc.message, nothing_sent=True) from None
 
     async def _chat(
         self, run: Run, request: ChatRequest, on_text: TextCallback | None, label: str
@@ -142,7 +142,9 @@ class CommandBackend:
                 start_new_session=True,
             )
         except OSError as exc:
-            raise BackendUnavailable(self.name, f"cannot run `{label}`: {exc.strerror}") from None
+            raise BackendUnavailable(
+                self.name, f"cannot run `{label}`: {exc.strerror}", nothing_sent=True
+            ) from None
         self._running.add(proc)
         output = Output(self.config.output, on_text)
         stderr = Stderr(self._stop, lambda: signal_group(proc, signal.SIGKILL))
