@@ -317,3 +317,26 @@ async def lsp_server(
     finally:
         await lsp_client.shutdown_session()
         await lsp_client.stop()
+
+
+def run_cli_on_tty(
+    home: Path, config: str | None, *args: str, cwd: Path, answer: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI with a terminal as its standard input, typing ``answer`` into it."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    try:
+        os.write(controller, answer.encode())
+        return subprocess.run(
+            [sys.executable, "-m", "localroute", *args],
+            cwd=cwd,
+            env=cli_env(home, config),
+            stdin=terminal,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    finally:
+        os.close(terminal)
+        os.close(controller)
