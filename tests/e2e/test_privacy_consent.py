@@ -28,7 +28,8 @@ OTHER = f"def g():\n    return 'OTHER_DOC'\nK = '{AWS_KEY}'\n"
 
 def two_clouds(cloud: FakeOpenAI, cloud2: FakeOpenAI, extra: str = "") -> str:
     config = cloud_config(cloud).replace(
-        'route = ["local:coder", "cloud:big"]', 'route = ["local:coder", "cloud:big", "cloud2:huge"]'
+        'route = ["local:coder", "cloud:big"]',
+        'route = ["local:coder", "cloud:big", "cloud2:huge"]',
     )
     return config + (
         f'\n[backends.cloud2]\nkind = "openai"\nurl = "{cloud2.url}"\nlocality = "cloud"\n' + extra
@@ -65,7 +66,9 @@ async def test_a_token_sends_one_request_to_one_backend_and_nothing_else(tmp_pat
             token = await offer(s, "localroute.review", review)
             await no_send(s, "localroute.review", {"uri": other, "consent": token}, "changed")
             token = await offer(s, "localroute.review", review)
-            await no_send(s, "localroute.review", {**review, "task": "lint", "consent": token}, "review")
+            await no_send(
+                s, "localroute.review", {**review, "task": "lint", "consent": token}, "review"
+            )
             token = await offer(s, "localroute.review", review)
             s.replace(keys, KEYS + "# edited\n")
             await no_send(s, "localroute.review", {**review, "consent": token}, "changed")

@@ -95,7 +95,9 @@ async def test_every_spelling_of_a_private_file_is_that_file(tmp_path: Path) -> 
     ws = workspace(tmp_path / "ws")
     uris = spellings(ws)
     with FakeOpenAI() as cloud:
-        async with lsp_server(tmp_path / "home", cloud_config(cloud) + USER_GLOBS, folders=[ws]) as s:
+        async with lsp_server(
+            tmp_path / "home", cloud_config(cloud) + USER_GLOBS, folders=[ws]
+        ) as s:
             leaks = []
             for marker, uri in uris.items():
                 s.open(uri, text(marker))

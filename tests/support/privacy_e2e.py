@@ -276,12 +276,17 @@ def range_json(start: int, end: int, end_character: int = 0) -> dict[str, Any]:
 _UNSET: Any = object()
 
 
+def _uri(folder: Path | str) -> str:
+    """A folder as a URI (a string is one already, e.g. a Windows client's)."""
+    return folder if isinstance(folder, str) else folder.as_uri()
+
+
 @asynccontextmanager
 async def lsp_server(
     home: Path,
     config: str | None,
     *,
-    folders: Iterable[Path] | None = None,
+    folders: Iterable[Path | str] | None = None,
     root_uri: str | None = _UNSET,
     root_path: str | None = None,
     settings: Any = None,
@@ -291,10 +296,10 @@ async def lsp_server(
 ) -> AsyncIterator[Lsp]:
     """Start a server the way a client of ``client``'s capabilities would, with exactly
     the workspace information given (``folders=None`` sends no workspace folders;
-    ``root_uri`` defaults to the first folder's URI)."""
-    folder_list = None if folders is None else list(folders)
+    ``root_uri`` defaults to the first folder's URI; a folder given as a string is a URI)."""
+    folder_list = None if folders is None else [_uri(f) for f in folders]
     if root_uri is _UNSET:
-        root_uri = folder_list[0].as_uri() if folder_list else None
+        root_uri = folder_list[0] if folder_list else None
     lsp_client = make_test_lsp_client()
     if configuration is not None:
         lsp_client.set_configuration(configuration)
@@ -308,7 +313,7 @@ async def lsp_server(
             root_path=root_path,
             workspace_folders=None
             if folder_list is None
-            else [types.WorkspaceFolder(uri=p.as_uri(), name=p.name) for p in folder_list],
+            else [types.WorkspaceFolder(uri=u, name=u.rsplit("/", 1)[-1]) for u in folder_list],
             initialization_options=settings,
         )
     )
