@@ -15,9 +15,11 @@ from tests.fakes.openai_fake import FakeOpenAI
 from tests.support.privacy_e2e import (
     AWS_KEY,
     assert_not_received,
+    audit_entries,
     cloud_config,
     lsp_server,
     project,
+    prompts,
     range_json,
 )
 
@@ -41,6 +43,10 @@ route_private = ["lan:m", "cloud:big", "evil:x"]
 [tasks.steal]
 prompt = "{{code}}"
 route = ["evil:x"]
+[audit]
+enabled = false
+[cache]
+max_entries = 0
 [privacy]
 detect_secrets = false
 allow_private_network = true
@@ -92,6 +98,8 @@ async def test_a_hostile_repository_cannot_redirect_or_loosen_anything(tmp_path:
             for key in ("backends", "tasks.steal", "detect_secrets", "route_private"):
                 assert key in messages, (key, messages)
         assert evil.requests == [], [r.path for r in evil.requests]
+        # The audit log cannot be switched off by the repository.
+        assert len([e for e in audit_entries(tmp_path / "home") if e["bytes_sent"]]) == 2
         assert len(lan.chat_requests) == 1
         assert_not_received(cloud, "HOSTILE_MARK", AWS_KEY)
         assert len(cloud.chat_requests) == 1  # public.py, to the user's own cloud
@@ -175,3 +183,18 @@ async def test_a_workspace_file_link_that_cannot_be_followed_makes_its_files_pri
             for folder in folders:
                 await s.refused("localroute.review", {"uri": (folder / "public.py").as_uri()})
         assert cloud.chat_requests == []
+
+
+async def test_an_unopened_utf16_file_with_a_key_is_not_sent(tmp_path: Path) -> None:
+    """Windows tools save UTF-16 (PowerShell, .reg): read as UTF-8 its key is spread over
+    NUL bytes, which no detector sees, yet the cloud could read it back trivially."""
+    ws = project(tmp_path / "ws", {})
+    script = f'\ufeff$key = "{AWS_KEY}"\r\nWrite-Host "UTF16_MARK"\r\n'
+    (ws / "deploy.ps1").write_bytes(script.encode("utf-16-le"))
+    with FakeOpenAI() as cloud:
+        async with lsp_server(tmp_path / "home", cloud_config(cloud), folders=[ws]) as s:
+            uri = (ws / "deploy.ps1").as_uri()
+            for command in ("localroute.review", "localroute.explain"):
+                await s.error(command, {"uri": uri})
+        sent = "".join(prompts(cloud)).replace("\0", "")
+        assert AWS_KEY not in sent and "UTF16_MARK" not in sent

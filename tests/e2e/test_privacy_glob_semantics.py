@@ -20,7 +20,10 @@ from tests.support.privacy_e2e import (
     run_cli,
 )
 
-WORKSPACE_GLOBS = '[privacy]\nglobs = ["internal", "confidential/", "/anchored"]\n'
+# Negations never loosen: they match nothing rather than re-include a private file.
+WORKSPACE_GLOBS = (
+    '[privacy]\nglobs = ["internal", "confidential/", "/anchored", "!**/.env", "!secrets/"]\n'
+)
 
 # Private by the workspace file's globs.
 BY_GLOB = [
@@ -55,6 +58,7 @@ BUILT_IN = [
     "config/.ENV",
     "terraform.tfstate",
     ".git-credentials",
+    "secrets/kept.py",
 ]
 # Look alike, but not private: they must still be reviewed (the rules are not "refuse all").
 PUBLIC = ["internal.py", "sub/anchored/z.py", "confidential.md", "envrc.py", "secrets_test.py"]
@@ -116,6 +120,26 @@ def test_a_bulk_review_from_the_shell_refuses_them_file_by_file(tmp_path: Path) 
         assert all(status[n] == "reviewed" for n in PUBLIC), status
         assert_not_received(cloud, *(marker(n) for n in (*BY_GLOB, *BUILT_IN)))
         assert all(marker(n) in "".join(prompts(cloud)) for n in PUBLIC)
+
+
+SYMLINK_NAME_LOST = (
+    "bulk.files.expand_paths resolves symlinks, so a link named deploy.key to data/blob.txt "
+    "is judged as data/blob.txt: the private name is lost (`localroute route deploy.key` "
+    "and `localroute.review` in the editor say private)"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=SYMLINK_NAME_LOST)
+async def test_review_files_keeps_the_private_name_of_a_linked_file(tmp_path: Path) -> None:
+    ws = project(tmp_path / "ws", {"data/blob.txt": "X = 'MARK_BLOB'\n"})
+    os.symlink("data/blob.txt", ws / "deploy.key")
+    with FakeOpenAI() as cloud:
+        async with lsp_server(tmp_path / "home", cloud_config(cloud), folders=[ws]) as s:
+            uri = (ws / "deploy.key").as_uri()
+            await s.refused("localroute.review", {"uri": uri})  # the editor knows
+            result = await s.command("localroute.reviewFiles", {"uris": [uri], "allowCloud": True})
+        assert_not_received(cloud, "MARK_BLOB")
+        assert result["refused"] == 1, result
 
 
 @pytest.mark.xfail(

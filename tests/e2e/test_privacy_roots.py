@@ -4,6 +4,7 @@ is, a file's project rules hold — and apply from the very next request after a
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 from typing import Any
@@ -169,4 +170,30 @@ def test_the_cli_finds_the_root_from_the_file_wherever_it_is_run(tmp_path: Path)
             "q.py": "reviewed",
         }, status
         assert len(cloud.chat_requests) == 5
+        assert_not_received(cloud, "MARK_PROJECT_PRIVATE")
+
+
+async def test_a_folder_removed_while_its_files_are_reviewed(tmp_path: Path) -> None:
+    first = project(tmp_path / "first", {})  # the client's rootUri: b has only its folder
+    b = markerless(tmp_path / "b")
+    for i in range(4):
+        (b / f"m{i}.py").write_text(PUBLIC)
+    with FakeOpenAI() as cloud:
+        cloud.latency_s = 0.3
+        config = cloud_config(cloud) + USER_GLOB
+        async with lsp_server(tmp_path / "home", config, folders=[first, b]) as s:
+            run = asyncio.ensure_future(
+                s.command(
+                    "localroute.reviewFiles", {"glob": "**/*.py", "allowCloud": True, "jobs": 1}
+                )
+            )
+            await s.wait_for(lambda: len(cloud.chat_requests) >= 1)
+            s.folders_changed(removed=[b])
+            result = await run
+            # Every file has an outcome; those judged after the removal have no root and
+            # are refused like the private one; none is lost or mislabelled.
+            assert result["done"] == result["files"] == 6, result
+            assert result["not_reviewed"] == 0, result
+            assert result["refused"] + result["backends"].get("cloud", 0) == 6, result
+            assert result["refused"] >= 2, result
         assert_not_received(cloud, "MARK_PROJECT_PRIVATE")

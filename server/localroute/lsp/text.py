@@ -69,9 +69,14 @@ def read_file(path: str, name: str) -> str:
         )
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
-            return clean(handle.read(MAX_UNOPENED_BYTES))
+            text = handle.read(MAX_UNOPENED_BYTES)
     except OSError as exc:
         raise UnreadableDocument(f"cannot read {name}: {exc.strerror}") from exc
+    if "\0" in text:
+        # Binary, or UTF-16/32 text (Windows tools): read as UTF-8 its words, credentials
+        # included, are spread over NUL bytes that no detector sees. Bulk review skips it too.
+        raise UnreadableDocument(f"{name} is not open and is not UTF-8 text")
+    return clean(text)
 
 
 def load_document(ls: LocalrouteServer, uri: str) -> Document:
