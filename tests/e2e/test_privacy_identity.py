@@ -133,3 +133,35 @@ async def test_every_spelling_of_a_private_file_is_that_file(tmp_path: Path) -> 
         assert_not_received(cloud, *uris, *views, "M_UNTITLED_KEY", "ON_DISK", AWS_KEY)
         # The untitled buffer is named by its own name, never a path of this machine.
         assert all(str(tmp_path) not in p for p in prompts(cloud))
+
+
+async def test_a_cell_of_a_notebook_whose_unsaved_cell_holds_a_key(tmp_path: Path) -> None:
+    """The notebook is one document: a key typed into another cell (not saved yet, so not
+    in the file on disk) makes every cell private."""
+    ws = project(tmp_path / "ws", {"nb.ipynb": json.dumps({"cells": []})})
+    base = f"vscode-notebook-cell:{quote(str(ws))}/nb.ipynb"
+    with FakeOpenAI() as cloud:
+        async with lsp_server(tmp_path / "home", cloud_config(cloud), folders=[ws]) as s:
+            clean = s.open(f"{base}#W0sZmlsZQ%3D%3D", text("CELL_CLEAN"))
+            s.open(f"{base}#W1sZmlsZQ%3D%3D", f"KEY = '{AWS_KEY}'\n")
+            await s.refused("localroute.review", {"uri": clean})
+            await s.refused("localroute.explain", {"uri": clean, "range": None})
+        assert_not_received(cloud, "CELL_CLEAN", AWS_KEY)
+
+
+async def test_a_version_control_view_of_a_file_with_an_unsaved_key(tmp_path: Path) -> None:
+    """`git:` shows the committed text; the file itself, as the editor has it now, holds
+    a key the user just pasted: the view is that file, so it is private."""
+    ws = project(tmp_path / "ws", {"app.py": text("COMMITTED")})
+    path = quote(str(ws / "app.py"))
+    views = [
+        f"git:{path}?" + quote(json.dumps({"path": str(ws / "app.py"), "ref": "HEAD"})),
+        f"fugitive://{quote(str(ws))}/.git//0/app.py",
+    ]
+    with FakeOpenAI() as cloud:
+        async with lsp_server(tmp_path / "home", cloud_config(cloud), folders=[ws]) as s:
+            s.open((ws / "app.py").as_uri(), text("COMMITTED") + f"KEY = '{AWS_KEY}'\n")
+            for view in views:
+                s.open(view, text("COMMITTED"))
+                await s.refused("localroute.review", {"uri": view})
+        assert_not_received(cloud, "COMMITTED", AWS_KEY)
