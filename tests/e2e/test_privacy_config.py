@@ -179,3 +179,24 @@ async def test_a_typo_in_a_route_never_skips_to_the_cloud(tmp_path: Path) -> Non
             messages = "\n".join(s.messages())
             assert "locl" in messages and "not defined" in messages, messages
         assert cloud.chat_requests == []
+
+
+async def test_a_user_file_broken_from_the_start_still_holds_its_globs(tmp_path: Path) -> None:
+    """The cloud comes from a valid source (user-level editor settings); the broken user
+    file's backends are dropped, its privacy globs are not."""
+    ws = project(tmp_path / "ws", {"confidential/plan.py": PLAN, "public.py": PUBLIC})
+    with FakeOpenAI() as cloud:
+        broken = 'colour = "blue"\n[privacy]\nglobs = ["confidential/**"]\n'
+        settings = {
+            "backends": {"cloud": {"kind": "openai", "url": cloud.url, "locality": "cloud"}},
+            "tasks": {"review": {"route": ["cloud:big"]}},
+        }
+        async with lsp_server(tmp_path / "home", broken, folders=[ws], settings=settings) as s:
+            exc = await s.refused(
+                "localroute.review", {"uri": (ws / "confidential/plan.py").as_uri()}
+            )
+            assert "confidential/**" in exc.message, exc.message
+            await s.command("localroute.review", {"uri": (ws / "public.py").as_uri()})
+            assert any("colour" in m and "unknown key" in m for m in s.messages()), s.messages()
+        assert len(cloud.chat_requests) == 1
+        assert_not_received(cloud, "MARK_CONFIDENTIAL")

@@ -152,7 +152,6 @@ def test_the_cli_finds_the_root_from_the_file_wherever_it_is_run(tmp_path: Path)
             assert done.returncode == 3, (cwd, done.stdout, done.stderr)
             (result,) = json_lines(done.stdout)
             assert result["status"] == "refused" and "'confidential'" in result["error"], result
-            assert "/" + "home" not in result["error"] or str(home) not in result["error"]
         # Two roots in one run, from a sibling folder, relative paths.
         both = run_cli(
             home, config, "review", "../p", "../q", "--allow-cloud", "--format", "json",
