@@ -53,7 +53,7 @@ from localroute.backends.command_process import (
     feed,
     signal_group,
 )
-from localroute.backends.command_setup import Prober, Run, SetupError, prepared
+from localroute.backends.command_setup import Prober, Run, SetupError, prepared, spawn
 from localroute.config.models import CommandBackendConfig, Locality
 
 __all__ = ["KILL_GRACE_S", "MAX_OUTPUT_BYTES", "CommandBackend", "compose_prompt"]
@@ -131,16 +131,7 @@ class CommandBackend:
         self, run: Run, request: ChatRequest, on_text: TextCallback | None, label: str
     ) -> ChatResult:
         try:
-            proc = await asyncio.create_subprocess_exec(
-                run.program,
-                *run.argv[1:],
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=run.env,
-                cwd=run.cwd,
-                start_new_session=True,
-            )
+            proc = await spawn(run, stdin=asyncio.subprocess.PIPE)
         except OSError as exc:
             raise BackendUnavailable(
                 self.name, f"cannot run `{label}`: {exc.strerror}", nothing_sent=True

@@ -212,19 +212,25 @@ def _file_key(path: str) -> tuple[object, ...]:
     return (path, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
 
 
+async def spawn(run: Run, *, stdin: int) -> asyncio.subprocess.Process:
+    """Start the run's program in a session of its own (so its whole group can be killed),
+    in the run's directory and environment, stdout and stderr piped."""
+    return await asyncio.create_subprocess_exec(
+        run.program,
+        *run.argv[1:],
+        stdin=stdin,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=run.env,
+        cwd=run.cwd,
+        start_new_session=True,
+    )
+
+
 async def _run_probe(run: Run, label: str) -> ProbeOutcome:
     shown = " ".join([label, *run.argv[1:]])
     try:
-        proc = await asyncio.create_subprocess_exec(
-            run.program,
-            *run.argv[1:],
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=run.env,
-            cwd=run.cwd,
-            start_new_session=True,
-        )
+        proc = await spawn(run, stdin=asyncio.subprocess.DEVNULL)
     except OSError as exc:
         return ProbeOutcome(False, run.program, None, f"cannot run `{label}`: {exc.strerror}")
     try:
