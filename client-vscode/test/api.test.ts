@@ -51,7 +51,7 @@ test('cancelled', () => {
 test('the consent question names the file, the reason, the backend, and "this once"', () => {
   const q = consentQuestion('review', 'secrets/db.py', 'refused: secrets/db.py is private (matched glob\n secrets/**).', offer);
   assert.equal(q.send, 'Send to copilot anyway (this once)');
-  assert.equal(q.message, 'Send secrets/db.py to copilot anyway?');
+  assert.equal(q.message, 'Send secrets/db.py to copilot for review anyway?');
   assert.match(q.detail, /matched glob secrets\/\*\*/);
   assert.match(q.detail, /not remembered/);
   assert.match(q.detail, /120 s/);

@@ -112,6 +112,10 @@ test('review message', () => {
     reviewMessage({ findings: 0, model: 'coder', backend: 'local', locality: 'local', cached: true }),
     'localroute: no findings — coder @ local (local, from the cache)',
   );
+  assert.equal(
+    reviewMessage({ findings: 1, model: 'gpt', backend: 'copilot', locality: 'cloud', cached: false, consented: true }),
+    'localroute: 1 finding — gpt @ copilot (cloud, sent with your consent)',
+  );
 });
 
 test('a backend stopped by localroute says stopped, in the item and in the picker', () => {

@@ -99,9 +99,9 @@ export function consentQuestion(
 ): ConsentQuestion {
   const reasonText = reason.replace(/\s+/g, ' ').trim();
   return {
-    message: `Send ${file} to ${offer.backend} anyway?`,
+    message: `Send ${file} to ${offer.backend} for ${task} anyway?`,
     detail:
-      `localroute refused to send this ${task} request: ${reasonText}\n\n` +
+      `${reasonText}\n\n` +
       `Yes sends this one request — the file as it is now — to the cloud backend ` +
       `"${offer.backend}", once. The choice is not remembered; the offer expires in ` +
       `${offer.expires_in_s} s.`,

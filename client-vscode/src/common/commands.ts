@@ -143,7 +143,7 @@ export class Commands {
     }
     if (task === 'review') {
       const review = result as ReviewResult;
-      this.lsp.output.info(`${title}: ${reviewMessage(review)}${review.consented ? ' (sent with your consent)' : ''}`);
+      this.lsp.output.info(`${title}: ${reviewMessage(review)}`);
       void vscode.window.showInformationMessage(reviewMessage(review), 'Show Problems').then((choice) => {
         if (choice === 'Show Problems') {
           void vscode.commands.executeCommand('workbench.actions.view.problems');

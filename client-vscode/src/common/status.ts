@@ -171,9 +171,11 @@ export function reviewMessage(result: {
   backend?: string;
   locality?: string;
   cached?: boolean;
+  consented?: boolean;
 }): string {
   const n = result.findings ?? 0;
   const findings = n === 0 ? 'no findings' : n === 1 ? '1 finding' : `${n} findings`;
   const cached = result.cached ? ', from the cache' : '';
-  return `localroute: ${findings} — ${result.model} @ ${result.backend} (${result.locality}${cached})`;
+  const consented = result.consented ? ', sent with your consent' : '';
+  return `localroute: ${findings} — ${result.model} @ ${result.backend} (${result.locality}${cached}${consented})`;
 }
