@@ -125,10 +125,19 @@ def e2e_tools() -> dict[str, str]:
 
 
 def ensure_vsix() -> Path:
-    """The VSIX that `make vsix` builds (built here when missing, e.g. pytest run alone)."""
+    """The VSIX that `make vsix` builds, with the server's wheel in it; built here (by the same
+    script) when missing or when it has no wheel, e.g. when pytest runs alone."""
     vsix = vsix_path()
-    if not vsix.exists():
-        subprocess.run(["make", "-s", "vsix"], cwd=ROOT, check=True, timeout=600)
+    if not vsix.exists() or not any(
+        name.startswith("extension/bundled/") and name.endswith(".whl")
+        for name in zipfile.ZipFile(vsix).namelist()
+    ):
+        subprocess.run(
+            ["bash", str(CLIENT / "build-vsix.sh"), sys.executable],
+            cwd=ROOT,
+            check=True,
+            timeout=900,
+        )
     return vsix
 
 

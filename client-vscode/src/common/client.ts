@@ -16,7 +16,7 @@ import {
 import { type ArgsOf, errorText, isRequestFailed, type ResultOf } from './api';
 import { type BundleDeps, installBundle, locateBundle, serveArgv } from './bundled';
 import { withConsentPrompt } from './consent';
-import { type CommandName, EXPLAIN, REVIEW, type TaskArgs } from './contract';
+import { type CommandName, EXPLAIN, REVIEW, START_BACKEND, STOP_BACKEND, type TaskArgs } from './contract';
 import { pythonHasLocalroute, runProgram, which } from './exec';
 import { onInterpreterChange, pythonExtensionInstalled, selectedInterpreter } from './python';
 import { describe, type Discovery, findServer } from './server';
@@ -129,6 +129,9 @@ export class LocalrouteClient implements vscode.Disposable {
   private readonly stateEmitter = new vscode.EventEmitter<void>();
   /** Fires when the server starts or stops. */
   readonly onDidChangeState = this.stateEmitter.event;
+  private readonly backendsEmitter = new vscode.EventEmitter<void>();
+  /** Fires after a backend was started or stopped from a code action. */
+  readonly onDidControlBackend = this.backendsEmitter.event;
   /** Why the server is not running, when it is not. */
   notRunning: string | undefined = 'starting';
 
@@ -143,6 +146,7 @@ export class LocalrouteClient implements vscode.Disposable {
         void this.restart();
       }),
       this.stateEmitter,
+      this.backendsEmitter,
     );
   }
 
@@ -217,6 +221,14 @@ export class LocalrouteClient implements vscode.Disposable {
       initializationOptions: () => currentSettings(),
       middleware: {
         executeCommand: async (command, args, next) => {
+          if (command === START_BACKEND || command === STOP_BACKEND) {
+            // "Start/Stop local models (NAME)" from the light bulb: the status item follows
+            try {
+              return await next(command, args);
+            } finally {
+              this.backendsEmitter.fire();
+            }
+          }
           const argument: unknown = args[0];
           if (!isTaskCommand(command) || args.length !== 1 || typeof argument !== 'object' || argument === null) {
             return next(command, args);

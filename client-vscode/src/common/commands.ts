@@ -309,11 +309,7 @@ export class Commands {
       // The server has shown why (window/showMessage).
       this.lsp.output.warn(`${verb} ${backend}: ${errorText(err)}`);
     }
-    const status = await this.lsp.execute(STATUS, {}).catch(() => undefined);
-    if (status !== undefined) {
-      this.status.services(status.backends);
-    }
-    await this.status.refresh();
+    await this.status.refreshServices();
     return result;
   }
 

@@ -3,7 +3,7 @@
 import * as vscode from 'vscode';
 
 import type { LocalrouteClient } from './client';
-import { type BackendStatus, ROUTE, type RouteResult } from './contract';
+import { type BackendStatus, ROUTE, type RouteResult, STATUS } from './contract';
 import { serviceStates, type StatusView, statusView, unavailableView } from './status';
 
 const SEVERITY: Record<StatusView['severity'], vscode.LanguageStatusSeverity> = {
@@ -40,6 +40,7 @@ export class RouteStatusItem implements vscode.Disposable {
         }
       }),
       lsp.onDidChangeState(() => void this.refresh()),
+      lsp.onDidControlBackend(() => void this.refreshServices()),
       vscode.workspace.onDidChangeConfiguration((event) => {
         if (event.affectsConfiguration('localroute.status.refreshSeconds')) {
           this.schedule();
@@ -78,6 +79,15 @@ export class RouteStatusItem implements vscode.Disposable {
   /** Remember the backends' states from a `localroute.status` answer. */
   services(backends: readonly BackendStatus[]): void {
     this.states = serviceStates(backends);
+  }
+
+  /** Ask the server for every backend's state (it probes them), then refresh. */
+  async refreshServices(): Promise<void> {
+    const status = await this.lsp.execute(STATUS, {}).catch(() => undefined);
+    if (status !== undefined) {
+      this.services(status.backends);
+    }
+    await this.refresh();
   }
 
   /** Ask the server where the active file's code would go now (nothing is sent). */
