@@ -383,8 +383,11 @@ function M.review_dir(dir, on_done)
   M.review_files({ uris = { vim.uri_from_fname(path) } }, 'review ' .. vim.fn.fnamemodify(path, ':~:.'), on_done)
 end
 
+-- core.fsmonitor off: a repository's own config must not make listing its changes run a
+-- program of its choosing.
 local function git(args, cwd)
-  local out = vim.system(vim.list_extend({ 'git' }, args), { cwd = cwd, text = true }):wait()
+  local argv = vim.list_extend({ 'git', '-c', 'core.fsmonitor=false' }, args)
+  local out = vim.system(argv, { cwd = cwd, text = true }):wait()
   return out.code == 0, out.stdout or '', out.stderr or ''
 end
 
@@ -402,10 +405,10 @@ function M.changed_files(cwd)
     return nil, 'not a git repository: ' .. vim.trim(err)
   end
   top = vim.trim(top)
-  local changed_ok, changed = git({ 'diff', '--name-only', '-z', 'HEAD' }, top)
+  local changed_ok, changed = git({ 'diff', '--no-ext-diff', '--name-only', '-z', 'HEAD' }, top)
   if not changed_ok then
     -- no commit yet: everything staged is new
-    changed_ok, changed, err = git({ 'diff', '--name-only', '-z', '--cached' }, top)
+    changed_ok, changed, err = git({ 'diff', '--no-ext-diff', '--name-only', '-z', '--cached' }, top)
     if not changed_ok then
       return nil, 'git diff failed: ' .. vim.trim(err)
     end

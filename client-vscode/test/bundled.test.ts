@@ -42,7 +42,8 @@ function fake(options: { versions?: Record<string, string>; pip?: RunResult; whe
     log: () => undefined,
     run: async (argv) => {
       runs.push(argv);
-      const [program, ...args] = argv;
+      const [program, isolated, ...args] = argv;
+      assert.equal(isolated, '-I', `not isolated: ${argv.join(' ')}`);
       if (args[0] === '-c') {
         const version = versions[program];
         return version === 'broken'
@@ -81,13 +82,14 @@ test('first start: make the environment, pip install the wheel, check it, move i
   const steps: string[] = [];
   const installed = await installBundle(f.deps, bundle, (step) => steps.push(step));
   assert.equal(installed.ready, true);
-  assert.deepEqual(serveArgv(installed), [venvPython(bundle.venv, 'linux'), '-m', 'localroute', 'serve']);
+  // isolated: a localroute/ folder in the workspace (the server's cwd) is never imported
+  assert.deepEqual(serveArgv(installed), [venvPython(bundle.venv, 'linux'), '-I', '-m', 'localroute', 'serve']);
   assert.ok(existsSync(path.join(bundle.venv, READY_MARKER)));
   const marker = JSON.parse(readFileSync(path.join(bundle.venv, READY_MARKER), 'utf8'));
   assert.equal(marker.interpreter, '/usr/bin/python3');
   assert.equal(marker.wheel, 'localroute-0.1.0-py3-none-any.whl');
   // pip got the wheel, and the folder of bundled wheels as --find-links
-  const pip = f.runs.find((argv) => argv[2] === 'pip');
+  const pip = f.runs.find((argv) => argv[3] === 'pip');
   assert.ok(pip);
   assert.equal(pip[pip.length - 1], path.join(f.bundle, 'localroute-0.1.0-py3-none-any.whl'));
   assert.equal(pip[pip.indexOf('--find-links') + 1], f.bundle);

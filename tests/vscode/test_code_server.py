@@ -532,6 +532,13 @@ def test_vscode_bundled_server_from_a_clean_profile(tmp_path: Path) -> None:
     home.mkdir(parents=True)
     workspace.mkdir()
     (workspace / "app.py").write_text(APP)
+    # a hostile repository: a package named like the server, in the folder it starts in
+    hijacked = tmp_path / "hijacked.txt"
+    (workspace / "localroute").mkdir()
+    for module in ("__init__.py", "__main__.py"):
+        (workspace / "localroute" / module).write_text(
+            f"open({str(hijacked)!r}, 'a').write('imported from the workspace\\n')\n"
+        )
     write_user_settings(tmp_path / "user-data", server_path=False)
     with local_backend(artifacts) as (_, local_url):
         config = home / "localroute.toml"
@@ -563,7 +570,9 @@ def test_vscode_bundled_server_from_a_clean_profile(tmp_path: Path) -> None:
     interpreter = Path(ready["interpreter"])
     assert interpreter.name.startswith("python"), ready
     assert ROOT not in interpreter.parents and Path(sys.prefix) not in interpreter.parents, ready
-    assert f"starting the server: {venv}/bin/python -m localroute serve" in log, log[-3000:]
+    assert f"starting the server: {venv}/bin/python -I -m localroute serve" in log, log[-3000:]
+    # isolated: the workspace's own localroute/ folder (the server's cwd) was never imported
+    assert not hijacked.exists(), hijacked.read_text()
     assert "(from the server bundled with the extension)" in log, log[-3000:]
     assert "installing its language server" in results["installing"]["text"], results
     assert FINDING in results["review"]["problems"], results["review"]

@@ -60,9 +60,15 @@ export function venvPython(venv: string, platform: NodeJS.Platform = process.pla
   return platform === 'win32' ? path.join(venv, 'Scripts', 'python.exe') : path.join(venv, 'bin', 'python');
 }
 
-/** The argv that runs the bundled server from its environment. */
+/**
+ * The argv that runs the bundled server from its environment. `-I` (isolated mode): the
+ * server starts in the workspace folder, and `python -m` would otherwise put that folder
+ * first on `sys.path`, so a repository holding a `localroute/` folder could run its own code
+ * in place of the server — even in an untrusted workspace. It also keeps `PYTHONPATH` and the
+ * user's site-packages out of the extension's environment.
+ */
 export function serveArgv(bundle: Bundle): string[] {
-  return [bundle.python, '-m', 'localroute', 'serve'];
+  return [bundle.python, '-I', '-m', 'localroute', 'serve'];
 }
 
 async function exists(file: string): Promise<boolean> {
@@ -116,7 +122,8 @@ export async function chooseInterpreter(deps: BundleDeps): Promise<{ python?: st
   const notes: string[] = [];
   const probe = 'import sys, venv, ensurepip; print("%d.%d" % sys.version_info[:2])';
   for (const python of await deps.interpreters()) {
-    const result = await deps.run([python, '-c', probe], CHECK_TIMEOUT_MS);
+    // -I everywhere: nothing of the current folder or of PYTHON* variables is imported
+    const result = await deps.run([python, '-I', '-c', probe], CHECK_TIMEOUT_MS);
     const match = /^(\d+)\.(\d+)\s*$/.exec(result.stdout.trim());
     if (result.code !== 0 || match === null) {
       notes.push(`${python}: ${failure('check', result)}`);
@@ -162,14 +169,15 @@ export async function installBundle(
   const tempPython = venvPython(temp, deps.platform);
   try {
     report(`creating its environment with ${chosen.python}`);
-    deps.log(`bundled server: ${chosen.python} -m venv ${temp}`);
-    const made = await deps.run([chosen.python, '-m', 'venv', temp], VENV_TIMEOUT_MS);
+    deps.log(`bundled server: ${chosen.python} -I -m venv ${temp}`);
+    const made = await deps.run([chosen.python, '-I', '-m', 'venv', temp], VENV_TIMEOUT_MS);
     if (made.code !== 0) {
       throw new BundleError(failure(`${chosen.python} -m venv`, made));
     }
     report(`installing ${path.basename(bundle.wheel)} and its dependencies (pip)`);
     const pip = [
       tempPython,
+      '-I',
       '-m',
       'pip',
       'install',
@@ -187,7 +195,7 @@ export async function installBundle(
           'index as pip is configured (PIP_INDEX_URL, pip.conf); or set localroute.server.path to a server you installed',
       );
     }
-    const check = await deps.run([tempPython, '-m', 'localroute', '--version'], CHECK_TIMEOUT_MS);
+    const check = await deps.run([tempPython, '-I', '-m', 'localroute', '--version'], CHECK_TIMEOUT_MS);
     if (check.code !== 0) {
       throw new BundleError(failure('the installed server', check));
     }

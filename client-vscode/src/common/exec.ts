@@ -2,6 +2,7 @@
 
 import { execFile } from 'node:child_process';
 import { constants, promises as fs } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 import type { RunResult } from './bundled';
@@ -64,13 +65,19 @@ export async function which(
 }
 
 /** Runs a program and collects its output; never throws (a start failure is `error`). */
-export function runProgram(argv: string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<RunResult> {
+export function runProgram(
+  argv: string[],
+  timeoutMs: number,
+  env: NodeJS.ProcessEnv = process.env,
+  cwd: string = os.tmpdir(),
+): Promise<RunResult> {
   return new Promise((resolve) => {
     const [program, ...args] = argv;
     execFile(
       program,
       args,
-      { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env, windowsHide: true },
+      // cwd: never the workspace (`python -m` imports from its current folder)
+      { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env, cwd, windowsHide: true },
       (err, stdout, stderr) => {
         const failed = err as (NodeJS.ErrnoException & { code?: unknown; killed?: boolean }) | null;
         if (failed && typeof failed.code === 'string') {
