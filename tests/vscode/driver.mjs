@@ -520,6 +520,25 @@ async function main() {
       await clearNotifications();
     });
 
+    await step('consent-from-code-action', async () => {
+      // The server's own code action ("Review file — …", a source action) asks the same way.
+      const editor = page.locator('.editor-instance .monaco-editor').first();
+      await editor.locator('.view-line').first().click();
+      await runCommand('Source Action...', { opensPicker: true });
+      const action = page.locator('.action-widget .monaco-list-row', { hasText: 'Review file' }).first();
+      await action.waitFor({ state: 'visible', timeout: 15000 });
+      const menu = await page.locator('.action-widget').first().innerText();
+      await shot('source-actions');
+      await action.click();
+      const box = await dialog();
+      const text = await box.innerText();
+      await shot('code-action-consent-modal');
+      await clickDialogButton(box, 'Cancel');
+      await sleep(1000);
+      results.codeAction = { menu, modal: text, cloudCount: Number(await ask('cloud-count')) };
+      await clearNotifications();
+    });
+
     await step('settings-change', async () => {
       // A setting changed while the server runs is sent to it (workspace/didChangeConfiguration).
       const file = path.join(process.env.LR_WORKSPACE, '.vscode', 'settings.json');

@@ -497,6 +497,11 @@ def test_vscode_review_explain_status_refusal(tmp_path: Path) -> None:
     # never remembered: the next review asks again, and Cancel sends nothing more
     assert "Send to cloud anyway (this once)" in results["consentAgain"]["modal"], results
     assert results["consentAgain"]["cloudCount"] == 1, results
+    # the server's "Review file" code action (Source Action…) asks the same way
+    code_action = results["codeAction"]
+    assert "Review file — refused: private" in code_action["menu"], code_action
+    assert "Send to cloud anyway (this once)" in code_action["modal"], code_action
+    assert code_action["cloudCount"] == 1, code_action
     assert len(cloud_chats) == 1, cloud_chats
     assert "open_session" in json.dumps(cloud_chats[0])
 
