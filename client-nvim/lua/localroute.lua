@@ -533,13 +533,17 @@ function M.setup(opts)
     nargs = '+',
     range = true,
     desc = 'localroute: review, explain, clear, status, start/stop local models, cancel',
-    complete = function(_, line)
-      if #vim.split(line, '%s+', { trimempty = true }) <= 2 and not line:match('%s%S+%s') then
-        local names = vim.tbl_keys(subcommands)
-        table.sort(names)
-        return names
+    complete = function(arglead, line)
+      -- only the subcommand is completed (the first word after the command)
+      local before = line:sub(1, #line - #arglead)
+      if #vim.split(before, '%s+', { trimempty = true }) > 1 then
+        return {}
       end
-      return {}
+      local names = vim.tbl_filter(function(name)
+        return vim.startswith(name, arglead)
+      end, vim.tbl_keys(subcommands))
+      table.sort(names)
+      return names
     end,
   })
   vim.api.nvim_create_user_command('LocalrouteReviewDir', function(c)
