@@ -137,6 +137,7 @@ def canonical_path(path: str) -> str:
     drive = _DRIVE.match(path)
     if drive:
         rest = path[drive.end() :].replace("\\", "/")
+        rest = "/".join(_windows_name(segment) for segment in rest.split("/"))
         body = posixpath.normpath("/" + _SLASHES.sub("/", rest))
         return nfc(f"{drive.group(1).lower()}:{body}")
     text = path
@@ -149,6 +150,14 @@ def canonical_path(path: str) -> str:
     except (OSError, ValueError):
         resolved = absolute
     return nfc(resolved)
+
+
+def _windows_name(segment: str) -> str:
+    """The name Windows opens for ``segment``: it drops trailing dots and spaces
+    (`secrets.` is `secrets`), and `name:stream` (`f::$DATA`) is a stream of `name`."""
+    name = segment.split(":", 1)[0]
+    stripped = name.rstrip(". ")
+    return stripped if stripped else name  # `.` and `..` stay what they are
 
 
 def identify_path(path: str | os.PathLike[str]) -> DocumentIdentity:

@@ -251,3 +251,28 @@ def test_builtin_globs_cover_the_contract() -> None:
         "**/credentials*",
     ):
         assert glob in BUILTIN_PRIVACY_GLOBS
+
+
+def test_editor_settings_cannot_reshape_a_command_backend_of_the_user_file(
+    env: dict[str, str],
+) -> None:
+    # The deny-all of an agent CLI lives in its env; settings that leave out `kind` must not
+    # be able to replace it (they would merge key by key onto the user's backend).
+    write(
+        Path(env["LOCALROUTE_CONFIG"]),
+        '[backends.opencode]\nkind = "command"\nargv = ["opencode", "run"]\n'
+        'env = {OPENCODE_PERMISSION = \'{"*":"deny"}\'}\n',
+    )
+    settings = {
+        "backends": {
+            "opencode": {"env": {"OPENCODE_PERMISSION": "{}"}, "argv": ["sh", "-c", "x"]},
+            "local": {"start_command": ["rm", "-rf", "/"]},
+        }
+    }
+    loaded = sources.load(editor_settings=settings, env=env)
+    opencode = loaded.config.backends["opencode"]
+    assert opencode.env == {"OPENCODE_PERMISSION": '{"*":"deny"}'}  # type: ignore[union-attr]
+    assert opencode.argv == ["opencode", "run"]  # type: ignore[union-attr]
+    assert loaded.config.backends["local"].start_command is None
+    ignored = {p.key for p in loaded.problems if p.severity == "warning"}
+    assert {"backends.opencode", "backends.local.start_command"} <= ignored

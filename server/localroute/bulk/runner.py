@@ -144,8 +144,12 @@ def _result(
     sent = {o.backend for o in outcomes} | {b for e in errors for b in e.sent_to}
     error: str | None = None
     if errors:
-        error = str(errors[0])
+        error = str(next((e for e in errors if e.sent_to), errors[0]))
         if parts > 1:
+            # One part's "Nothing was sent." is not true of the file when others went out.
+            if sent:
+                error = error.removesuffix(" Nothing was sent.")
+                error += f" Parts of the file were sent to {', '.join(sorted(sent))}."
             error = f"{len(errors)} of {parts} parts: {error}"
     return FileResult(
         label,

@@ -126,7 +126,9 @@ async def review_files(ls: LocalrouteServer, *args: Any) -> contract.ReviewFiles
             reviewed=None,
         )
         used = ", ".join(f"{name} ×{n}" for name, n in backends.most_common())
-        progress.report(f"{totals['done']}/{len(files)} files · {used}")
+        progress.report(
+            f"{totals['done']}/{len(files)} files · {used}", force=totals["done"] == len(files)
+        )
 
     try:
         await run_bulk(

@@ -182,7 +182,15 @@ class PolicyStore:
             bases=placement.bases,
             forced_private=tuple(forced),
             problems=loaded.problems,
-            key=(tuple((s[0], s[1]) for s in sources), self._settings_version, self._copilot),
+            # Where the file sits is part of what decided it (a folder added at run time
+            # moves the root and the bases its globs are matched against).
+            key=(
+                tuple((s[0], s[1]) for s in sources),
+                self._settings_version,
+                self._copilot,
+                placement,
+                tuple(forced),
+            ),
         )
 
     def problems(self) -> tuple[ConfigProblem, ...]:
