@@ -3,7 +3,7 @@ import { test } from 'node:test';
 
 import { LSPErrorCodes, ResponseError } from 'vscode-languageserver-protocol';
 
-import { consentOffer, consentQuestion, isCancelled, isRequestFailed, withConsent } from '../src/common/api';
+import { consentOffer, consentQuestion, isAccepted, isCancelled, isRequestFailed, withConsent } from '../src/common/api';
 import { COMMANDS, REQUEST_FAILED, REVIEW } from '../src/common/contract';
 
 const offer = { token: 'tok-123', backend: 'copilot', expires_in_s: 120 };
@@ -61,4 +61,10 @@ test('withConsent adds the token to a copy', () => {
   const argument = { uri: 'file:///w/a.py', range: null };
   assert.deepEqual(withConsent(argument, 'tok'), { uri: 'file:///w/a.py', range: null, consent: 'tok' });
   assert.deepEqual(argument, { uri: 'file:///w/a.py', range: null });
+});
+
+test('an answer that only accepts the task', () => {
+  assert.ok(isAccepted({ accepted: true, uri: 'file:///a.py', task: 'review', delivery: 'diagnostics' }));
+  assert.ok(!isAccepted({ backend: 'local', findings: 1 }));
+  assert.ok(!isAccepted(null));
 });

@@ -98,6 +98,8 @@ test('status picker lines', () => {
   assert.equal(up.label, '$(pass-filled) local');
   assert.equal(up.description, 'openai, local, up, 3 ms');
   assert.equal(up.detail, 'http://127.0.0.1:8080/v1 · models: coder');
+  const cli = backendLine({ name: 'opencode', kind: 'command', locality: 'cloud', up: true, url: null, executable: '/usr/bin/opencode', version: '1.18.0' });
+  assert.equal(cli.detail, '/usr/bin/opencode 1.18.0');
   const down = backendLine({ name: 'cloud', kind: 'copilot', locality: 'cloud', up: false, detail: 'no token' });
   assert.equal(down.description, 'copilot, cloud, down');
   assert.equal(down.detail, 'no token');

@@ -14,8 +14,8 @@ type Complete<T extends { [K in contract.CommandName]: readonly [object, object]
 
 /** Argument and result of each `localroute.*` command. */
 export type Signatures = Complete<{
-  [contract.REVIEW]: [contract.TaskArgs, contract.ReviewResult];
-  [contract.EXPLAIN]: [contract.TaskArgs, contract.ExplainResult];
+  [contract.REVIEW]: [contract.TaskArgs, contract.ReviewResult | contract.Accepted];
+  [contract.EXPLAIN]: [contract.TaskArgs, contract.ExplainResult | contract.Accepted];
   [contract.ROUTE]: [contract.RouteArgs, contract.RouteResult];
   [contract.STATUS]: [contract.EmptyArgs, contract.StatusResult];
   [contract.CLEAR]: [contract.UriArgs, contract.ClearResult];
@@ -26,6 +26,12 @@ export type Signatures = Complete<{
 
 export type ArgsOf<C extends contract.CommandName> = Signatures[C][0];
 export type ResultOf<C extends contract.CommandName> = Signatures[C][1];
+
+/** A task answered at once, its result to come as diagnostics or hover (a server told to
+ * deliver results later; this client asks it not to, see client.ts). */
+export function isAccepted(result: unknown): result is contract.Accepted {
+  return typeof result === 'object' && result !== null && (result as { accepted?: unknown }).accepted === true;
+}
 
 /** The commands that take a consent token after a refusal. */
 export type TaskCommand = typeof contract.REVIEW | typeof contract.EXPLAIN;

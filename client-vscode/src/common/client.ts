@@ -217,8 +217,10 @@ export class LocalrouteClient implements vscode.Disposable {
       // The server says what went wrong with window/showMessage; no second notification.
       revealOutputChannelOn: RevealOutputChannelOn.Never,
       diagnosticCollectionName: 'localroute',
-      // A function: every (re)start sends the settings of that moment.
-      initializationOptions: () => currentSettings(),
+      // A function: every (re)start sends the settings of that moment. This client waits for
+      // each command's answer (with progress and Cancel), and needs a refusal's error to
+      // offer consent: results are never to be delivered later.
+      initializationOptions: () => ({ ...currentSettings(), deliverResultsLater: false }),
       middleware: {
         executeCommand: async (command, args, next) => {
           if (command === START_BACKEND || command === STOP_BACKEND) {

@@ -5,10 +5,11 @@ import * as path from 'node:path';
 
 import * as vscode from 'vscode';
 
-import { errorText, isCancelled, isRequestFailed } from './api';
+import { errorText, isAccepted, isCancelled, isRequestFailed } from './api';
 import type { LocalrouteClient } from './client';
 import { withConsentPrompt } from './consent';
 import {
+  type Accepted,
   type BackendResult,
   type BackendStatus,
   EXPLAIN,
@@ -62,7 +63,7 @@ export class Commands {
   }
 
   /** Review or explain the selection or the file, with a cancellable progress notification. */
-  async run(task: Task, scope: Scope): Promise<ReviewResult | ExplainResult | undefined> {
+  async run(task: Task, scope: Scope): Promise<ReviewResult | ExplainResult | Accepted | undefined> {
     const editor = vscode.window.activeTextEditor;
     if (editor === undefined) {
       void vscode.window.showInformationMessage('localroute: open a file first.');
@@ -116,7 +117,7 @@ export class Commands {
         try {
           // A privacy refusal that offers consent asks the user (a modal) before anything
           // more is sent; see consent.ts.
-          return await withConsentPrompt<ReviewResult | ExplainResult>(
+          return await withConsentPrompt<ReviewResult | ExplainResult | Accepted>(
             task,
             argument,
             (arg) => (task === 'review' ? this.lsp.execute(REVIEW, arg, token) : this.lsp.execute(EXPLAIN, arg, token)),
@@ -140,6 +141,10 @@ export class Commands {
     void this.status.refresh();
     if (result === undefined) {
       return undefined;
+    }
+    if (isAccepted(result)) {
+      this.lsp.output.info(`${title}: accepted; the result will arrive as ${result.delivery}`);
+      return result;
     }
     if (task === 'review') {
       const review = result as ReviewResult;

@@ -103,6 +103,19 @@ export interface ExplainResult extends TaskResult {
   markdown: string;
 }
 
+/**
+ * The answer of `localroute.review`/`localroute.explain` when results are delivered
+ * later (`initializationOptions.deliverResultsLater`, on by default for clients without
+ * work-done progress): findings arrive as diagnostics, explanations as hover and a
+ * `window/showMessage`.
+ */
+export interface Accepted {
+  accepted: boolean;
+  uri: string;
+  task: string;
+  delivery: 'diagnostics' | 'hover';
+}
+
 export interface RouteCandidate {
   backend: string;
   model: string;
@@ -134,7 +147,14 @@ export interface RouteResult {
   summary: string;
 }
 
-export interface BackendStatus {
+export interface CliDetails {
+  /** A `command` backend's executable as its probe found it (None for other kinds). */
+  executable: string | null;
+  /** The first line its `--version` (or `probe_argv`) printed. */
+  version: string | null;
+}
+
+export interface BackendStatus extends CliDetails {
   name: string;
   kind: string;
   locality: Locality;

@@ -111,7 +111,7 @@ export function backendLine(backend: BackendView): { label: string; description:
   const latency =
     backend.up && typeof backend.latency_ms === 'number' ? `, ${Math.round(backend.latency_ms)} ms` : '';
   const models = backend.models && backend.models.length > 0 ? `models: ${backend.models.join(', ')}` : '';
-  const where = backend.url ? backend.url : '';
+  const where = backend.url ? backend.url : backend.executable ? [backend.executable, backend.version].filter(Boolean).join(' ') : '';
   const state = backendState(backend);
   const icon = state === 'up' ? '$(pass-filled)' : state === 'starting' ? '$(loading~spin)' : state === 'stopped' ? '$(debug-stop)' : '$(error)';
   return {
