@@ -88,6 +88,8 @@ class DocumentIdentity:
     path: str | None
     source: Source
     fs_path: str | None = None
+    aliases: tuple[str, ...] = ()
+    """Other names the same file was reached by (symlinks met in a bulk walk)."""
 
     @property
     def label(self) -> str:
@@ -160,11 +162,15 @@ def _windows_name(segment: str) -> str:
     return stripped if stripped else name  # `.` and `..` stay what they are
 
 
-def identify_path(path: str | os.PathLike[str]) -> DocumentIdentity:
-    """The identity of a file named by a path (the command line)."""
+def identify_path(
+    path: str | os.PathLike[str], aliases: tuple[str | os.PathLike[str], ...] = ()
+) -> DocumentIdentity:
+    """The identity of a file named by a path (the command line); ``aliases`` are other
+    names it was reached by, all of which privacy globs see."""
     given = os.path.abspath(os.fspath(path))
     canonical = canonical_path(given)
-    return DocumentIdentity(_file_uri(canonical), "file", canonical, "file", given)
+    names = tuple(dict.fromkeys(os.path.abspath(os.fspath(a)) for a in aliases))
+    return DocumentIdentity(_file_uri(canonical), "file", canonical, "file", given, names)
 
 
 def _with_path(uri: str, scheme: str, path: str | None, source: Source) -> DocumentIdentity:

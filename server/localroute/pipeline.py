@@ -238,7 +238,10 @@ class Pipeline:
             raise TaskError("consent is turned off (privacy.allow_consent = false)")
         try:
             return self.consents.redeem(
-                request.consent, content_hash=request.verdict.content_hash, task=request.task
+                request.consent,
+                content_hash=request.verdict.content_hash,
+                task=request.task,
+                span=(request.start_line, request.end_line),
             )
         except ConsentError as exc:
             raise TaskError(str(exc)) from exc
@@ -399,7 +402,10 @@ class Pipeline:
         if backend is None:
             return None
         return self.consents.offer(
-            content_hash=request.verdict.content_hash, task=request.task, backend=backend
+            content_hash=request.verdict.content_hash,
+            task=request.task,
+            backend=backend,
+            span=(request.start_line, request.end_line),
         )
 
     def _cache_key(

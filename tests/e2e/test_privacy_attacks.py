@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
 from lsprotocol import types
 
 from tests.fakes.openai_fake import FakeOpenAI
@@ -164,12 +163,6 @@ async def test_a_workspace_file_that_is_not_utf8_makes_its_files_private(tmp_pat
         assert cloud.chat_requests == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="policy.roots.place and policy.store stat() the workspace file, so a symlink "
-    "that cannot be followed (dangling, or a loop) counts as no file at all: the project's "
-    "rules are silently dropped instead of failing closed",
-)
 async def test_a_workspace_file_link_that_cannot_be_followed_makes_its_files_private(
     tmp_path: Path,
 ) -> None:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-
 from tests.fakes.openai_fake import FakeOpenAI
 from tests.support.privacy_e2e import (
     assert_not_received,
@@ -122,14 +120,6 @@ def test_a_bulk_review_from_the_shell_refuses_them_file_by_file(tmp_path: Path) 
         assert all(marker(n) in "".join(prompts(cloud)) for n in PUBLIC)
 
 
-SYMLINK_NAME_LOST = (
-    "bulk.files.expand_paths resolves symlinks, so a link named deploy.key to data/blob.txt "
-    "is judged as data/blob.txt: the private name is lost (`localroute route deploy.key` "
-    "and `localroute.review` in the editor say private)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=SYMLINK_NAME_LOST)
 async def test_review_files_keeps_the_private_name_of_a_linked_file(tmp_path: Path) -> None:
     ws = project(tmp_path / "ws", {"data/blob.txt": "X = 'MARK_BLOB'\n"})
     os.symlink("data/blob.txt", ws / "deploy.key")
@@ -142,12 +132,6 @@ async def test_review_files_keeps_the_private_name_of_a_linked_file(tmp_path: Pa
         assert result["refused"] == 1, result
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bulk.files.expand_paths resolves symlinks, so `localroute review id.key` "
-    "(a link to data/blob.txt) is judged as data/blob.txt: the private name is lost "
-    "(`localroute route id.key` and the editor say private)",
-)
 def test_a_file_named_on_the_command_line_keeps_its_private_name(tmp_path: Path) -> None:
     ws = project(tmp_path / "ws", {"data/blob.txt": "X = 'MARK_BLOB'\n"})
     os.symlink("data/blob.txt", ws / "deploy.key")

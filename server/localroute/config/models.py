@@ -63,6 +63,9 @@ BUILTIN_PRIVACY_GLOBS: tuple[str, ...] = (
     "**/.boto",
     "**/*.ovpn",
     "**/.password-store/**",
+    # The project's own privacy rules name its private places: they stay local too.
+    "**/.localroute.toml",
+    "**/localroute.toml",
 )
 
 

@@ -166,6 +166,8 @@ class _Resolution:
             candidate, ignored = merge_untrusted(self.current, data, source.name)
             if report:
                 self.problems.extend(ignored)
+            if any(problem.severity == "error" for problem in ignored):
+                return False
         try:
             validated = Config.model_validate(candidate)
         except ValidationError as exc:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from localroute.config.models import PrivacyConfig
+from localroute.config.models import COPILOT, PrivacyConfig
 
 USER_FILE_ONLY_KEYS = ("start_command", "stop_command")
 """Backend keys that run a program: read from the user file only."""
@@ -210,7 +210,26 @@ def merge_untrusted(
                         current = tasks[tname].get("route", [])
                     kept = [entry for entry in current or [] if entry in rvalue]
                     added = [entry for entry in rvalue if entry not in (current or [])]
-                    if added:
+                    defined = merged.get("backends", {})
+                    undefined = [
+                        e
+                        for e in added
+                        if isinstance(e, str)
+                        and e.partition(":")[0] not in defined
+                        and e.partition(":")[0] != COPILOT
+                    ]
+                    if undefined:
+                        # A typo (`locl:coder`) would read as "remove local:coder" and send
+                        # code further down the route: an error, and the file's routes are
+                        # not used.
+                        ignored.append(
+                            ConfigProblem(
+                                source,
+                                f"tasks.{tname}.{rkey}",
+                                f"entries {undefined} name no defined backend",
+                            )
+                        )
+                    elif added:
                         ignore(
                             f"tasks.{tname}.{rkey}",
                             f"entries {added} are not in the trusted route; "
