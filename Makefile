@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 # for minutes the first time and comes from pip's wheel cache afterwards.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml 2>/dev/null | sha1sum | cut -c1-12)
 
-.PHONY: help venv test unit e2e lint typecheck format demo docs bench clean vsix vscode-deps vscode-e2e
+.PHONY: help venv install agent-clis test unit e2e lint typecheck format demo docs bench clean vsix vscode-deps vscode-e2e
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,7 +23,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create .venv and install everything (reused when present)
 
-test: venv lint typecheck vsix vscode-deps ## the whole suite: lint, types, unit, end-to-end, real model, VS Code
+install: ## install the `localroute` command for your editor: its own venv, linked into ~/.local/bin (EXTRAS=local adds the embedded model)
+	PYTHON=$(PYTHON) bash scripts/install.sh
+
+test: venv lint typecheck vsix vscode-deps agent-clis ## the whole suite: lint, types, unit, end-to-end, real model, VS Code
 	$(BIN)/python -m pytest -ra -q
 
 unit: venv ## unit tests only (fast)
@@ -40,6 +43,9 @@ vsix: client-vscode/node_modules/.package-lock.json ## VS Code extension: type-c
 
 vscode-deps: ## Node 24, code-server, chromium for the VS Code e2e (cached in ~/.cache/localroute-e2e)
 	bash scripts/vscode-e2e-setup.sh || echo "vscode-deps: could not install; tests/vscode will retry, then skip"
+
+agent-clis: ## opencode, Gemini CLI, Copilot CLI for tests/e2e/test_agent_clis.py (cached in ~/.cache/localroute-agent-clis)
+	bash scripts/agent-clis-setup.sh || echo "agent-clis: could not install; tests/e2e/test_agent_clis.py will retry, then skip"
 
 vscode-e2e: venv vsix vscode-deps ## the VS Code end-to-end test alone (code-server in headless chromium)
 	$(BIN)/python -m pytest -q tests/vscode

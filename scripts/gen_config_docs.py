@@ -18,7 +18,7 @@ from localroute.config.models import (
     PrivacyConfig,
     TaskConfig,
     _BackendBase,
-    default_config,
+    default_config_data,
 )
 
 SECTIONS: list[tuple[str, type[Any], str]] = [
@@ -99,7 +99,6 @@ def render() -> str:
                 f"| `{key}` | {_type(prop)} | {_default(prop, key in required)} | {description} |"
             )
         out.append("")
-    defaults = default_config(copilot_available=True)
     out += [
         "## Defaults",
         "",
@@ -107,7 +106,7 @@ def render() -> str:
         "is found in `$XDG_CONFIG_HOME/github-copilot/apps.json` or `hosts.json`):",
         "",
         "```json",
-        json.dumps(defaults.model_dump(exclude_defaults=True), indent=2),
+        json.dumps(default_config_data(copilot_available=True), indent=2),
         "```",
         "",
         "Built-in privacy globs (always in force; configured globs are added):",

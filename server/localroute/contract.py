@@ -110,6 +110,18 @@ class ExplainResult(TaskResult):
     markdown: str
 
 
+class Accepted(TypedDict):
+    """The answer of `localroute.review`/`localroute.explain` when results are delivered
+    later (`initializationOptions.deliverResultsLater`, on by default for clients without
+    work-done progress): findings arrive as diagnostics, explanations as hover and a
+    `window/showMessage`."""
+
+    accepted: bool
+    uri: str
+    task: str
+    delivery: Literal["diagnostics", "hover"]
+
+
 class RouteCandidate(TypedDict):
     backend: str
     model: str
@@ -141,7 +153,14 @@ class RouteResult(TypedDict):
     summary: str
 
 
-class BackendStatus(TypedDict):
+class CliDetails(TypedDict):
+    executable: str | None
+    """A `command` backend's executable as its probe found it (None for other kinds)."""
+    version: str | None
+    """The first line its `--version` (or `probe_argv`) printed."""
+
+
+class BackendStatus(CliDetails):
     name: str
     kind: str
     locality: Locality

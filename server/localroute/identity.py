@@ -88,6 +88,8 @@ class DocumentIdentity:
     path: str | None
     source: Source
     fs_path: str | None = None
+    aliases: tuple[str, ...] = ()
+    """Other names the same file was reached by (symlinks met in a bulk walk)."""
 
     @property
     def label(self) -> str:
@@ -137,6 +139,7 @@ def canonical_path(path: str) -> str:
     drive = _DRIVE.match(path)
     if drive:
         rest = path[drive.end() :].replace("\\", "/")
+        rest = "/".join(_windows_name(segment) for segment in rest.split("/"))
         body = posixpath.normpath("/" + _SLASHES.sub("/", rest))
         return nfc(f"{drive.group(1).lower()}:{body}")
     text = path
@@ -157,12 +160,24 @@ def canonical_path(path: str) -> str:
     return nfc(resolved)
 
 
-def identify_path(path: str | os.PathLike[str]) -> DocumentIdentity:
-    """The identity of a file named by a path (the command line)."""
+def _windows_name(segment: str) -> str:
+    """The name Windows opens for ``segment``: it drops trailing dots and spaces
+    (`secrets.` is `secrets`), and `name:stream` (`f::$DATA`) is a stream of `name`."""
+    name = segment.split(":", 1)[0]
+    stripped = name.rstrip(". ")
+    return stripped if stripped else name  # `.` and `..` stay what they are
+
+
+def identify_path(
+    path: str | os.PathLike[str], aliases: tuple[str | os.PathLike[str], ...] = ()
+) -> DocumentIdentity:
+    """The identity of a file named by a path (the command line); ``aliases`` are other
+    names it was reached by, all of which privacy globs see."""
     # Joined, not normalized: `link/../x` is opened through the link, as the shell does.
     given = os.path.join(os.getcwd(), os.fspath(path))
     canonical = canonical_path(given)
-    return DocumentIdentity(_file_uri(canonical), "file", canonical, "file", given)
+    names = tuple(dict.fromkeys(os.path.abspath(os.fspath(a)) for a in aliases))
+    return DocumentIdentity(_file_uri(canonical), "file", canonical, "file", given, names)
 
 
 def _with_path(uri: str, scheme: str, path: str | None, source: Source) -> DocumentIdentity:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Sequence
 from dataclasses import replace
 
 from cachetools import LRUCache
@@ -22,11 +21,11 @@ from localroute.backends.base import Backend, BackendError, ChatRequest, ChatRes
 from localroute.config.locality import effective_locality
 from localroute.config.models import Config, Locality
 from localroute.identity import DocumentIdentity
+from localroute.outcomes import answer_outcome, failure_message, refusal_message
 from localroute.policy import PolicyStore
 from localroute.privacy.classify import PrivacyVerdict, classify_document, content_hash
 from localroute.privacy.consent import Consent, ConsentError, ConsentOffer, ConsentStore
 from localroute.privacy.gate import clear
-from localroute.privacy.redact import redact
 from localroute.requests import (
     ClassifiedDocument,
     Document,
@@ -48,10 +47,8 @@ from localroute.routing.router import (
     privacy_blocked,
 )
 from localroute.sending import BackendPool
-from localroute.tasks.explain import explanation_markdown
 from localroute.tasks.findings import Prompt
 from localroute.tasks.prompts import build_prompt, estimate_tokens
-from localroute.tasks.review import parse_findings
 
 log = logging.getLogger(__name__)
 
@@ -241,7 +238,10 @@ class Pipeline:
             raise TaskError("consent is turned off (privacy.allow_consent = false)")
         try:
             return self.consents.redeem(
-                request.consent, content_hash=request.verdict.content_hash, task=request.task
+                request.consent,
+                content_hash=request.verdict.content_hash,
+                task=request.task,
+                span=(request.start_line, request.end_line),
             )
         except ConsentError as exc:
             raise TaskError(str(exc)) from exc
@@ -268,6 +268,13 @@ class Pipeline:
         attempts: list[str] = [f"{s.entry}: {s.reason}" for s in decision.skipped]
         sent_to: list[str] = []
         for candidate in decision.candidates:
+            if self.health.state(candidate.backend) == "unknown" and self.health.probing(
+                candidate.backend
+            ):
+                # Join the probe already in flight (started at `initialized`): a dead host
+                # then costs this request at most one connect timeout, shared.
+                timeout = self.config.backends[candidate.backend].connect_timeout_s
+                await self.health.settle(candidate.backend, timeout + 0.05)
             if self.health.state(candidate.backend) == "down" and consent is None:
                 detail = self.health.health(candidate.backend).detail
                 attempts.append(f"{candidate.entry}: down ({detail})")
@@ -284,7 +291,7 @@ class Pipeline:
                     sent_to.append(candidate.backend)
                 attempts.append(f"{candidate.entry}: {exc.message}")
                 continue
-            outcome = self._outcome(request, decision, candidate, result, first, last, attempts)
+            outcome = answer_outcome(request, decision, candidate, result, (first, last), attempts)
             outcome = replace(
                 outcome,
                 consented=consent is not None,
@@ -295,7 +302,16 @@ class Pipeline:
             return outcome
         refused = decision.private and privacy_blocked(decision)
         self._audit(request, decision, prompt, None, "refused" if refused else "failed")
-        raise self._no_answer(request, decision, attempts, tuple(sent_to), refused=refused)
+        if refused:
+            raise RequestRefused(
+                refusal_message(request, decision, attempts, tuple(sent_to), self.localities()),
+                sent_to=tuple(sent_to),
+                consent=self._offer(request),
+            )
+        raise RequestFailed(
+            failure_message(request, decision, attempts, tuple(sent_to), self.localities()),
+            sent_to=tuple(sent_to),
+        )
 
     async def _send(
         self,
@@ -382,89 +398,6 @@ class Pipeline:
             )
         )
 
-    def _outcome(
-        self,
-        request: TaskRequest,
-        decision: RouteDecision,
-        candidate: Candidate,
-        result: ChatResult,
-        first: int,
-        last: int,
-        attempts: Sequence[str],
-    ) -> TaskOutcome:
-        reason = decision.why()
-        if attempts:
-            reason += "; fell back after " + "; ".join(attempts)
-        outcome = TaskOutcome(
-            task=request.task,
-            backend=candidate.backend,
-            model=candidate.model,
-            locality=candidate.locality,
-            reason=reason,
-            cached=False,
-            first_line=first,
-            last_line=last,
-            attempts=tuple(attempts),
-        )
-        task = request.document.policy.config.tasks[request.task]
-        if task.output_kind(request.task) == "diagnostics":
-            # A model that read a credential may quote it: never show or store one.
-            findings = [
-                replace(
-                    f,
-                    message=redact(f.message),
-                    suggestion=None if f.suggestion is None else redact(f.suggestion),
-                )
-                for f in parse_findings(result.text, first_line=first, last_line=last)
-            ]
-            return replace(outcome, findings=tuple(findings))
-        markdown = explanation_markdown(
-            redact(result.text),
-            model=candidate.model,
-            backend=candidate.backend,
-            locality=candidate.locality,
-        )
-        return replace(outcome, markdown=markdown)
-
-    def _no_answer(
-        self,
-        request: TaskRequest,
-        decision: RouteDecision,
-        attempts: Sequence[str],
-        sent_to: tuple[str, ...],
-        *,
-        refused: bool,
-    ) -> TaskError:
-        tried = "; ".join(attempts) if attempts else "no backend in the route"
-        localities = self.localities()
-        if not sent_to:
-            sent = "Nothing was sent."
-        else:
-            where = ", ".join(f"{b} ({localities.get(b, '?')})" for b in dict.fromkeys(sent_to))
-            sent = f"Sent to {where} before it failed."
-            if all(localities.get(b) != "cloud" for b in sent_to):
-                sent += " Nothing was sent to a cloud backend."
-        if not decision.private:
-            return RequestFailed(
-                f"no backend could answer the {request.task} request for {request.label}. "
-                f"Tried: {tried}. {sent}",
-                sent_to=sent_to,
-            )
-        allowed = " or ".join(sorted(request.verdict.localities))
-        if not refused:
-            return RequestFailed(
-                f"no {allowed} backend could answer the {request.task} request for "
-                f"{request.label}, which is private ({decision.verdict.summary}). "
-                f"Tried: {tried}. {sent}",
-                sent_to=sent_to,
-            )
-        return RequestRefused(
-            f"refused: {request.label} is private ({decision.verdict.summary}) and no "
-            f"{allowed} backend could take it. Tried: {tried}. {sent}",
-            sent_to=sent_to,
-            consent=self._offer(request),
-        )
-
     def _offer(self, request: TaskRequest) -> ConsentOffer | None:
         config = request.document.policy.config
         if not config.privacy.allow_consent or not request.allow_cloud:
@@ -473,7 +406,10 @@ class Pipeline:
         if backend is None:
             return None
         return self.consents.offer(
-            content_hash=request.verdict.content_hash, task=request.task, backend=backend
+            content_hash=request.verdict.content_hash,
+            task=request.task,
+            backend=backend,
+            span=(request.start_line, request.end_line),
         )
 
     def _cache_key(

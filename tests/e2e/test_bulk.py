@@ -307,6 +307,8 @@ async def test_review_files_from_the_editor_publishes_per_file_with_one_progress
 
     with FakeOpenAI() as local:
         local.answer_fn = finding_on_first_shown_line
+        # Long enough that progress shows (it starts after 0.2 s; quick runs send none).
+        local.latency_s = 0.15
         config = f"""
             [backends.local]
             kind = "openai"
@@ -335,6 +337,7 @@ async def test_review_files_from_the_editor_publishes_per_file_with_one_progress
                 s.command("localroute.reviewFiles", {"glob": "*.py", "jobs": 6, "refresh": True})
             )
             await s.wait_for(lambda: local.in_flight == 2)
+            await s.wait_for(lambda: len(s.client.progress_reports) == 2)
             token = next(t for t in s.client.progress_reports if t != token)
             s.client.window_work_done_progress_cancel(
                 types.WorkDoneProgressCancelParams(token=token)

@@ -59,6 +59,7 @@ def config_for(local_url: str, cloud_url: str | None = None, **local: Any) -> st
 
 async def test_review_selection_publishes_diagnostics_from_local(start_session: Any) -> None:
     with FakeOpenAI() as local:
+        local.latency_s = 0.4  # long enough for progress to show (quick answers send none)
         local.answer = review_answer(
             {"line": 5, "severity": "error", "message": "b may be zero", "suggestion": "x"}
         )
@@ -84,7 +85,7 @@ async def test_review_selection_publishes_diagnostics_from_local(start_session: 
             body = local.chat_requests[-1].json
             assert body["model"] == "coder"
             assert "5 |     total = a / b" in body["messages"][-1]["content"]
-            # Work-done progress named the backend.
+            # Work-done progress named the backend (it starts after 0.2 s).
             messages = [
                 getattr(v, "message", "") or ""
                 for reports in s.client.progress_reports.values()
@@ -207,7 +208,8 @@ async def test_progress_cancel_closes_the_connection(start_session: Any) -> None
             uri = s.open("calc.py", SOURCE)
             pending = asyncio.ensure_future(s.command("localroute.explain", {"uri": uri}))
             await asyncio.to_thread(local.stream_started.wait, 10)
-            token = next(iter(s.client.progress_reports))
+            await s.wait_for(lambda: any(s.client.progress_reports.values()))
+            token = next(t for t, reports in s.client.progress_reports.items() if reports)
             s.client.window_work_done_progress_cancel(
                 types.WorkDoneProgressCancelParams(token=token)
             )
@@ -392,3 +394,28 @@ async def test_audit_log_records_requests_without_code_or_credentials(
     assert secret not in text
     assert "a / b" not in text and "def divide" not in text
     assert len(cloud.chat_requests) == 1
+
+
+async def test_a_quick_answer_sends_no_progress_but_a_client_token_gets_it_at_once(
+    start_session: Any,
+) -> None:
+    with FakeOpenAI() as local:
+        local.answer = review_answer()
+        async with start_session(config_for(local.url)) as s:
+            uri = s.open("calc.py", SOURCE)
+            await s.command("localroute.review", {"uri": uri})  # warm: connection, caches
+            s.client.progress_reports.clear()
+            await s.command("localroute.review", {"uri": uri, "refresh": True})
+            # Progress for a request that finishes at once would only cost round trips.
+            assert s.client.progress_reports == {}
+
+            # A token the client made itself (LSP's client-initiated progress) is used at once.
+            s.client.progress_reports["client-token"] = []
+            params = types.ExecuteCommandParams(
+                command="localroute.review",
+                arguments=[{"uri": uri, "refresh": True}],
+                work_done_token="client-token",
+            )
+            await s.client.workspace_execute_command_async(params)
+            kinds = [report.kind for report in s.client.progress_reports["client-token"]]
+            assert kinds[0] == "begin" and kinds[-1] == "end"

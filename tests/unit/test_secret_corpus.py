@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from localroute.privacy import secrets
-from localroute.privacy.secrets import GENERIC_KIND, find_secrets
+from localroute.privacy.secrets import ALL_KINDS, GENERIC_KIND, find_secrets
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "data" / "secret_corpus"
@@ -26,10 +25,10 @@ JOIN = "<<JOIN>>"
 HEADER = re.compile(r"%%% (?P<kinds>[^|]+?) \| (?P<note>.+)")
 SEPARATOR = re.compile(r"# -{10,}")
 
-MAX_FALSE_POSITIVES = 2
+MAX_FALSE_POSITIVES = 0
 """The most false-positive hits accepted over the whole corpus (see README.md)."""
 
-SUPPORTED_KINDS = frozenset({kind for kind, _, _ in secrets._DETECTORS} | {GENERIC_KIND})
+SUPPORTED_KINDS = frozenset(ALL_KINDS)
 
 
 @dataclass(frozen=True)
@@ -175,7 +174,7 @@ def test_each_case_reports_the_line_that_holds_the_credential() -> None:
             assert 1 <= hit.line <= len(lines), case.label
 
 
-def test_five_thousand_lines_of_ordinary_code_scan_fast(
+def test_five_thousand_lines_of_ordinary_code_scan_fast_and_clean(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     sources = sorted((ROOT / "server" / "localroute").rglob("*.py"))
@@ -190,7 +189,10 @@ def test_five_thousand_lines_of_ordinary_code_scan_fast(
         best = min(best, time.perf_counter() - began)
     with capsys.disabled():
         print(f"\nfind_secrets: 5,000 lines ({len(text):,} characters) in {best * 1000:.1f} ms")
-    assert best < 0.05, f"5,000 lines took {best * 1000:.1f} ms"
+    # Printed, not asserted (a shared machine's timings are noisy); the figures are
+    # bench/secret_false_positives.py's and docs/secret-detection.md's. The scan must
+    # still find nothing in the project's own sources.
+    assert find_secrets(text) == []
 
 
 @pytest.mark.parametrize(
@@ -200,6 +202,13 @@ def test_five_thousand_lines_of_ordinary_code_scan_fast(
         ("BEGIN/END pairs", ("-----END " + "EC PRIVATE KEY-----\n-----BEGIN X-----\n") * 5_000),
         ("name words", "token" * 40_000),
         ("YAML assignments", "password: abcdefgh\n" * 5_000),
+        ("URL user info", "://a:b" * 40_000),
+        ("password pairs", ("host=a pass" + "word=Xy9!z ") * 10_000),
+        ("Twilio SIDs and tokens", ("AC" + "0123456789abcdef" * 2 + " ") * 6_000),
+        ("SAS versions", "sv=2020-01-01&" * 15_000),
+        ("Secret manifests", ("kind: Secret\n  a: " + "QUFBQUFBQUE=" + "\n") * 5_000),
+        ("name and value pairs", "name: X_PASS\nvalue: " * 10_000),
+        ("quoted assignments", "password = '" * 5_000),
     ],
 )
 def test_adversarial_text_scans_in_linear_time(name: str, text: str) -> None:

@@ -6,9 +6,13 @@ trip secret scanners.
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
+from localroute.privacy.redact import redact
 from localroute.privacy.secrets import SecretHit, find_secrets, shannon_entropy
+from localroute.privacy.secrets.keys import base64_signatures
 
 ALNUM = "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8s9T0"
 
@@ -201,3 +205,170 @@ def test_shannon_entropy() -> None:
     assert shannon_entropy("") == 0.0
     assert shannon_entropy("aaaa") == 0.0
     assert shannon_entropy("abcd") == pytest.approx(2.0)
+
+
+# --- kinds added with the connection-string, provider and base64 detectors -------------
+
+HEX32 = "9b1f0c4e7a2d5b8e3f6a9c0d1e2f3a4b"
+PASSWORD = "Vq8" + "!mZ2#rT"
+B64_KEY = "k7Q2" + "mR9vXw4ZpL1sT8yB3nF6cH0dJ5gA2eK9uW7iO4qV1xY="
+
+NEW_TRUE_POSITIVES: list[tuple[str, str]] = [
+    ("password in a connection string", f"DATABASE_URL=postgres://app:{PASSWORD}@db:5432/app"),
+    ("password in a connection string", f'url = "postgresql+asyncpg://u:{PASSWORD}@h/db"'),
+    ("password in a connection string", f"mongodb+srv://svc:{PASSWORD}@c0.x1.mongodb.net/p"),
+    ("password in a connection string", f"REDIS_URL=rediss://:{PASSWORD}@cache:6380/0"),
+    ("password in a connection string", f"amqp://worker:{PASSWORD}@mq:5672/jobs"),
+    ("password in a connection string", f"jdbc:mysql://db/app?user=app&password={PASSWORD}"),
+    ("password in a connection string", f'"Server=s;User Id=sa;Password={PASSWORD};"'),
+    ("password in a connection string", f'"Driver={{x}};Uid=sa;Pwd={{{PASSWORD}}};"'),
+    ("password in a connection string", f'"host=db user=app password={PASSWORD} dbname=a"'),
+    ("Stripe key", "sk" + "_live_" + ALNUM[:24]),
+    ("Stripe key", "rk" + "_test_" + ALNUM[:24]),
+    ("Twilio credential", "SK" + HEX32),
+    ("Twilio credential", 'Client("A' + "C" + HEX32 + '", "' + HEX32[::-1] + '")'),
+    ("SendGrid API key", "SG" + "." + ALNUM[:22] + "." + ALNUM[:40] + "abc"),
+    ("Mailgun API key", "key" + "-" + HEX32),
+    ("npm token", "np" + "m_" + ALNUM[:36]),
+    ("PyPI token", "pypi" + "-AgEIcHlwaS5vcmc" + ALNUM * 2),
+    ("Docker Hub token", "dckr" + "_pat_" + ALNUM[:27]),
+    ("Azure access key", "DefaultEndpointsProtocol=https;Account" + "Key=" + B64_KEY * 2),
+    ("credential assignment", 'SIGNING_KEY = "' + HEX32 * 2 + '"'),
+    ("credential assignment", "ENCRYPTION_KEY=" + B64_KEY),
+    ("credential assignment", 'const hmacKey = "' + ALNUM[:20] + '";'),
+    ("credential assignment", "export SMTP_PASS=" + ALNUM[5:21]),
+    ("credential assignment", "db_pass: " + PASSWORD),
+    ("credential assignment", "gpg_passphrase = '" + PASSWORD + "'"),
+    ("credential assignment", "  - POSTGRES_PASSWORD=" + ALNUM[:20]),
+    ("credential assignment", "POSTGRES_PASSWORD=" + "hunter42"),
+    ("credential assignment", "MYSQL_ROOT_PASSWORD: " + "Tr0ub4dor"),
+]
+
+
+@pytest.mark.parametrize(("kind", "line"), NEW_TRUE_POSITIVES)
+def test_every_new_kind_is_found(kind: str, line: str) -> None:
+    assert find_secrets(line) == [SecretHit(kind, 1)]
+
+
+NEW_NEGATIVES = [
+    "DATABASE_URL=postgres://app@db:5432/app",
+    "postgres://user@host/db",
+    'engine = create_engine("postgresql://localhost/app")',
+    "postgresql://${DB_USER}:${DB_PASSWORD}@${DB_HOST}/app",
+    "mongodb://<user>:<password>@localhost",
+    "amqp://guest:guest@localhost:5672//",
+    "redis://:password@localhost:6379",
+    "mysql://root:changeme@localhost/db",
+    'f"postgresql://{user}:{password}@{host}/{db}"',
+    'httpx.URL("https://jo%40email.com:a%20secret@example.com")',
+    '"Server=.;Database=app;User Id=sa;Password={0};"',
+    '"Server=sql01;Database=app;Integrated Security=true"',
+    "psycopg2.connect(host=host, user=user, password=password)",
+    "https://registry.example.com:443/@scope/package",
+    "STRIPE_PUBLISHABLE_KEY=pk_live_" + ALNUM[:24],
+    'stripe.api_key = "sk_test_' + "x" * 24 + '"',
+    "TWILIO_ACCOUNT_SID=A" + "C" + HEX32,
+    "//registry.npmjs.org/:_authToken=${NPM_TOKEN}",
+    '"AzureWebJobsStorage": "UseDevelopmentStorage=true"',
+    "AccountKey=<account-key>;",
+    'CACHE_KEY = "' + HEX32 * 2 + '"',
+    'SIGNING_KEY_ID = "123e4567-e89b-12d3-a456-426614174000"',
+    'sort_key = "created_at"',
+    'key = "' + HEX32 * 2 + '"',
+    'monkey = "' + ALNUM[:20] + '"',
+    "SMTP_PASS=${SMTP_PASSWORD}",
+    'first_pass = "' + ALNUM[:20] + '"',
+    "DB_PASSWORD=postgres",
+    '"ANTHROPIC_API_KEY": "sk' + '-ant-\u2026-123"',
+    'API_TOKEN = "' + "a8Fk2Lq9..." + '"',
+    "TEST_USER_PASSWORD=testpass1",
+    "PASSWORD_MIN_LENGTH=12",
+    "password: required",
+    '    type_var_key = f"typevar={thing!r}"',
+    '{"WWW-Authenticate": \'Basic realm="llama-swap"\'}',
+    'FAKE_KEY = "sk' + '-ant-api03-localroute-fake-0123456789abcdef"',
+]
+
+
+@pytest.mark.parametrize("line", NEW_NEGATIVES)
+def test_new_false_positives_are_not_flagged(line: str) -> None:
+    assert find_secrets(line) == []
+
+
+def test_a_url_password_next_to_a_provider_token_is_reported_as_the_token() -> None:
+    line = "git clone https://x-access-token:" + GITHUB_CLASSIC + "@github.com/a/b.git"
+    assert find_secrets(line) == [SecretHit("GitHub token", 1)]
+
+
+def test_a_twilio_account_sid_alone_is_an_identifier_and_with_a_token_a_credential() -> None:
+    sid = "TWILIO_ACCOUNT_SID=A" + "C" + HEX32
+    assert find_secrets(sid) == []
+    text = f"{sid}\nTWILIO_AUTH_TOKEN={HEX32[::-1]}\n"
+    assert find_secrets(text) == [SecretHit("Twilio credential", 2)]
+
+
+def _pem(label: str) -> str:
+    body = "\n".join(ALNUM + ALNUM[:24] for _ in range(3))
+    return f"-----BEGIN {label}-----\n{body}\n-----END {label}-----\n"
+
+
+@pytest.mark.parametrize("prefix", ["", "x", "xy", "a certificate first\n"])
+@pytest.mark.parametrize("label", ["RSA " + "PRIVATE KEY", "PRIVATE KEY", "PGP PRIVATE KEY BLOCK"])
+def test_a_base64_encoded_private_key_is_found_at_any_offset(prefix: str, label: str) -> None:
+    encoded = base64.b64encode((prefix + _pem(label)).encode()).decode()
+    text = f"apiVersion: v1\nkind: Secret\ndata:\n  tls.key: {encoded}\n"
+    assert find_secrets(text) == [SecretHit("private key", 4)]
+
+
+def test_a_base64_encoded_certificate_is_not_a_key() -> None:
+    encoded = base64.b64encode(_pem("CERTIFICATE").encode()).decode()
+    text = f"kind: Secret\ntype: kubernetes.io/tls\ndata:\n  tls.crt: {encoded}\n"
+    assert find_secrets(text) == []
+
+
+def test_base64_signatures_hold_for_every_alignment() -> None:
+    marker = b" PRIVATE KEY-----"
+    signatures = base64_signatures(marker)
+    assert len(signatures) == 3
+    for k in range(6):
+        encoded = base64.b64encode(bytes(range(7, 7 + k)) + marker + b"tail").decode()
+        assert any(s in encoded for s in signatures), k
+
+
+def test_kubernetes_secret_values_are_decoded_and_judged() -> None:
+    def secret(**data: str) -> str:
+        lines = [f"  {k}: {base64.b64encode(v.encode()).decode()}" for k, v in data.items()]
+        return "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata:\n" + "\n".join(lines)
+
+    assert find_secrets(secret(username="admin")) == []
+    assert find_secrets(secret(password="changeme")) == []
+    assert find_secrets(secret(username="app", password=PASSWORD)) == [
+        SecretHit("Kubernetes secret value", 7)
+    ]
+    url = f"postgres://app:{PASSWORD}@db/app"
+    assert find_secrets(secret(DATABASE_URL=url)) == [SecretHit("Kubernetes secret value", 6)]
+    # The same values in a ConfigMap are not declared secret.
+    config_map = secret(password=PASSWORD).replace("kind: Secret", "kind: ConfigMap")
+    assert find_secrets(config_map) == [SecretHit("credential assignment", 6)]
+
+
+def test_a_gcp_service_account_file_is_found_and_one_without_its_key_is_not() -> None:
+    key = _pem("PRIVATE KEY").replace("\n", "\\n")
+    doc = '{\n  "type": "service_account",\n  "private_key": "' + key + '"\n}'
+    assert find_secrets(doc) == [
+        SecretHit("GCP service account key", 3),
+        SecretHit("private key", 3),
+    ]
+    empty = '{"type": "service_account", "private_key": "", "client_email": "a@b.c"}'
+    assert find_secrets(empty) == []
+
+
+def test_redaction_withholds_the_new_kinds() -> None:
+    text = f"ok = 1\nDATABASE_URL=postgres://app:{PASSWORD}@db/app\n"
+    assert redact(text) == "ok = 1\n[line withheld: it held a password in a connection string]\n"
+
+
+def test_hits_never_carry_the_value() -> None:
+    text = f"DATABASE_URL=postgres://app:{PASSWORD}@db/app\nSTRIPE=" + "sk" + "_live_" + ALNUM
+    for hit in find_secrets(text):
+        assert PASSWORD not in repr(hit) and ALNUM not in repr(hit)

@@ -89,7 +89,9 @@ def run_review(args: argparse.Namespace, store: PolicyStore) -> int:
             print(json_line(result), flush=True)
 
     progress.start(args.jobs)
-    interrupted = asyncio.run(_run(args, store, files, root, on_result, allow_cloud))
+    interrupted = asyncio.run(
+        _run(args, store, files, root, on_result, allow_cloud, expansion.names)
+    )
     progress.clear()
     code = _exit_code(results, len(files), interrupted, args.fail_on)
     if args.format == "sarif":
@@ -129,6 +131,7 @@ async def _run(
     root: Path,
     on_result: ResultCallback,
     allow_cloud: bool,
+    names: dict[Path, tuple[Path, ...]],
 ) -> bool:
     """Run the review; Ctrl-C cancels every request in flight. True when interrupted."""
     config = store.base().config
@@ -137,7 +140,14 @@ async def _run(
         from localroute.bulk.consent import review_with_consent
 
         run = asyncio.ensure_future(
-            review_with_consent(pipeline, files[0], task=args.task, root=root, on_result=on_result)
+            review_with_consent(
+                pipeline,
+                files[0],
+                task=args.task,
+                root=root,
+                on_result=on_result,
+                names=names.get(files[0], ()),
+            )
         )
     else:
         run = asyncio.ensure_future(
@@ -150,6 +160,7 @@ async def _run(
                 on_result=on_result,
                 refresh=args.refresh,
                 allow_cloud=allow_cloud,
+                names=names,
             )
         )
     loop = asyncio.get_running_loop()

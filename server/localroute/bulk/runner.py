@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from localroute.bulk.chunks import Chunk, merge_findings, split_for_window
@@ -97,6 +97,7 @@ async def review_file(
     root: Path,
     refresh: bool = False,
     allow_cloud: bool = True,
+    names: tuple[Path, ...] = (),
 ) -> FileResult:
     """Review one file: classified whole first, then (if it is large) in chunks.
 
@@ -108,7 +109,7 @@ async def review_file(
         text = await asyncio.to_thread(read_text, path)
     except OSError as exc:
         return FileResult(label, task, None, None, None, (), f"cannot read: {exc.strerror}")
-    document = Document(identify_path(path), text, language_of(path))
+    document = Document(identify_path(path, names), text, language_of(path))
     classified = pipeline.classify(document)
     request = TaskRequest(task, classified, refresh=refresh, allow_cloud=allow_cloud)
     chunks = plan_chunks(pipeline, request)
@@ -144,16 +145,13 @@ def _result(
     sent = {b for o in outcomes for b in o.sent_to} | {b for e in errors for b in e.sent_to}
     error: str | None = None
     if errors:
-        error = str(errors[0])
+        error = str(next((e for e in errors if e.sent_to), errors[0]))
         if parts > 1:
-            error = f"{len(errors)} of {parts} parts: {error}"
+            # One part's "Nothing was sent." is not true of the file when others went out.
             if sent:
-                # That sentence is about one part: other parts of the file did go out.
-                where = ", ".join(sorted(sent))
-                error = error.replace(
-                    "Nothing was sent.",
-                    f"Nothing of that part was sent; parts of this file were sent to {where}.",
-                )
+                error = error.removesuffix(" Nothing was sent.")
+                error += f" Parts of the file were sent to {', '.join(sorted(sent))}."
+            error = f"{len(errors)} of {parts} parts: {error}"
     return FileResult(
         label,
         task,
@@ -179,6 +177,7 @@ async def review_files(
     on_result: ResultCallback | None = None,
     refresh: bool = False,
     allow_cloud: bool = False,
+    names: Mapping[Path, tuple[Path, ...]] | None = None,
 ) -> list[FileResult]:
     """Review every file, at most `jobs` at once; results are reported as files finish.
 
@@ -191,7 +190,13 @@ async def review_files(
     async def one(path: Path) -> None:
         async with slots:
             result = await review_file(
-                pipeline, path, task=task, root=root, refresh=refresh, allow_cloud=allow_cloud
+                pipeline,
+                path,
+                task=task,
+                root=root,
+                refresh=refresh,
+                allow_cloud=allow_cloud,
+                names=(names or {}).get(path, ()),
             )
         results.append(result)
         if on_result is not None:

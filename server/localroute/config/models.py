@@ -16,6 +16,9 @@ BackendKind = Literal["openai", "ollama", "anthropic", "copilot", "command"]
 COPILOT = "copilot"
 """The backend defined by default once a Copilot token is found."""
 
+CONNECT_TIMEOUT_S: dict[str, float] = {"local": 0.25, "private-network": 1.0, "cloud": 5.0}
+"""Default TCP connect timeouts by locality."""
+
 LOCALITY_ORDER: dict[str, int] = {"local": 0, "private-network": 1, "cloud": 2}
 
 BUILTIN_PRIVACY_GLOBS: tuple[str, ...] = (
@@ -60,6 +63,9 @@ BUILTIN_PRIVACY_GLOBS: tuple[str, ...] = (
     "**/.boto",
     "**/*.ovpn",
     "**/.password-store/**",
+    # The project's own privacy rules name its private places: they stay local too.
+    "**/.localroute.toml",
+    "**/localroute.toml",
 )
 
 
@@ -92,10 +98,12 @@ class _BackendBase(_Model):
         description="Whole-request budget in seconds; long enough for llama-swap to load a model.",
     )
     connect_timeout_s: float = Field(
-        default=1.5,
+        default=CONNECT_TIMEOUT_S["cloud"],
         gt=0,
         le=60,
-        description="TCP connect timeout in seconds: the most a dead host can cost a request.",
+        description="TCP connect timeout in seconds: the most a dead host can cost a request. "
+        "Default by locality: 0.25 s local (a loopback host that has not answered a SYN by "
+        "then never will), 1 s private network, 5 s cloud.",
     )
     context_tokens: int | None = Field(
         default=None, ge=256, description="Context window of the backend's models, in tokens."
@@ -127,6 +135,21 @@ class _BackendBase(_Model):
     def endpoint(self) -> str | None:
         """The URL shown in status reports, if the kind has one."""
         return None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _connect_timeout_by_locality(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "connect_timeout_s" not in data:
+            from localroute.config.locality import locality_of_url
+
+            locality = data.get("locality")
+            url = data.get("url")
+            if locality not in CONNECT_TIMEOUT_S:
+                locality = "cloud"
+                if data.get("kind") in ("openai", "ollama") and isinstance(url, str):
+                    locality = locality_of_url(url)
+            data = {**data, "connect_timeout_s": CONNECT_TIMEOUT_S[locality]}
+        return data
 
 
 def _check_url(url: str | None) -> None:
@@ -226,25 +249,69 @@ class CommandBackendConfig(_BackendBase):
 
     kind: Literal["command"] = Field(description="Protocol spoken by the backend.")
     argv: list[str] = Field(
-        min_length=1, description="argv template; `{model}` is replaced by the route's model."
+        min_length=1,
+        description="argv template; `{model}` is replaced by the route's model, `{run_dir}` by "
+        "the run directory, `{file:NAME}` by the path of the file NAME of `files`.",
     )
     output: Literal["text", "opencode-json"] = Field(
         default="text", description="How stdout is read."
     )
     env: dict[str, str] | None = Field(
         default=None,
-        description="Environment variables to set for the CLI; values may reference "
-        "`${VAR}` of the server's environment.",
+        description="Environment variables to set for the CLI (on top of the server's); values "
+        "may reference `${VAR}` of the server's environment (unset: the run fails, naming it), "
+        "`{run_dir}` and `{file:NAME}`.",
     )
     cwd: str | None = Field(
         default=None,
-        description="Working directory of the CLI; default: a fresh empty temporary "
-        "directory per run (removed afterwards), never the workspace.",
+        description="Working directory of the CLI (`PWD` matches it); default: the run "
+        "directory, a fresh empty temporary directory per run (removed afterwards), never "
+        "the workspace.",
+    )
+    files: dict[str, str] | None = Field(
+        default=None,
+        description="Files written into the run directory before every run, name → text (e.g. "
+        "a CLI's deny-all policy or settings file); names are relative (subfolders allowed). "
+        "The run fails when one cannot be written; `{file:NAME}` naming a file not listed here "
+        "is a configuration error.",
+    )
+    stop_on_stderr: str | None = Field(
+        default=None,
+        description="Regular expression: when a line the CLI writes to stderr matches, the CLI "
+        "is stopped at once and the backend counts as unavailable (ends a CLI's own retries of a "
+        "dead model service, so that localroute's fallback decides).",
     )
     probe_argv: list[str] | None = Field(
         default=None,
-        description='argv run once to check the CLI works; default `[argv[0], "--version"]`.',
+        description="argv run once (no stdin, short timeout) to check the CLI works; its first "
+        "line of output is the version shown by `localroute status`; default `[argv[0], "
+        '"--version"]`.',
     )
+
+    @model_validator(mode="after")
+    def _valid_command(self) -> CommandBackendConfig:
+        import re
+
+        for name in self.files or {}:
+            parts = name.replace("\\", "/").split("/")
+            if not name or name.startswith("/") or any(p in ("", ".", "..") for p in parts):
+                raise ValueError(
+                    f"files: {name!r} must be a relative path inside the run directory"
+                )
+        for var in self.env or {}:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", var):
+                raise ValueError(f"env: {var!r} is not a valid environment variable name")
+        templates = [*self.argv, *(self.probe_argv or []), *(self.env or {}).values()]
+        for text in templates:
+            for name in re.findall(r"\{file:([^}]*)\}", text):
+                if name not in (self.files or {}):
+                    raise ValueError(f"{{file:{name}}} names no file of `files`")
+        if self.stop_on_stderr is not None:
+            try:
+                re.compile(self.stop_on_stderr)
+            except re.error as exc:
+                raise ValueError(f"stop_on_stderr is not a regular expression: {exc}") from None
+        return self
 
 
 BackendConfig = Annotated[
@@ -426,17 +493,22 @@ class Config(_Model):
 DEFAULT_LOCAL_URL = "http://127.0.0.1:8080/v1"
 
 
+def default_config_data(*, copilot_available: bool) -> dict[str, Any]:
+    """The configuration with no files and no editor settings, as raw data: sources are
+    merged onto this (values computed at validation, such as a connect timeout derived from
+    a URL, must follow the merged URL, not the default one)."""
+    backends: dict[str, Any] = {"local": {"kind": "openai", "url": DEFAULT_LOCAL_URL}}
+    if copilot_available:
+        backends[COPILOT] = {"kind": "copilot"}
+    return {
+        "backends": backends,
+        "tasks": {
+            "review": {"route": ["local:coder", "copilot:claude-sonnet-4.5"]},
+            "explain": {"route": ["local:coder", "copilot:claude-haiku-4.5"]},
+        },
+    }
+
+
 def default_config(*, copilot_available: bool) -> Config:
     """The configuration with no files and no editor settings."""
-    backends: dict[str, BackendConfig] = {
-        "local": OpenAIBackendConfig(kind="openai", url=DEFAULT_LOCAL_URL)
-    }
-    if copilot_available:
-        backends["copilot"] = CopilotBackendConfig(kind="copilot")
-    return Config(
-        backends=backends,
-        tasks={
-            "review": TaskConfig(route=["local:coder", "copilot:claude-sonnet-4.5"]),
-            "explain": TaskConfig(route=["local:coder", "copilot:claude-haiku-4.5"]),
-        },
-    )
+    return Config.model_validate(default_config_data(copilot_available=copilot_available))

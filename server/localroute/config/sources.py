@@ -26,8 +26,23 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from localroute.config.models import BACKEND_MODELS, Config, PrivacyConfig, default_config
+from localroute.config.models import (
+    BACKEND_MODELS,
+    Config,
+    PrivacyConfig,
+    default_config,
+    default_config_data,
+)
 from localroute.config.paths import copilot_token_present, user_config_path
+from localroute.config.trust import (
+    ConfigProblem,
+    RawSource,
+    editor_sources,
+    for_editor,
+    merge_trusted,
+    merge_untrusted,
+    stricter_privacy,
+)
 
 __all__ = [
     "WORKSPACE_FILE_NAMES",
@@ -46,23 +61,6 @@ __all__ = [
 
 WORKSPACE_FILE_NAMES = (".localroute.toml", "localroute.toml")
 
-USER_FILE_ONLY_KEYS = ("start_command", "stop_command")
-"""Backend keys that run or shape a program: read from the user file only."""
-
-
-@dataclass(frozen=True)
-class ConfigProblem:
-    """One thing wrong with a source: where, which key, and why."""
-
-    source: str
-    key: str
-    reason: str
-    severity: str = "error"  # "error": (part of) the source was not used; "warning": ignored key
-
-    def __str__(self) -> str:
-        where = f"{self.source}: {self.key}" if self.key else self.source
-        return f"{where}: {self.reason}"
-
 
 @dataclass(frozen=True)
 class LoadedConfig:
@@ -78,18 +76,6 @@ class LoadedConfig:
     @property
     def errors(self) -> tuple[ConfigProblem, ...]:
         return tuple(p for p in self.problems if p.severity == "error")
-
-
-@dataclass
-class RawSource:
-    """A source's data before validation."""
-
-    name: str
-    data: dict[str, Any]
-    trusted: bool
-    problems: list[ConfigProblem] = field(default_factory=list)
-    """Problems reading the source at all: its privacy part is unreadable too."""
-    warnings: list[ConfigProblem] = field(default_factory=list)
 
 
 def read_toml(path: Path, *, trusted: bool) -> RawSource | None:
@@ -116,143 +102,6 @@ def workspace_sources(folders: Sequence[str]) -> list[RawSource]:
             if source is not None:
                 found.append(source)
     return found
-
-
-def editor_sources(settings: Any, *, name: str = "editor settings") -> list[RawSource]:
-    """Editor settings: ``{"user": {...}, "workspace": {...}}``, or one object (user level)."""
-    if settings is None or settings == {}:
-        return []
-    if not isinstance(settings, dict):
-        return [RawSource(name, {}, True, [ConfigProblem(name, "", "settings must be an object")])]
-    if "user" in settings or "workspace" in settings:
-        split: list[RawSource] = []
-        for level, trusted in (("user", True), ("workspace", False)):
-            part = settings.get(level)
-            if part:
-                split.extend(editor_sources_one(part, f"{name} ({level})", trusted))
-        return split
-    return editor_sources_one(settings, name, True)
-
-
-def editor_sources_one(part: Any, name: str, trusted: bool) -> list[RawSource]:
-    if not isinstance(part, dict):
-        return [RawSource(name, {}, trusted, [ConfigProblem(name, "", "must be an object")])]
-    data = copy.deepcopy(part)
-    ignored: list[ConfigProblem] = []
-
-    def ignore(key: str, why: str) -> None:
-        ignored.append(ConfigProblem(name, key, f"ignored: {why}", "warning"))
-
-    # What runs a program, and the user's own consent switch, come from the user file only.
-    backends = data.get("backends")
-    if isinstance(backends, dict):
-        for backend_name, backend in list(backends.items()):
-            if not isinstance(backend, dict):
-                continue
-            if backend.get("kind") == "command":
-                del backends[backend_name]
-                ignore(
-                    f"backends.{backend_name}", "command backends are read from the user file only"
-                )
-                continue
-            for key in USER_FILE_ONLY_KEYS:
-                if backend.pop(key, None) is not None:
-                    ignore(
-                        f"backends.{backend_name}.{key}", f"{key} is read from the user file only"
-                    )
-    privacy = data.get("privacy")
-    if isinstance(privacy, dict) and privacy.get("allow_consent") is True:
-        del privacy["allow_consent"]
-        ignore("privacy.allow_consent", "consent can only be allowed in the user file")
-    return [RawSource(name, data, trusted, warnings=ignored)]
-
-
-def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
-def _merge_trusted(base: dict[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
-    """Key-by-key merge; privacy globs add up instead of replacing."""
-    base_globs = list(base.get("privacy", {}).get("globs", []))
-    merged = _deep_merge(base, data)
-    privacy = data.get("privacy")
-    new_globs = privacy.get("globs") if isinstance(privacy, dict) else None
-    if isinstance(new_globs, list):
-        merged["privacy"]["globs"] = base_globs + [g for g in new_globs if g not in base_globs]
-    return merged
-
-
-_UNTRUSTED_WHY = "a workspace file may only make privacy stricter"
-
-
-def _stricter_privacy(
-    privacy: dict[str, Any], value: Mapping[str, Any], ignore: Any
-) -> dict[str, Any]:
-    """Apply only what makes ``privacy`` stricter; report the rest through ``ignore``."""
-    out = dict(privacy)
-    for key, item in value.items():
-        if key == "globs" and isinstance(item, list):
-            globs = list(out.get("globs", []))
-            globs += [g for g in item if isinstance(g, str) and g not in globs]
-            out["globs"] = globs
-        elif key in ("detect_secrets", "detect_personal_data") and item is True:
-            out[key] = True
-        elif key in ("allow_private_network", "allow_consent") and item is False:
-            out[key] = False
-        elif key in ("detect_secrets", "detect_personal_data", "allow_private_network"):
-            if out.get(key, PrivacyConfig.model_fields[key].default) != item:
-                ignore(f"privacy.{key}", _UNTRUSTED_WHY)
-        elif key == "allow_consent":
-            ignore("privacy.allow_consent", "consent can only be allowed in the user file")
-        else:
-            ignore(f"privacy.{key}", _UNTRUSTED_WHY)
-    return out
-
-
-def _merge_untrusted(
-    base: dict[str, Any], data: Mapping[str, Any], source: str
-) -> tuple[dict[str, Any], list[ConfigProblem]]:
-    """Apply only what makes things stricter; report everything else as ignored."""
-    merged = copy.deepcopy(base)
-    ignored: list[ConfigProblem] = []
-
-    def ignore(key: str, why: str) -> None:
-        ignored.append(ConfigProblem(source, key, f"ignored: {why}", "warning"))
-
-    for key, value in data.items():
-        if key == "privacy" and isinstance(value, Mapping):
-            merged["privacy"] = _stricter_privacy(merged.setdefault("privacy", {}), value, ignore)
-        elif key == "tasks" and isinstance(value, Mapping):
-            tasks = merged.setdefault("tasks", {})
-            for tname, tvalue in value.items():
-                if tname not in tasks or not isinstance(tvalue, Mapping):
-                    ignore(f"tasks.{tname}", "a workspace file may not define tasks")
-                    continue
-                for rkey, rvalue in tvalue.items():
-                    if rkey not in ("route", "route_private") or not isinstance(rvalue, list):
-                        ignore(f"tasks.{tname}.{rkey}", "only routes may be narrowed")
-                        continue
-                    current = tasks[tname].get(rkey)
-                    if current is None and rkey == "route_private":
-                        current = tasks[tname].get("route", [])
-                    kept = [entry for entry in current or [] if entry in rvalue]
-                    added = [entry for entry in rvalue if entry not in (current or [])]
-                    if added:
-                        ignore(
-                            f"tasks.{tname}.{rkey}",
-                            f"entries {added} are not in the trusted route; "
-                            "a workspace file may only remove entries",
-                        )
-                    tasks[tname][rkey] = kept
-        else:
-            ignore(key, _UNTRUSTED_WHY)
-    return merged, ignored
 
 
 def _validation_problems(source: str, exc: ValidationError) -> list[ConfigProblem]:
@@ -292,9 +141,12 @@ class _Resolution:
     """The running merge of :func:`resolve`."""
 
     def __init__(self, copilot_available: bool, start: Config | None = None) -> None:
-        defaults = start or default_config(copilot_available=copilot_available)
-        self.current: dict[str, Any] = defaults.model_dump(exclude_defaults=False)
-        self.config = defaults
+        if start is not None:
+            self.current: dict[str, Any] = start.model_dump(exclude_defaults=True)
+            self.config = start
+        else:
+            self.current = default_config_data(copilot_available=copilot_available)
+            self.config = default_config(copilot_available=copilot_available)
         self.problems: list[ConfigProblem] = []
         self.used: list[str] = ["defaults"]
         self.fail_closed: list[str] = []
@@ -304,12 +156,18 @@ class _Resolution:
         self, source: RawSource, data: Mapping[str, Any], *, report: bool, commit: bool = True
     ) -> bool:
         """Merge ``data`` as ``source`` says; True when the result validated."""
-        if source.trusted:
-            candidate = _merge_trusted(self.current, data)
-        else:
-            candidate, ignored = _merge_untrusted(self.current, data, source.name)
+        if source.editor:
+            data, ignored = for_editor(self.current, data, source.name)
             if report:
                 self.problems.extend(ignored)
+        if source.trusted:
+            candidate = merge_trusted(self.current, data)
+        else:
+            candidate, ignored = merge_untrusted(self.current, data, source.name)
+            if report:
+                self.problems.extend(ignored)
+            if any(problem.severity == "error" for problem in ignored):
+                return False
         try:
             validated = Config.model_validate(candidate)
         except ValidationError as exc:
@@ -324,7 +182,7 @@ class _Resolution:
         privacy = source.data.get("privacy")
         if not isinstance(privacy, dict):
             return
-        self.current["privacy"] = _stricter_privacy(
+        self.current["privacy"] = stricter_privacy(
             self.current.setdefault("privacy", {}), privacy, lambda *_: None
         )
         self.config = Config.model_validate(self.current)

@@ -15,7 +15,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from localroute import contract
-from localroute.bulk.files import expand_paths
+from localroute.bulk.files import Expansion, expand_paths
 from localroute.bulk.runner import relative
 from localroute.bulk.runner import review_files as run_bulk
 from localroute.bulk.sarif import FileResult
@@ -32,9 +32,7 @@ MAX_FILES = 2000
 log = logging.getLogger(__name__)
 
 
-def _files(
-    argument: dict[str, Any], roots: Sequence[Path]
-) -> tuple[list[Path], list[tuple[Path, str]]]:
+def _files(argument: dict[str, Any], roots: Sequence[Path]) -> Expansion:
     """The files to review, and those skipped (blocking: file system walks; a thread)."""
     name = contract.REVIEW_FILES
     uris = argument.get("uris")
@@ -61,7 +59,7 @@ def _files(
         raise JsonRpcInvalidParams(
             f"{name}: {len(expansion.files)} files; at most {MAX_FILES} at once (narrow the glob)"
         )
-    return list(expansion.files), list(expansion.skipped)
+    return expansion
 
 
 def _inside(path: Path, roots: Sequence[Path]) -> bool:
@@ -89,7 +87,8 @@ async def review_files(ls: LocalrouteServer, *args: Any) -> contract.ReviewFiles
     roots = [Path(p) for p in ls.workspace_paths()]
     if not roots:
         raise JsonRpcInvalidParams(f"{contract.REVIEW_FILES}: no workspace folder is open")
-    files, skipped = await asyncio.to_thread(_files, argument, roots)
+    expansion = await asyncio.to_thread(_files, argument, roots)
+    files, skipped = list(expansion.files), list(expansion.skipped)
     display_root = roots[0]
     if skipped:
         shown = "; ".join(f"{relative(p, display_root)}: {why}" for p, why in skipped[:5])
@@ -126,7 +125,9 @@ async def review_files(ls: LocalrouteServer, *args: Any) -> contract.ReviewFiles
             reviewed=None,
         )
         used = ", ".join(f"{name} ×{n}" for name, n in backends.most_common())
-        progress.report(f"{totals['done']}/{len(files)} files · {used}")
+        progress.report(
+            f"{totals['done']}/{len(files)} files · {used}", force=totals["done"] == len(files)
+        )
 
     try:
         await run_bulk(
@@ -138,6 +139,7 @@ async def review_files(ls: LocalrouteServer, *args: Any) -> contract.ReviewFiles
             on_result=on_result,
             refresh=argument.get("refresh") is True,
             allow_cloud=argument.get("allowCloud") is True,
+            names=expansion.names,
         )
     except BaseException:
         progress.end(f"cancelled after {totals['done']}/{len(files)} files")

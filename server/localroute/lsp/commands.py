@@ -5,6 +5,7 @@ calls the pipeline, and turns the outcome into diagnostics, hovers or an error."
 from __future__ import annotations
 
 import logging
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
@@ -97,10 +98,19 @@ def _result(outcome: TaskOutcome) -> contract.TaskResult:
     }
 
 
-async def review(ls: LocalrouteServer, *args: Any) -> contract.ReviewResult:
+async def review(ls: LocalrouteServer, *args: Any) -> contract.ReviewResult | contract.Accepted:
     target = parse_target(args, contract.REVIEW)
     task = task_name(ls.config.tasks, args, contract.REVIEW, "diagnostics")
     request = snapshot(ls, target, task)
+    if ls.deliver_later:
+        ls.run_task(_deliver(ls, _review(ls, request, target), request), "review")
+        return _accepted(request, "diagnostics")
+    return await _review(ls, request, target)
+
+
+async def _review(
+    ls: LocalrouteServer, request: TaskRequest, target: Target
+) -> contract.ReviewResult:
     revision = ls.findings.revision(request.uri)
     outcome = await run_task(ls, request, _title(ls, request))
     placed = place_findings(
@@ -116,10 +126,17 @@ async def review(ls: LocalrouteServer, *args: Any) -> contract.ReviewResult:
     return {**_result(outcome), "findings": placed}
 
 
-async def explain(ls: LocalrouteServer, *args: Any) -> contract.ExplainResult:
+async def explain(ls: LocalrouteServer, *args: Any) -> contract.ExplainResult | contract.Accepted:
     target = parse_target(args, contract.EXPLAIN)
     task = task_name(ls.config.tasks, args, contract.EXPLAIN, "hover")
     request = snapshot(ls, target, task)
+    if ls.deliver_later:
+        ls.run_task(_deliver(ls, _explain(ls, request), request), "explain")
+        return _accepted(request, "hover")
+    return await _explain(ls, request)
+
+
+async def _explain(ls: LocalrouteServer, request: TaskRequest) -> contract.ExplainResult:
     revision = ls.explanations.revision(request.uri)
     outcome = await run_task(ls, request, _title(ls, request))
     markdown = outcome.markdown or ""
@@ -131,6 +148,36 @@ async def explain(ls: LocalrouteServer, *args: Any) -> contract.ExplainResult:
         kept = [(s, r) for s, r in ls.explanations.items(request.uri) if s != where]
         ls.explanations.replace(request.uri, [*kept, (where, record)])
     return {**_result(outcome), "markdown": markdown}
+
+
+def _accepted(request: TaskRequest, delivery: str) -> contract.Accepted:
+    return {
+        "accepted": True,
+        "uri": request.uri,
+        "task": request.task,
+        "delivery": "diagnostics" if delivery == "diagnostics" else "hover",
+    }
+
+
+async def _deliver(
+    ls: LocalrouteServer,
+    work: Coroutine[Any, Any, contract.ReviewResult | contract.ExplainResult],
+    request: TaskRequest,
+) -> None:
+    """Finish a command that was answered at once (a client that waits for
+    `workspace/executeCommand` with a short timeout): the results arrive as diagnostics
+    or hover, and a message says what came of it."""
+    try:
+        result = await work
+    except RequestFailedError:
+        return  # the reason was already shown with window/showMessage
+    where = f"{result['model']} @ {result['backend']} ({result['locality']})"
+    what = f"localroute: {_title(ls, request).lower()} of {request.label}"
+    markdown = result.get("markdown")
+    if isinstance(markdown, str):
+        ls.show(f"{what} ({where}):\n\n{markdown}", types.MessageType.Info)
+    else:
+        ls.show(f"{what}: {result.get('findings', 0)} finding(s) ({where})", types.MessageType.Info)
 
 
 async def route(ls: LocalrouteServer, *args: Any) -> contract.RouteResult:

@@ -25,15 +25,24 @@ log = logging.getLogger(__name__)
 WATCHED = [f"**/{name}" for name in WORKSPACE_FILE_NAMES]
 
 
+CLIENT_OPTIONS = ("deliverResultsLater",)
+"""initializationOptions that configure this session, not the routing configuration."""
+
+
 def initialize(ls: LocalrouteServer, params: types.InitializeParams) -> None:
-    ls.init_settings = params.initialization_options
     options = params.initialization_options
+    asked = None
+    if isinstance(options, dict):
+        asked = options.get("deliverResultsLater")
+        options = {k: v for k, v in options.items() if k not in CLIENT_OPTIONS}
+    ls.init_settings = options
     window = params.capabilities.window
     progress = bool(window and window.work_done_progress)
-    asked = options.get("deliverResultsLater") if isinstance(options, dict) else None
+    client = (params.client_info.name if params.client_info else "").lower()
     # A client without work-done progress usually waits for executeCommand with a short
-    # timeout (Eglot: 10 s); answer at once and deliver results by notification.
-    ls.deliver_later = asked if isinstance(asked, bool) else not progress
+    # timeout, and so does Eglot (10 s, "Timed out"): answer at once and deliver the
+    # results by notification, unless the client says otherwise.
+    ls.deliver_later = asked if isinstance(asked, bool) else (not progress or client == "eglot")
     ls.update_workspace()
     ls.store.set_editor_settings(ls.init_settings)
 

@@ -24,6 +24,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcInva
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
+from localroute.lsp.progress import WORK_DONE_TOKEN
 from localroute.privacy.redact import redact
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class LocalrouteProtocol(LanguageServerProtocol):
             raise JsonRpcInvalidParams(f"Command name {params.command!r} is not defined")
         # Arguments go to the handler as they came (JSON values): each command
         # validates its own one-object argument and names what is wrong.
+        WORK_DONE_TOKEN.set(params.work_done_token)
         result = handler(*(params.arguments or []))
         if inspect.isawaitable(result):
             result = await result

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -53,16 +52,11 @@ def _contains_loosely(folder: str, path: str) -> bool:
     return contains(folder, path) or contains(folder.casefold(), path.casefold())
 
 
-def _is_file(path: str) -> bool:
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except (OSError, ValueError):
-        return False
-
-
 def _exists(path: str) -> bool:
+    """Whether there is an entry by that name, even one that cannot be followed (a dangling
+    or looping link): a workspace file that cannot be read must fail closed, not vanish."""
     try:
-        os.stat(path)
+        os.lstat(path)
     except (OSError, ValueError):
         return False
     return True
@@ -104,7 +98,8 @@ def place(
         if root is None:
             root = ProjectRoot(directory, found[0])
         for name in WORKSPACE_FILE_NAMES:
-            candidate = posixpath.join(directory, name)
-            if name in found and _is_file(candidate):
-                files.append(candidate)
+            # Anything by that name counts; one that is not a readable file is reported
+            # as unreadable by the store, which then fails closed.
+            if name in found:
+                files.append(posixpath.join(directory, name))
     return Placement(root, tuple(reversed(files)), tuple(dict.fromkeys(bases)))

@@ -152,6 +152,19 @@ class HealthMonitor:
         self.mark_down(name, result.detail or "probe failed")
         return self.health(name)
 
+    def probing(self, name: str) -> bool:
+        return name in self._probing
+
+    async def settle(self, name: str, timeout_s: float) -> str:
+        """Wait (at most ``timeout_s``) for a probe already in flight, then say what is
+        known: a request joins the probe instead of connecting to a dead host itself."""
+        task = self._probing.get(name)
+        if task is not None:
+            with contextlib.suppress(TimeoutError, Exception):
+                async with asyncio.timeout(timeout_s):
+                    await asyncio.shield(task)
+        return self.state(name)
+
     def refresh_soon(self, name: str) -> None:
         """Start a background probe unless the answer is fresh or a probe is running."""
         if name in self._probing or name in self._up:

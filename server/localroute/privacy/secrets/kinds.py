@@ -1,0 +1,56 @@
+"""The kinds of credential the detectors report.
+
+A kind is what a refusal, a log line and the audit log name ("contains a Stripe key
+(line 4)"), so it names the provider or the shape, never anything of the value.
+"""
+
+from __future__ import annotations
+
+PRIVATE_KEY = "private key"
+AWS_KEY_ID = "AWS access key id"
+AWS_SECRET = "AWS secret access key"
+GITHUB = "GitHub token"
+GITLAB = "GitLab token"
+SLACK = "Slack token"
+OPENAI = "OpenAI API key"
+ANTHROPIC = "Anthropic API key"
+GOOGLE = "Google API key"
+JWT = "JWT"
+STRIPE = "Stripe key"
+TWILIO = "Twilio credential"
+SENDGRID = "SendGrid API key"
+MAILGUN = "Mailgun API key"
+NPM = "npm token"
+PYPI = "PyPI token"
+DOCKER_HUB = "Docker Hub token"
+AZURE = "Azure access key"
+GCP_SERVICE_ACCOUNT = "GCP service account key"
+CONNECTION_STRING = "password in a connection string"
+KUBERNETES_SECRET = "Kubernetes secret value"
+GENERIC = "credential assignment"
+
+ALL_KINDS: tuple[str, ...] = (
+    PRIVATE_KEY,
+    AWS_KEY_ID,
+    AWS_SECRET,
+    GITHUB,
+    GITLAB,
+    SLACK,
+    OPENAI,
+    ANTHROPIC,
+    GOOGLE,
+    JWT,
+    STRIPE,
+    TWILIO,
+    SENDGRID,
+    MAILGUN,
+    NPM,
+    PYPI,
+    DOCKER_HUB,
+    AZURE,
+    GCP_SERVICE_ACCOUNT,
+    CONNECTION_STRING,
+    KUBERNETES_SECRET,
+    GENERIC,
+)
+"""Every kind :func:`~localroute.privacy.secrets.find_secrets` may report."""
