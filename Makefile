@@ -35,11 +35,8 @@ unit: venv ## unit tests only (fast)
 e2e: venv ## end-to-end tests over a real LSP session
 	$(BIN)/python -m pytest -q tests/e2e
 
-client-vscode/node_modules/.package-lock.json: client-vscode/package-lock.json
-	cd client-vscode && npm ci --no-audit --no-fund --loglevel=error
-
-vsix: client-vscode/node_modules/.package-lock.json ## VS Code extension: type-check, unit tests, then client-vscode/localroute-<version>.vsix
-	cd client-vscode && npm run -s typecheck && npm test && npm run -s package
+vsix: venv ## VS Code extension: the server's wheel, type-check, unit tests, then client-vscode/localroute-<version>.vsix (needs npm; Node 22+, else the cached Node 24)
+	bash client-vscode/build-vsix.sh $(BIN)/python
 
 vscode-deps: ## Node 24, code-server, chromium for the VS Code e2e (cached in ~/.cache/localroute-e2e)
 	bash scripts/vscode-e2e-setup.sh || echo "vscode-deps: could not install; tests/vscode will retry, then skip"
@@ -65,8 +62,10 @@ format: venv ## apply ruff fixes and formatting
 demo: venv ## real review and explain through the language server with the embedded local model
 	$(BIN)/python scripts/demo.py
 
-docs: venv ## regenerate docs/configuration.md from the pydantic schema
+docs: venv ## regenerate docs/configuration.md, the editor docs' command lists and client-vscode's contract.ts
 	$(BIN)/python scripts/gen_config_docs.py > docs/configuration.md
+	$(BIN)/python scripts/gen_command_docs.py
+	$(BIN)/python scripts/gen_ts_contract.py
 
 bench: venv ## server overhead benchmarks (prints a table)
 	$(BIN)/python bench/latency.py

@@ -187,6 +187,8 @@ def _interface(node: ast.ClassDef, bases: list[str], ctx: Context) -> list[str]:
 def _constant_table(node: ast.AnnAssign | ast.Assign, name: str, ctx: Context) -> list[str]:
     value = node.value
     assert isinstance(value, ast.Dict)
+    if value.values and all(isinstance(item, ast.Name) for item in value.values):
+        return _type_table(value, name, node, ctx)
     lines = [f"export const {name} = {{"]
     for key, item in zip(value.keys, value.values, strict=True):
         if isinstance(key, ast.Name) and key.id in ctx.constants:
@@ -200,6 +202,22 @@ def _constant_table(node: ast.AnnAssign | ast.Assign, name: str, ctx: Context) -
         lines.append(f"  {shown}: {_quote(item.value)},")
     lines.append("} as const;")
     return lines
+
+
+def _type_table(value: ast.Dict, name: str, node: ast.AST, ctx: Context) -> list[str]:
+    """A table of types (command → argument type) as an interface keyed by the constants."""
+    lines = [f"export interface {_pascal(name)} {{"]
+    for key, item in zip(value.keys, value.values, strict=True):
+        if not (isinstance(key, ast.Name) and key.id in ctx.constants):
+            raise ctx.fail(node, "a type table key that is not a string constant")
+        assert isinstance(item, ast.Name)
+        lines.append(f"  [{key.id}]: {item.id};")
+    lines.append("}")
+    return lines
+
+
+def _pascal(name: str) -> str:
+    return "".join(part.capitalize() for part in name.lower().split("_"))
 
 
 def generate(source: str, source_name: str = "contract.py") -> str:
@@ -228,7 +246,8 @@ def generate(source: str, source_name: str = "contract.py") -> str:
                 chunk = [f"export const {name} = {_literal(constant, ctx, stmt)};"]
             elif isinstance(value, ast.Dict):
                 chunk = _constant_table(stmt, name, ctx)
-                chunk.append(f"export type {_singular(name)}Name = keyof typeof {name};")
+                if chunk[0].startswith("export const"):
+                    chunk.append(f"export type {_singular(name)}Name = keyof typeof {name};")
             elif isinstance(value, ast.Subscript) and ast.unparse(value.value) == "Literal":
                 chunk = [f"export type {name} = {ts_type(value, ctx)};"]
                 ctx.types.add(name)
