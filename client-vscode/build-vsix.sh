@@ -14,6 +14,8 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
 python=${1:-python3}
+# A relative path (make passes .venv/bin/python) must survive the `cd` below.
+if [[ "$python" == */* ]]; then python=$(cd "$(dirname "$python")" && pwd)/$(basename "$python"); fi
 say() { printf 'build-vsix: %s\n' "$*" >&2; }
 
 command -v npm >/dev/null || { say "needs Node.js 22+ and npm (neither npm nor node is on PATH)"; exit 2; }
