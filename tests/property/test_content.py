@@ -43,17 +43,26 @@ def test_a_credential_anywhere_in_a_document_is_found_with_kind_and_file_line(
     assert_never_shows(credential, repr(verdict) + verdict.summary, "the verdict")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known miss: an unquoted value of random letters only is taken for an identifier "
-    "(privacy.secrets._is_wordy), so the file is not private",
-)
 @pytest.mark.parametrize(
     "line",
     [
         "export API_TOKEN=umQBGfhzBbcLluzonMpwIrVmucWoer",
-        "export SESSION_SECRET=qeovhpJDoarFibSB",
-        "SESSION_SECRET=uACZoiqwmkUUqEhYQXUWA",
+        pytest.param(
+            "export SESSION_SECRET=qeovhpJDoarFibSB",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="known limit: random letters with vowels in a natural share and no "
+                "digit read as an identifier (docs/secret-detection.md)",
+            ),
+        ),
+        pytest.param(
+            "SESSION_SECRET=uACZoiqwmkUUqEhYQXUWA",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="known limit: random letters with vowels in a natural share and no "
+                "digit read as an identifier (docs/secret-detection.md)",
+            ),
+        ),
     ],
 )
 def test_a_token_of_random_letters_in_an_env_assignment_is_a_credential(line: str) -> None:

@@ -273,11 +273,6 @@ async def test_generated_spellings_through_a_real_server(project: Project, tmp_p
         assert (f"marker {rel}" in sent) != FILES[rel], rel
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known leak: canonical paths are NFC, and the project-root search stats those "
-    "names, so a workspace file in a directory named in NFD on disk is never found",
-)
 def test_a_workspace_file_in_a_directory_named_in_nfd_applies(project: Project) -> None:
     # proj/Modulé/ (é as e + U+0301, as macOS writes names) holds a .localroute.toml with
     # `globs = ["internal/**"]`; proj/ is the project (.git). Expected: Modulé/internal/x.py

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from localroute.config.sources import WORKSPACE_FILE_NAMES
+from localroute.identity import nfc
 
 ROOT_MARKERS = (*WORKSPACE_FILE_NAMES, ".git")
 
@@ -79,15 +80,17 @@ def _ancestors(path: str) -> list[str]:
 def place(
     path: str, *, workspace_folders: Sequence[str] = (), client_root: str | None = None
 ) -> Placement:
-    """Find the project root of the canonical ``path``, its workspace files and glob bases."""
-    folders = [f for f in workspace_folders if f and _contains_loosely(f, path)]
+    """Find the project root of ``path`` (as the file system spells it), its workspace files
+    and glob bases. Folders are compared in Unicode NFC, as canonical paths are."""
+    named = nfc(path)
+    folders = [f for f in workspace_folders if f and _contains_loosely(f, named)]
     root: ProjectRoot | None = None
     if folders:
         root = ProjectRoot(max(folders, key=len), "workspace folder")
-    elif client_root and _contains_loosely(client_root, path):
+    elif client_root and _contains_loosely(client_root, named):
         root = ProjectRoot(client_root, "client root")
     bases: list[str] = [f for f in folders]
-    if client_root and _contains_loosely(client_root, path):
+    if client_root and _contains_loosely(client_root, named):
         bases.append(client_root)
     files: list[str] = []
     for directory in _ancestors(path):

@@ -62,6 +62,18 @@ class Policy:
         return os.path.basename(path) or path
 
 
+def _disk_path(identity: DocumentIdentity) -> str:
+    """The file's path as the file system spells it (symlinks resolved, but not normalised
+    to NFC): directories named in NFD must be found by their own name."""
+    given = identity.fs_path
+    if given and given.startswith("/") and not given.startswith("//"):
+        try:
+            return os.path.realpath(given)
+        except (OSError, ValueError):
+            pass
+    return identity.path or ""
+
+
 def _signature(path: Path) -> _Signature:
     try:
         info = os.stat(path)
@@ -165,7 +177,9 @@ class PolicyStore:
         placement = Placement(None, (), ())
         if identity.path is not None:
             placement = place(
-                identity.path, workspace_folders=self._folders, client_root=self._client_root
+                _disk_path(identity),
+                workspace_folders=self._folders,
+                client_root=self._client_root,
             )
             if placement.root is None:
                 forced.append(

@@ -265,7 +265,11 @@ def match_privacy_glob(
     two readings disagree the file is treated as private, the safe side). A
     leading ``~`` is expanded to the home directory.
     """
-    candidates = [nfc(c) for c in candidate_paths(path, workspace_roots)]
+    # Names are compared in NFC, but symlinks are resolved by the names on disk: take the
+    # path and the roots in both spellings.
+    roots = list(dict.fromkeys([*workspace_roots, *(nfc(r) for r in workspace_roots if r)]))
+    forms = dict.fromkeys((path, nfc(path)))
+    candidates = list(dict.fromkeys(nfc(c) for form in forms for c in candidate_paths(form, roots)))
     for glob in globs:
         pattern_text = glob.strip()
         if not pattern_text:
