@@ -488,4 +488,6 @@ def _severity_of(value: Any) -> Severity:
 def _fallback(text: str, first_line: int) -> Finding:
     if len(text) > MAX_FALLBACK_CHARS:
         text = text[: MAX_FALLBACK_CHARS - 1].rstrip() + "…"
-    return Finding(line=first_line, end_line=first_line, severity="info", message=text)
+    return Finding(
+        line=first_line, end_line=first_line, severity="info", message=text, unstructured=True
+    )
