@@ -51,7 +51,8 @@ from localroute.routing.router import (
 )
 from localroute.tasks.explain import explanation_markdown
 from localroute.tasks.findings import Prompt
-from localroute.tasks.prompts import build_prompt, estimate_tokens
+from localroute.tasks.guard import AnswerGuard
+from localroute.tasks.prompts import build_prompt, estimate_tokens, max_tokens_for
 from localroute.tasks.review import parse_findings
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ class Pipeline:
             prompt_tokens = estimate_tokens(prompt)
         else:
             prompt_tokens = sum(len(line) + 8 for line in request.selected_lines()) // 3 + 200
-        needed = prompt_tokens + (task.max_tokens or DEFAULT_MAX_TOKENS)
+        needed = prompt_tokens + max_tokens_for(request.task, task)
         return fit_window(decision, needed, self.window)
 
     def window(self, candidate: Candidate) -> int | None:
@@ -236,7 +237,9 @@ class Pipeline:
                 attempts.append(f"{candidate.entry}: {exc.message}")
                 continue
             sent = True
-            outcome = self._outcome(request, decision, candidate, result, first, last, attempts)
+            outcome = self._outcome(
+                request, decision, candidate, result, first, last, attempts, prompt
+            )
             if self._cache is not None:
                 self._cache[key] = outcome
             return outcome
@@ -317,14 +320,16 @@ class Pipeline:
             system=prompt.system,
             user=prompt.user,
             json_schema=prompt.json_schema,
-            max_tokens=self.config.tasks[request.task].max_tokens or DEFAULT_MAX_TOKENS,
+            max_tokens=max_tokens_for(request.task, self.config.tasks[request.task]),
         )
         received = 0
+        guard = AnswerGuard(prompt, candidate.backend)
 
         def on_text(piece: str) -> None:
             nonlocal received
             received += len(piece)
             observer.received(received)
+            guard.feed(piece)  # raises DegenerateAnswer: the backend stops reading
 
         limit = self._limits[candidate.backend]
         config = self.config.backends[candidate.backend]
@@ -344,6 +349,7 @@ class Pipeline:
         try:
             started = time.monotonic()
             result = await backend.chat(chat_request, on_text)
+            guard.finish(result.text)
         finally:
             limit.release()
         self.health.mark_up(candidate.backend, latency_ms=(time.monotonic() - started) * 1000)
@@ -389,6 +395,7 @@ class Pipeline:
         first: int,
         last: int,
         attempts: Sequence[str],
+        prompt: Prompt,
     ) -> TaskOutcome:
         reason = decision.why()
         if attempts:
@@ -412,7 +419,9 @@ class Pipeline:
                     message=redact(f.message),
                     suggestion=None if f.suggestion is None else redact(f.suggestion),
                 )
-                for f in parse_findings(result.text, first_line=first, last_line=last)
+                for f in parse_findings(
+                    result.text, first_line=first, last_line=last, prompt=prompt
+                )
             ]
             return replace(outcome, findings=tuple(findings))
         markdown = explanation_markdown(

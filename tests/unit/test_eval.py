@@ -56,7 +56,8 @@ def template_copier(body: dict[str, Any]) -> str:
 
 
 def first_line_nagger(body: dict[str, Any]) -> str:
-    return '{"findings": [{"line": 1, "severity": "warning", "message": "Add a module docstring."}]}'
+    finding = {"line": 1, "severity": "warning", "message": "Add a module docstring."}
+    return json.dumps({"findings": [finding]})
 
 
 @pytest.fixture

@@ -66,8 +66,9 @@ class SnippetResult:
 
 def hits(finding: ShownFinding, bug_line: int, tolerance: int = LINE_TOLERANCE) -> bool:
     """Whether ``finding`` points at ``bug_line``: it starts within ``tolerance`` lines, or it
-    is a short span (at most ``2 * tolerance + 1`` lines) covering it. Free text never does."""
-    if finding.unstructured:
+    is a short span (at most ``2 * tolerance + 1`` lines) covering it. Free text and copied
+    text (a placeholder, the prompt) never do: they are on a line by chance."""
+    if finding.unstructured or finding.copied:
         return False
     if abs(finding.line - bug_line) <= tolerance:
         return True

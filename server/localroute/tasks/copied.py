@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import re
 
-_PLACEHOLDER_WORDS = frozenset(
+_SLOT_WORDS = frozenset(
     {
-        "",
         "string",
         "str",
         "text",
@@ -24,14 +23,6 @@ _PLACEHOLDER_WORDS = frozenset(
         "description",
         "issue",
         "problem",
-        "todo",
-        "tbd",
-        "n/a",
-        "na",
-        "none",
-        "null",
-        "nil",
-        "undefined",
         "example",
         "placeholder",
         "your message here",
@@ -47,59 +38,82 @@ _PLACEHOLDER_WORDS = frozenset(
         "hint",
     }
 )
-"""Whole messages that only name a slot of the answer format (compared trimmed, lower case)."""
+"""Whole texts that only name a slot of the answer format (compared trimmed, lower case)."""
+
+_NOTHING_WORDS = frozenset({"", "none", "null", "nil", "undefined", "n/a", "na", "todo", "tbd"})
+"""Whole texts that say there is nothing to say."""
 
 _ANGLE_SLOT_RE = re.compile(r"<[^<>\n]{1,60}>|\{\{[^{}\n]{1,60}\}\}|\[[A-Z _-]{2,40}\]")
 """``<short, concrete>``, ``{{message}}``, ``[YOUR FIX]``: a template slot, alone."""
 _FILLER_RE = re.compile(r"[\s.…_\-*#`'\"]*")
 _QUOTES = "\"'`“”‘’ \t\r\n"
 _LINE_PREFIX_RE = re.compile(r"^\s*\d+\s*\|", re.MULTILINE)
+_FENCE_RE = re.compile(r"^(`{3,}|~{3,})[^\n]*\n.*?^\1[`~]*[ \t]*$", re.DOTALL | re.MULTILINE)
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 _MIN_ECHO_TRIGRAMS = 3
 _ECHO_COVERAGE = 0.8
 
 
-def is_placeholder(text: str) -> bool:
-    """Whether ``text`` is empty, filler (``...``) or only a template slot."""
+def is_slot(text: str) -> bool:
+    """Whether ``text`` only names a slot of an answer format (``<short, concrete>``,
+    ``message``): the model filled in the template with the template."""
     stripped = text.strip(_QUOTES)
-    if _FILLER_RE.fullmatch(stripped):
-        return True
     if _ANGLE_SLOT_RE.fullmatch(stripped):
         return True
-    return stripped.lower().rstrip(".:!") in _PLACEHOLDER_WORDS
+    return stripped.lower().rstrip(".:!") in _SLOT_WORDS
+
+
+def is_placeholder(text: str) -> bool:
+    """Whether ``text`` says nothing: empty, filler (``...``), ``n/a``, or only a slot."""
+    stripped = text.strip(_QUOTES)
+    if _FILLER_RE.fullmatch(stripped) or stripped.lower().rstrip(".:!") in _NOTHING_WORDS:
+        return True
+    return is_slot(stripped)
 
 
 def normalize(text: str) -> str:
-    """Lower case, line-number gutters (``12 |``) removed, whitespace collapsed."""
-    return " ".join(_LINE_PREFIX_RE.sub(" ", text).lower().split())
+    """Lower case, line-number gutters (``12 |``) and JSON's escaped quotes (``\\"``) undone,
+    whitespace collapsed."""
+    text = _LINE_PREFIX_RE.sub(" ", text).replace('\\"', '"')
+    return " ".join(text.lower().split())
 
 
 def tokens(text: str) -> list[str]:
-    """Words and single punctuation marks of ``text``, lower case."""
-    return _TOKEN_RE.findall(text.lower())
+    """Words and single punctuation marks of ``text``, lower case (escaped quotes undone)."""
+    return _TOKEN_RE.findall(text.replace('\\"', '"').lower())
+
+
+def instructions_of(prompt_text: str) -> str:
+    """The prompt without its fenced code blocks: what it asks, not what it shows."""
+    return _FENCE_RE.sub(" ", prompt_text)
 
 
 class PromptText:
     """A prompt prepared once for many :meth:`echoes` checks."""
 
     def __init__(self, prompt_text: str) -> None:
-        self.normalized = normalize(prompt_text)
-        words = tokens(_LINE_PREFIX_RE.sub(" ", prompt_text))
+        self.whole = normalize(prompt_text)
+        instructions = instructions_of(prompt_text)
+        self.instructions = normalize(instructions)
+        words = tokens(instructions)
         self.trigrams = frozenset(zip(words, words[1:], words[2:], strict=False))
 
     def echoes(self, text: str) -> bool:
-        """Whether ``text`` is a copy of a part of the prompt.
-
-        True when the text (normalized) occurs in the prompt as it is, or when at least
-        :data:`_ECHO_COVERAGE` of its word trigrams do (a copy with a word changed here and
-        there). A message that names code from the prompt in a sentence of its own is not an
-        echo: its own words make the trigrams differ.
-        """
+        """Whether ``text`` is a copy of a part of the prompt: of its code or its words."""
         needle = normalize(text.strip(_QUOTES))
-        if not needle:
-            return False
-        if needle in self.normalized:
-            return True
+        return bool(needle) and (needle in self.whole or self._mostly_instructions(needle))
+
+    def copies_instructions(self, text: str) -> bool:
+        """Whether ``text`` is a copy of a part of the prompt's words (its code left out):
+        the instructions, or the worked example they give."""
+        needle = normalize(text.strip(_QUOTES))
+        return bool(needle) and (needle in self.instructions or self._mostly_instructions(needle))
+
+    def _mostly_instructions(self, needle: str) -> bool:
+        """At least :data:`_ECHO_COVERAGE` of the text's word trigrams are the instructions'
+        (a copy with a word changed here and there). Code quoted from the prompt inside a
+        sentence of the model's own does not count: the code is left out of the comparison,
+        so a message in the example's words about the user's code is not an echo."""
         words = tokens(needle)
         grams = list(zip(words, words[1:], words[2:], strict=False))
         if len(grams) < _MIN_ECHO_TRIGRAMS:
