@@ -39,7 +39,7 @@ from localroute.backends.copilot_auth import (
     find_oauth_token,
 )
 from localroute.backends.http import PROBE_READ_S, client_for, read_limited
-from localroute.backends.openai import ERROR_BODY_LIMIT, AnswerReader
+from localroute.backends.openai import ERROR_BODY_LIMIT
 from localroute.backends.openai_errors import (
     error_for_status,
     int_or_none,
@@ -48,6 +48,7 @@ from localroute.backends.openai_errors import (
     retry_after,
     transport_error,
 )
+from localroute.backends.openai_stream import AnswerReader
 from localroute.config.models import CopilotBackendConfig, Locality
 
 log = logging.getLogger(__name__)
