@@ -346,11 +346,19 @@ class OpenAIBackend:
         body.pop("stream_options", None)
         try:
             async with asyncio.timeout(_OVERFLOW_CHECK_S):
-                response = await self._client.post(
-                    f"{self.url}/chat/completions",
-                    json=body,
-                    headers=self._headers("application/json"),
-                )
+                for retry in (True, False):
+                    try:
+                        response = await self._client.post(
+                            f"{self.url}/chat/completions",
+                            json=body,
+                            headers=self._headers("application/json"),
+                        )
+                        break
+                    except (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError):
+                        # The server dropped the kept-alive connection the stream ended
+                        # on (llama-cpp-python does); a new one is made for the retry.
+                        if not retry:
+                            raise
         except (TimeoutError, httpx.HTTPError):
             return None
         if response.is_success:
