@@ -27,7 +27,8 @@ LEGEND = (
     "invalid: answers that were no findings JSON, or were stopped as degenerate. "
     "failed: no answer (backend down, error, refused). "
     "copied: findings shown whose text was a template placeholder or a copy of the prompt. "
-    "median s: median wall time of a review that got an answer."
+    "median s: median wall time of a review that got an answer. "
+    "tokens: as the backend reported them (- when it reported none)."
 )
 
 
@@ -44,8 +45,15 @@ def _row(score: ModelScore) -> list[str]:
         str(failed),
         str(score.copied),
         latency,
-        f"{score.prompt_tokens}/{score.completion_tokens}",
+        _tokens(score.prompt_tokens, score.completion_tokens),
     ]
+
+
+def _tokens(prompt: int | None, completion: int | None) -> str:
+    if prompt is None and completion is None:
+        return "-"
+    shown = ["?" if n is None else str(n) for n in (prompt, completion)]
+    return "/".join(shown)
 
 
 def table(scores: Sequence[ModelScore]) -> str:

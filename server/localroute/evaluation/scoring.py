@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -128,12 +128,14 @@ class ModelScore:
         return statistics.median(times) if times else None
 
     @property
-    def prompt_tokens(self) -> int:
-        return sum(r.prompt_tokens or 0 for r in self.results)
+    def prompt_tokens(self) -> int | None:
+        """Prompt tokens as the backend reported them; None when it reported none
+        (llama-cpp-python's server reports no usage when it streams)."""
+        return _total(r.prompt_tokens for r in self.results)
 
     @property
-    def completion_tokens(self) -> int:
-        return sum(r.completion_tokens or 0 for r in self.results)
+    def completion_tokens(self) -> int | None:
+        return _total(r.completion_tokens for r in self.results)
 
     def summary(self) -> dict[str, Any]:
         """The scores as plain JSON values."""
@@ -155,6 +157,11 @@ class ModelScore:
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
         }
+
+
+def _total(values: Iterable[int | None]) -> int | None:
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
 
 
 def score(entry: str, results: Sequence[SnippetResult]) -> ModelScore:
