@@ -534,3 +534,19 @@ def test_free_text_of_the_models_own_is_kept_and_marked_unstructured() -> None:
 )
 def test_broken_json_is_repaired(answer: str) -> None:
     assert parse(answer) == WELL_FORMED_EXPECTED
+
+
+def test_short_texts_that_occur_in_the_prompt_are_not_copies() -> None:
+    # "x", "count" and "values" are in the prompt's code, but saying them is no copy.
+    answer = json.dumps(
+        {
+            "findings": [
+                {"line": 12, "severity": "error", "message": "count", "suggestion": "x"},
+                {"line": 13, "severity": "error", "message": "values may be empty"},
+            ]
+        }
+    )
+    assert parse_for(answer) == [
+        Finding(11, 11, "error", "count", "x"),
+        Finding(12, 12, "error", "values may be empty"),
+    ]

@@ -51,6 +51,8 @@ _LINE_PREFIX_RE = re.compile(r"^\s*\d+\s*\|", re.MULTILINE)
 _FENCE_RE = re.compile(r"^(`{3,}|~{3,})[^\n]*\n.*?^\1[`~]*[ \t]*$", re.DOTALL | re.MULTILINE)
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 _MIN_ECHO_TRIGRAMS = 3
+_MIN_ECHO_TOKENS = 3
+"""Shorter texts (``x``, ``b``, ``total``) occur in almost any prompt: that is no copy."""
 _ECHO_COVERAGE = 0.8
 
 
@@ -101,13 +103,15 @@ class PromptText:
     def echoes(self, text: str) -> bool:
         """Whether ``text`` is a copy of a part of the prompt: of its code or its words."""
         needle = normalize(text.strip(_QUOTES))
-        return bool(needle) and (needle in self.whole or self._mostly_instructions(needle))
+        return _long_enough(needle) and (needle in self.whole or self._mostly_instructions(needle))
 
     def copies_instructions(self, text: str) -> bool:
         """Whether ``text`` is a copy of a part of the prompt's words (its code left out):
         the instructions, or the worked example they give."""
         needle = normalize(text.strip(_QUOTES))
-        return bool(needle) and (needle in self.instructions or self._mostly_instructions(needle))
+        return _long_enough(needle) and (
+            needle in self.instructions or self._mostly_instructions(needle)
+        )
 
     def _mostly_instructions(self, needle: str) -> bool:
         """At least :data:`_ECHO_COVERAGE` of the text's word trigrams are the instructions'
@@ -120,3 +124,7 @@ class PromptText:
             return False
         copied = sum(1 for gram in grams if gram in self.trigrams)
         return copied >= _ECHO_COVERAGE * len(grams)
+
+
+def _long_enough(needle: str) -> bool:
+    return len(tokens(needle)) >= _MIN_ECHO_TOKENS
