@@ -91,6 +91,10 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--format", choices=["table", "json"], default="table")
     audit.add_argument("--path", type=Path, help="the audit log (default: from configuration)")
 
+    from localroute.evaluation.command import add_parser as add_eval_parser
+
+    add_eval_parser(sub)
+
     config = sub.add_parser("config", help="configuration: schema | check")
     config_sub = config.add_subparsers(dest="config_command")
     config_sub.add_parser("schema", help="print the JSON Schema of the configuration file")
@@ -135,6 +139,10 @@ def _main(argv: Sequence[str] | None) -> int:
         return _audit(args)
     if args.command == "config":
         return _config(args, parser)
+    if args.command == "eval":
+        from localroute.evaluation.command import run_eval
+
+        return run_eval(args, _store().base())
     parser.print_help()
     return 0
 

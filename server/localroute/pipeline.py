@@ -48,7 +48,8 @@ from localroute.routing.router import (
 )
 from localroute.sending import BackendPool
 from localroute.tasks.findings import Prompt
-from localroute.tasks.prompts import build_prompt, estimate_tokens
+from localroute.tasks.guard import AnswerGuard
+from localroute.tasks.prompts import build_prompt, estimate_tokens, max_tokens_for
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +193,7 @@ class Pipeline:
             prompt_tokens = estimate_tokens(prompt)
         else:
             prompt_tokens = sum(len(line) + 8 for line in request.selected_lines()) // 3 + 200
-        needed = prompt_tokens + (task.max_tokens or DEFAULT_MAX_TOKENS)
+        needed = prompt_tokens + max_tokens_for(request.task, task)
         return fit_window(decision, needed, self.window)
 
     def window(self, candidate: Candidate) -> int | None:
@@ -291,7 +292,9 @@ class Pipeline:
                     sent_to.append(candidate.backend)
                 attempts.append(f"{candidate.entry}: {exc.message}")
                 continue
-            outcome = answer_outcome(request, decision, candidate, result, (first, last), attempts)
+            outcome = answer_outcome(
+                request, decision, candidate, result, (first, last), attempts, prompt
+            )
             outcome = replace(
                 outcome,
                 consented=consent is not None,
@@ -339,14 +342,16 @@ class Pipeline:
             user=prompt.user,
             clearance=clearance,
             json_schema=prompt.json_schema,
-            max_tokens=task.max_tokens or DEFAULT_MAX_TOKENS,
+            max_tokens=max_tokens_for(request.task, task),
         )
         received = 0
+        guard = AnswerGuard(prompt, candidate.backend)
 
         def on_text(piece: str) -> None:
             nonlocal received
             received += len(piece)
             observer.received(received)
+            guard.feed(piece)  # raises DegenerateAnswer: the backend stops reading
 
         def record(outcome: str, began: float, sent: bool, result: ChatResult | None) -> None:
             self._audit(
@@ -362,7 +367,11 @@ class Pipeline:
             )
 
         return await self.pool.send(
-            chat_request, on_text=on_text, record=record, estimated_tokens=estimate_tokens(prompt)
+            chat_request,
+            on_text=on_text,
+            record=record,
+            estimated_tokens=estimate_tokens(prompt),
+            check=lambda result: guard.finish(result.text),
         )
 
     def _audit(
