@@ -1,16 +1,18 @@
 ;;; eglot_driver.el --- a real Eglot against `localroute serve'  -*- lexical-binding: t -*-
 
 ;; Run by tests/e2e/test_eglot.py as `emacs --batch -l eglot_driver.el' (not -Q: Debian's
-;; site start-up puts elpa-eglot on the load path).  It does what
-;; a user does, through Eglot's own commands: opens a Python file, starts Eglot with the
-;; set-up documented in docs/editors/emacs.md, picks "Review file" and "Explain file"
-;; from `eglot-code-actions', waits for Flymake and the echo area, and asks ElDoc's hover
-;; function.  What it saw is written as JSON to $LR_OUT; the test asserts on that.
+;; site start-up puts elpa-eglot on the load path).  It does what a user does, through
+;; Eglot's own commands: opens a Python file, starts Eglot with the set-up documented in
+;; docs/editors/emacs.md (the user-setup block, copied there verbatim), picks "Review file"
+;; and "Explain file" as `M-x eglot-code-actions' offers them, waits for Flymake and the
+;; echo area, asks ElDoc's hover function, and answers the server's consent question in
+;; Eglot's minibuffer prompt.  What it saw is written as JSON to $LR_OUT; the test asserts
+;; on that.
 ;;
 ;; Environment: LR_FILE (the file to open), LR_OUT (the JSON written), LR_EVENTS (Eglot's
 ;; JSON-RPC log, written for a failing test to print), LR_SCENARIO (see `lr-run'; "later"
-;; and "consent-later" use the documented set-up as it is), LR_WAIT_S (how long to wait
-;; for a result).  `localroute' must be on PATH.
+;; and "consent" use the documented set-up as it is), LR_WAIT_S (how long to wait for a
+;; result).  `localroute' must be on PATH.
 
 (require 'eglot)
 (require 'lisp-mnt)
@@ -26,29 +28,6 @@
                     :initializationOptions (:deliverResultsLater t)))))
 ;; </user-setup>
 
-;; <user-consent>
-(defun localroute-review-with-consent ()
-  "Review this file; when privacy refuses it, offer to send it once to the backend named."
-  (interactive)
-  (let* ((server (or (eglot-current-server) (user-error "No Eglot server here")))
-         (uri (funcall (if (fboundp 'eglot-path-to-uri) 'eglot-path-to-uri 'eglot--path-to-uri)
-                       (buffer-file-name)))
-         (review (lambda (arg)
-                   (jsonrpc-request server :workspace/executeCommand
-                                    (list :command "localroute.review" :arguments (vector arg))
-                                    :timeout 600))))
-    (condition-case err
-        (funcall review (list :uri uri))
-      (jsonrpc-error
-       (let ((consent (plist-get (alist-get 'jsonrpc-error-data (cdr err)) :consent)))
-         (unless (and consent
-                      (y-or-n-p (format "%s\nSend to %s anyway (this once)? "
-                                        (alist-get 'jsonrpc-error-message (cdr err))
-                                        (plist-get consent :backend))))
-           (signal (car err) (cdr err)))
-         (funcall review (list :uri uri :consent (plist-get consent :token))))))))
-;; </user-consent>
-
 (defvar lr-scenario (or (getenv "LR_SCENARIO") "later"))
 (defvar lr-wait-s (string-to-number (or (getenv "LR_WAIT_S") "60")))
 (defvar lr-observed nil "Alist of what was seen, written as JSON at the end.")
@@ -58,9 +37,8 @@
   ;; The plain entry: the server tells Eglot apart by itself.
   ("default" (push '((python-mode python-ts-mode) . ("localroute" "serve"))
                    eglot-server-programs))
-  ;; The failure mode, and the mode a refusal hands out its consent token in: the
-  ;; server answers a command only when the model has.
-  ((or "sync" "consent")
+  ;; The failure mode: the server answers a command only when the model has.
+  ("sync"
    (push '((python-mode python-ts-mode)
            . ("localroute" "serve" :initializationOptions (:deliverResultsLater :json-false)))
          eglot-server-programs)))
@@ -119,10 +97,14 @@ Returns the error message the command ended with, or nil."
                          when (string-prefix-p title-prefix title) return title)))
     (unless title (error "no code action %S in %S" title-prefix
                          (mapcar (lambda (a) (plist-get a :title)) actions)))
-    (cl-letf (((symbol-function 'completing-read)
-               (lambda (&rest _) title))
-              ;; a keyboard event: Eglot then asks with `completing-read', not a menu
-              (last-nonmenu-event ?\r))
+    (cl-letf* ((ask (symbol-function 'completing-read))
+               ((symbol-function 'completing-read)
+                (lambda (prompt &rest args)
+                  (if (string-prefix-p "[eglot] Pick an action" prompt)
+                      title
+                    (apply ask prompt args))))
+               ;; a keyboard event: Eglot then asks with `completing-read', not a menu
+               (last-nonmenu-event ?\r))
       (condition-case err
           (progn (call-interactively #'eglot-code-actions) nil)
         (error (error-message-string err))))))
@@ -161,20 +143,33 @@ Returns the error message the command ended with, or nil."
   (forward-line 1)
   (lr-note 'hover (lr-hover-text)))
 
-(defun lr-consent (expect-finding)
-  "Run `localroute-review-with-consent', answering yes if it asks; wait for the finding
-\(EXPECT-FINDING) or else for the refusal's message."
-  (let ((asked nil))
-    (cl-letf (((symbol-function 'y-or-n-p)
-               (lambda (prompt) (setq asked prompt) t)))
-      (condition-case err
-          (lr-note 'consent_result (json-encode (localroute-review-with-consent)))
-        (error (lr-note 'consent_error (error-message-string err)))))
-    (lr-note 'consent_prompt asked)
-    (if expect-finding
-        (lr-wait "a localroute diagnostic" #'lr-localroute-diagnostics)
-      (lr-wait "the refusal's message"
-               (lambda () (string-match-p "(type=1): refused" (lr-messages)))))
+(defun lr-consent ()
+  "Review a refused file twice with Eglot's own prompt for the server's consent question
+\(`window/showMessageRequest'): the first time the user just presses RET, the second
+time they pick \"Send to cloud anyway (this once)\"."
+  (let ((answers (list nil "Send to cloud anyway (this once)"))
+        (asked nil))
+    (cl-letf (((symbol-function 'completing-read)
+               (lambda (prompt collection &optional _pred _match initial _hist default &rest _)
+                 ;; nil: the user presses RET, which accepts the minibuffer's initial
+                 ;; input (Eglot puts the first action there), else DEFAULT
+                 (let ((answer (or (pop answers)
+                                   (and (stringp initial) (not (string-empty-p initial)) initial)
+                                   (if (consp default) (car default) default)
+                                   "")))
+                   (push `((prompt . ,(substring-no-properties prompt))
+                           (choices . ,(vconcat collection))
+                           (initial_input . ,initial)
+                           (answer . ,answer))
+                         asked)
+                   answer))))
+      (lr-note 'first_review_error (lr-code-action "Review file"))
+      (lr-wait "the first consent question" (lambda () (= (length asked) 1)) 30)
+      (lr-note 'second_review_error (lr-code-action "Review file"))
+      (lr-wait "the second consent question" (lambda () (= (length asked) 2)) 30)
+      (lr-wait "a localroute diagnostic" #'lr-localroute-diagnostics 30)
+      (lr-wait "the review's message" (lambda () (string-match-p "finding(s)" (lr-messages))) 5))
+    (lr-note 'consent_questions (vconcat (reverse asked)))
     (lr-note 'diagnostics (vconcat (lr-localroute-diagnostics)))))
 
 (defun lr-run ()
@@ -201,8 +196,7 @@ Returns the error message the command ended with, or nil."
                             (eglot-code-actions (point-min) (point-max)))))
   (pcase lr-scenario
     ("later" (lr-review) (lr-explain))
-    ("consent" (lr-consent t))
-    ("consent-later" (lr-consent nil))
+    ("consent" (lr-consent))
     (_ (lr-review))))
 
 (let ((status "ok"))

@@ -8,18 +8,16 @@ docs/editors/emacs.md, runs the code actions as `M-x eglot-code-actions` does, a
 what it saw (the command's outcome, Flymake's diagnostics, the echo-area messages, ElDoc's
 hover text) as JSON. The assertions are made here, on that JSON.
 
-Five Emacs sessions run at once, each with its own server, fake and workspace:
+Four Emacs sessions run at once, each with its own server, fake and workspace:
 
 * ``later``: the documented entry (`deliverResultsLater` true): the commands come back at
   once, the finding, the message and the explanation follow;
 * ``default``: the plain entry: the server recognises Eglot and delivers later by itself;
 * ``sync``: the same server told `deliverResultsLater` false: Eglot gives up with
   "Timed out" — the failure the option exists for;
-* ``consent``: a private file, no local backend, `deliverResultsLater` false: the refusal's
-  token reaches `localroute-review-with-consent` (documented), which asks, and one request
-  goes to the cloud fake;
-* ``consent-later``: the same with the documented set-up: the command is accepted, the
-  refusal arrives as a message without a token, and nothing goes to the cloud.
+* ``consent``: a private file, no local backend: the server asks whether to send it to the
+  cloud anyway (`window/showMessageRequest`), Eglot asks the user; RET sends nothing, the
+  explicit choice sends one request.
 
 Emacs and Eglot come from scripts/emacs-e2e-setup.sh (apt), run by the test when missing;
 the test is skipped, with the reason, only when they cannot be installed.
@@ -48,6 +46,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).with_name("eglot_driver.el")
 SETUP = ROOT / "scripts" / "emacs-e2e-setup.sh"
 DOC = ROOT / "docs" / "editors" / "emacs.md"
+EMACS = os.environ.get("EMACS", "emacs")
+"""The Emacs to run, as scripts/emacs-e2e-setup.sh finds it."""
 
 # apt may install Emacs first (about 20 s); the sessions take about 35 s together.
 pytestmark = pytest.mark.timeout(900)
@@ -89,9 +89,6 @@ globs = ["private/**"]
 [tasks.review]
 route = ["local:coder", "cloud:big"]
 """
-
-
-CONSENT_SCENARIOS = ("consent", "consent-later")
 
 
 def answer(body: dict[str, Any]) -> str:
@@ -175,7 +172,7 @@ def start(name: str, base: Path, config: str, relpath: str) -> Session:
     }
     session = Session(name, base, file)
     session.process = subprocess.Popen(
-        ["emacs", "--batch", "-l", str(DRIVER)],
+        [EMACS, "--batch", "-l", str(DRIVER)],
         cwd=workspace,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -205,7 +202,7 @@ class Runs:
     versions: str
     sessions: dict[str, Session]
     local: dict[str, FakeOpenAI]
-    cloud: dict[str, FakeOpenAI]
+    cloud: FakeOpenAI
 
     def __getitem__(self, name: str) -> Session:
         session = self.sessions[name]
@@ -217,11 +214,11 @@ class Runs:
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
     versions = emacs_ready()
     local = {name: FakeOpenAI(models=["coder"]) for name in ("later", "default", "sync")}
-    cloud = {name: FakeOpenAI(models=["big"], answer=REVIEW) for name in CONSENT_SCENARIOS}
+    cloud = FakeOpenAI(models=["big"], answer=REVIEW)
     for fake in local.values():
         fake.latency_s = MODEL_LATENCY_S
         fake.answer_fn = answer
-    fakes = [*local.values(), *cloud.values()]
+    fakes = [*local.values(), cloud]
     for fake in fakes:
         fake.__enter__()
     try:
@@ -234,13 +231,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
             )
             for name, fake in local.items()
         }
-        for name, fake in cloud.items():
-            sessions[name] = start(
-                name,
-                tmp_path_factory.mktemp(f"eglot-{name}"),
-                CONSENT_CONFIG.format(local=closed_port_url(), cloud=fake.url),
-                "private/calc.py",
-            )
+        sessions["consent"] = start(
+            "consent",
+            tmp_path_factory.mktemp("eglot-consent"),
+            CONSENT_CONFIG.format(local=closed_port_url(), cloud=cloud.url),
+            "private/calc.py",
+        )
         deadline = time.time() + 240
         for session in sessions.values():
             finish(session, deadline)
@@ -255,6 +251,9 @@ def test_eglot_starts_the_server_and_lists_the_actions(runs: Runs) -> None:
     print(f"\n{runs.versions}")
     assert s.observed["server_name"] == "localroute"
     assert s.observed["project_root"] == f"{s.file.parent}/"
+    # what Eglot sent in `initialize`, as its JSON-RPC log shows it
+    sent = re.search(r":initializationOptions\s+\(:deliverResultsLater t\)", s.events)
+    assert sent is not None, s.events[:3000]
     assert "localroute.review" in s.observed["commands"]
     assert "localroute.explain" in s.observed["commands"]
     assert "Review file — coder @ local" in s.observed["action_titles"]
@@ -307,6 +306,7 @@ def test_the_plain_entry_delivers_later_too(runs: Runs) -> None:
     """Eglot announces no work-done progress: without initializationOptions the server
     answers at once by itself."""
     s = runs["default"]
+    assert "deliverResultsLater" not in s.events
     assert s.observed["review_error"] is None, s.explain_failure()
     assert json.loads(s.calls()[0]["result"])["accepted"] is True
     assert [d["text"] for d in s.observed["diagnostics"]] == [f"localroute: {FINDING}"]
@@ -328,43 +328,30 @@ def test_without_delivery_later_eglot_times_out(runs: Runs) -> None:
     assert "finding(s)" not in s.messages  # no message says the review ended
 
 
-def offered_token(s: Session) -> str:
-    """The token in the refusal's error data, as Eglot logged the server's reply."""
-    match = re.search(r':consent\s*\(:token "([^"]+)"', s.events)
-    assert match is not None, s.explain_failure()
-    return match.group(1)
-
-
-def test_a_refusal_hands_its_consent_token_to_the_documented_command(runs: Runs) -> None:
+def test_consent_is_asked_in_eglot_and_only_an_explicit_choice_sends(runs: Runs) -> None:
+    """A refusal delivered later asks with `window/showMessageRequest`, which Eglot turns into
+    a `completing-read` with the first action as its initial input: RET must not send."""
     s = runs["consent"]
-    assert "consent_error" not in s.observed, s.explain_failure()
-    prompt = s.observed["consent_prompt"]
-    assert prompt is not None and prompt.endswith("Send to cloud anyway (this once)? ")
-    assert prompt.startswith("refused: private/calc.py is private"), prompt
-    token = offered_token(s)
-    assert token not in prompt and token not in s.messages  # data, never text shown
-    result = json.loads(s.observed["consent_result"])
-    assert result["backend"] == "cloud" and result["consented"] is True, result
+    assert s.observed["first_review_error"] is None, s.explain_failure()
+    assert s.observed["second_review_error"] is None, s.explain_failure()
+    first, second = s.observed["consent_questions"]
+    for question in (first, second):
+        assert question["prompt"].startswith(
+            "[eglot] Server reports (type=2): localroute: refused: private/calc.py is private"
+        ), question
+        assert sorted(question["choices"]) == ["Do not send", "Send to cloud anyway (this once)"]
+    assert first["initial_input"] == "Do not send"
+    assert first["answer"] == "Do not send"  # what RET gave
+    assert second["answer"] == "Send to cloud anyway (this once)"
+    assert ":token" not in first["prompt"] + second["prompt"]
     assert [d["text"] for d in s.observed["diagnostics"]] == [f"localroute: {FINDING}"]
-    assert len(runs.cloud["consent"].chat_requests) == 1  # that one request, after the yes
-
-
-def test_delivered_later_a_refusal_is_a_message_and_nothing_is_sent(runs: Runs) -> None:
-    """With results delivered later the refusal is no answer to the command: the user reads
-    it, no token reaches Emacs, and the cloud receives nothing."""
-    s = runs["consent-later"]
-    assert s.observed["consent_prompt"] is None, s.explain_failure()
-    assert json.loads(s.observed["consent_result"])["accepted"] is True
-    assert "Server reports (type=1): refused: private/calc.py is private" in s.messages
-    assert ":token" not in s.events
-    assert s.observed["diagnostics"] == []
-    assert runs.cloud["consent-later"].requests == []
+    assert "review file of private/calc.py: 1 finding(s) (big @ cloud (cloud))" in s.messages
+    assert len(runs.cloud.chat_requests) == 1, s.explain_failure()  # the explicit choice only
 
 
 def test_the_documented_elisp_is_the_elisp_tested() -> None:
     driver = DRIVER.read_text()
     doc = DOC.read_text()
-    for block in ("user-setup", "user-consent"):
-        match = re.search(rf";; <{block}>\n(.*?);; </{block}>\n", driver, re.S)
-        assert match is not None, block
-        assert match.group(1) in doc, f"docs/editors/emacs.md lacks the driver's {block} block"
+    match = re.search(r";; <user-setup>\n(.*?);; </user-setup>\n", driver, re.S)
+    assert match is not None
+    assert f"```elisp\n{match.group(1)}```" in doc, "docs/editors/emacs.md lacks the set-up"
