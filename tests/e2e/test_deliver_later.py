@@ -99,7 +99,7 @@ async def test_consent_is_asked_with_a_message_request_when_results_come_later(
             await asyncio.sleep(0.5)
             assert cloud.chat_requests == []
             titles = [a.title for a in asked[0].actions or []]
-            assert titles == ["Send to cloud anyway (this once)", "Do not send"]
+            assert titles == ["Do not send", "Send to cloud anyway (this once)"]
             assert "private" in asked[0].message
 
             answers.append("Send to cloud anyway (this once)")

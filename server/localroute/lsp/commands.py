@@ -195,10 +195,12 @@ async def _ask_consent(
     if not isinstance(offer, dict) or not isinstance(offer.get("token"), str):
         return None
     send = f"Send to {offer.get('backend')} anyway (this once)"
+    # "Do not send" first: Eglot pre-fills the first action, so RET picks it, and Helix
+    # preselects it; sending must take an explicit choice.
     params = types.ShowMessageRequestParams(
         type=types.MessageType.Warning,
         message=f"localroute: {error.message}",
-        actions=[types.MessageActionItem(title=send), types.MessageActionItem(title="Do not send")],
+        actions=[types.MessageActionItem(title="Do not send"), types.MessageActionItem(title=send)],
     )
     try:
         chosen = await ls.window_show_message_request_async(params)
