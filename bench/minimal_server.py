@@ -1,0 +1,27 @@
+"""The smallest pygls language server, a baseline for start-up time and memory.
+
+``python bench/minimal_server.py`` answers `initialize` with pygls' defaults and idles;
+``--import httpx,pydantic`` first imports those modules, as any server that talks HTTP
+and validates configuration with them must.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+from pygls.lsp.server import LanguageServer
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--import", dest="modules", default="", help="comma-separated modules")
+    args = parser.parse_args()
+    for name in filter(None, args.modules.split(",")):
+        importlib.import_module(name)
+    LanguageServer("minimal", "1").start_io()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
