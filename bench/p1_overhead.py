@@ -19,6 +19,7 @@ import time
 from collections import Counter
 
 import httpx
+from tests.fakes.openai_fake import FakeOpenAI
 
 from bench.common import (
     ANSWER,
@@ -33,7 +34,6 @@ from bench.common import (
     scratch,
 )
 from bench.session import Session
-from tests.fakes.openai_fake import FakeOpenAI
 
 GOAL_MS = 1.0
 WARM_UP = 10
@@ -55,7 +55,9 @@ async def measure_session(n: int, *, progress: bool) -> dict[str, object]:
         fake.answer = ANSWER
         config = tmp / "config.toml"
         config.write_text(openai_backend("local", fake.url) + review_task("local:coder"))
-        session = Session(["-m", "localroute", "serve"], isolated_env(tmp, config), progress=progress)
+        session = Session(
+            ["-m", "localroute", "serve"], isolated_env(tmp, config), progress=progress
+        )
         await session.start()
         try:
             await session.initialize(tmp / "ws")

@@ -19,6 +19,8 @@ import argparse
 import asyncio
 from pathlib import Path
 
+from tests.fakes.openai_fake import BlackHole, FakeOpenAI
+
 from bench.common import (
     ANSWER,
     SOURCE,
@@ -32,7 +34,6 @@ from bench.common import (
     scratch,
 )
 from bench.session import Session
-from tests.fakes.openai_fake import BlackHole, FakeOpenAI
 
 FIRST_GOAL_MS = 500.0
 LATER_GOAL_MS = 5.0

@@ -20,11 +20,22 @@ import math
 import subprocess
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from bench.common import ANSWER, PYTHON, Row, isolated_env, median, openai_backend, review_task, scratch
 from tests.fakes.openai_fake import FakeOpenAI
+
+from bench.common import (
+    ANSWER,
+    PYTHON,
+    Row,
+    isolated_env,
+    median,
+    openai_backend,
+    review_task,
+    scratch,
+)
 
 GOAL = 0.90
 FILES = 40
@@ -62,16 +73,40 @@ def make_files(folder: Path, n: int) -> None:
         (folder / f"m{i:03}.py").write_text(f"def ratio_{i}(a, b):\n    return a / b + {i}\n")
 
 
-def timed_process(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, str]:
-    """(start, seconds, stdout) of one process run to its end; raises on failure."""
+@dataclass
+class Timed:
+    began: float
+    seconds: float
+    stdout: str
+    summary_at: float | None
+    """When the last stderr line (``localroute: N/N file(s) reviewed``) was read: all that
+    follows it is the interpreter's shutdown."""
+
+
+def timed_process(argv: list[str], env: dict[str, str], cwd: Path) -> Timed:
+    """One process run to its end, timed from spawn to exit; raises on failure."""
+    lines: list[tuple[float, str]] = []
+
+    def read_stderr(stream: IO[str]) -> None:
+        for line in stream:
+            lines.append((time.perf_counter(), line))
+
     began = time.perf_counter()
-    done = subprocess.run(
-        [PYTHON, *argv], env=env, cwd=cwd, capture_output=True, text=True, check=False
+    process = subprocess.Popen(
+        [PYTHON, *argv], env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+    assert process.stdout is not None and process.stderr is not None
+    reader = threading.Thread(target=read_stderr, args=(process.stderr,))
+    reader.start()
+    stdout = process.stdout.read()
+    process.wait()
     seconds = time.perf_counter() - began
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}: {done.stderr[-2000:]}")
-    return began, seconds, done.stdout
+    reader.join()
+    if process.returncode != 0:
+        errors = "".join(line for _, line in lines)[-2000:]
+        raise RuntimeError(f"{' '.join(argv)} exited {process.returncode}: {errors}")
+    summary = [t for t, line in lines if "reviewed" in line]
+    return Timed(began, seconds, stdout, summary[-1] if summary else None)
 
 
 def measure_runs(runs: int, n: int = FILES, latency_s: float = LATENCY_S) -> dict[str, Any]:
@@ -79,6 +114,7 @@ def measure_runs(runs: int, n: int = FILES, latency_s: float = LATENCY_S) -> dic
     startups: list[float] = []
     spans: list[float] = []
     ends: list[float] = []
+    shutdowns: list[float] = []
     python_start: list[float] = []
     help_start: list[float] = []
     with TimedFake() as fake, scratch() as tmp:
@@ -92,13 +128,16 @@ def measure_runs(runs: int, n: int = FILES, latency_s: float = LATENCY_S) -> dic
         env = isolated_env(tmp, config)
         cwd = tmp / "ws"
         for _ in range(runs):
-            python_start.append(timed_process(["-c", "pass"], env, cwd)[1])
-            help_start.append(timed_process(["-m", "localroute", "--help"], env, cwd)[1])
+            python_start.append(timed_process(["-c", "pass"], env, cwd).seconds)
+            help_start.append(timed_process(["-m", "localroute", "--help"], env, cwd).seconds)
             fake.clear_times()
-            began, wall, out = timed_process(
+            run = timed_process(
                 ["-m", "localroute", "review", "src", "--format", "sarif"], env, cwd
             )
-            results = len(json.loads(out)["runs"][0]["results"])
+            began, wall = run.began, run.seconds
+            if run.summary_at is not None:
+                shutdowns.append(began + wall - run.summary_at)
+            results = len(json.loads(run.stdout)["runs"][0]["results"])
             if len(fake.arrivals) != n or results != n:
                 raise RuntimeError(
                     f"expected {n} requests and findings: {len(fake.arrivals)}, {results}"
@@ -117,6 +156,7 @@ def measure_runs(runs: int, n: int = FILES, latency_s: float = LATENCY_S) -> dic
         "startup_s": startups,
         "reviews_s": spans,
         "end_s": ends,
+        "shutdown_s": shutdowns,
         "python_pass_s": python_start,
         "localroute_help_s": help_start,
     }
@@ -142,6 +182,7 @@ def rows_from(data: dict[str, Any]) -> list[Row]:
                 "startup_median_s": median(data["startup_s"]),
                 "reviews_median_s": median(data["reviews_s"]),
                 "end_median_s": median(data["end_s"]),
+                "interpreter_shutdown_median_s": median(data["shutdown_s"]),
                 "python_pass_median_s": median(data["python_pass_s"]),
                 "localroute_help_median_s": median(data["localroute_help_s"]),
             },

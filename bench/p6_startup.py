@@ -21,6 +21,8 @@ import argparse
 import asyncio
 from pathlib import Path
 
+from tests.fakes.openai_fake import FakeOpenAI
+
 from bench.common import (
     ROOT,
     Row,
@@ -32,7 +34,6 @@ from bench.common import (
     scratch,
 )
 from bench.session import Session
-from tests.fakes.openai_fake import FakeOpenAI
 
 RATIO_GOAL = 1.15
 RSS_GOAL_MIB = 5.0

@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import p1_overhead, p2_blackhole, p5_cli, p6_startup  # noqa: E402
-from bench.common import ROOT, Row, load_average  # noqa: E402
+from bench import p1_overhead, p2_blackhole, p5_cli, p6_startup
+from bench.common import ROOT, Row, load_average
 
 FULL = {"p1_n": 300, "p2_starts": 5, "p2_later": 30, "p5_runs": 5, "p6_starts": 7}
 QUICK = {"p1_n": 60, "p2_starts": 2, "p2_later": 10, "p5_runs": 2, "p6_starts": 3}
@@ -112,7 +112,8 @@ def main() -> int:
                 f"{d['python_pass_median_s'] * 1000:.0f} ms, localroute --help "
                 f"{d['localroute_help_median_s'] * 1000:.0f} ms), reviews "
                 f"{d['reviews_median_s']:.2f} s, after the last answer "
-                f"{d['end_median_s'] * 1000:.0f} ms"
+                f"{d['end_median_s'] * 1000:.0f} ms (of which interpreter shutdown after "
+                f"the last line: {d['interpreter_shutdown_median_s'] * 1000:.0f} ms)"
             )
     if args.json:
         args.json.write_text(

@@ -32,7 +32,12 @@ class Session:
     """One server process and its client. ``argv`` follows the Python executable."""
 
     def __init__(
-        self, argv: list[str], env: dict[str, str], *, progress: bool = True, cwd: Path | None = None
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        *,
+        progress: bool = True,
+        cwd: Path | None = None,
     ) -> None:
         self.argv = argv
         self.env = env
@@ -42,6 +47,7 @@ class Session:
         self.received: list[Received] = []
         self._diagnostics: dict[str, asyncio.Event] = {}
         self._drain: asyncio.Task[None] | None = None
+        self.stderr = bytearray()
         self.spawned_at = 0.0
         self._register()
 
@@ -86,7 +92,7 @@ class Session:
         await self.client.start_io(PYTHON, *self.argv, **kwargs)
         process = self.client._server
         if process is not None and process.stderr is not None:
-            self._drain = asyncio.create_task(_drain(process.stderr))
+            self._drain = asyncio.create_task(_drain(process.stderr, self.stderr))
 
     @property
     def pid(self) -> int:
@@ -127,6 +133,7 @@ class Session:
                 process.kill()
                 await process.wait()
         if self._drain is not None:
+            await asyncio.wait([self._drain], timeout=2)
             self._drain.cancel()
 
     # -- requests --------------------------------------------------------------------------
@@ -166,6 +173,6 @@ class Session:
         return Counter(r.method for r in self.received if r.at >= since)
 
 
-async def _drain(stream: asyncio.StreamReader) -> None:
-    while await stream.read(65536):
-        pass
+async def _drain(stream: asyncio.StreamReader, into: bytearray) -> None:
+    while chunk := await stream.read(65536):
+        into.extend(chunk)
