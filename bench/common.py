@@ -127,6 +127,9 @@ class Row:
     delta: str
     passed: bool | None
     """None: informational, no goal."""
+    value: float
+    """The compared figure as a number (the ratio or difference): repeated runs are
+    summarised by the run whose value is the median."""
     details: dict[str, Any] = field(default_factory=dict)
 
     @property

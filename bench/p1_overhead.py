@@ -104,6 +104,7 @@ def _row(key: str, what: str, data: dict[str, object], goal: float | None) -> Ro
         measured=f"{ms(median(reviews))} (p90 {ms(p90(reviews))})",
         delta=f"+{delta:.2f} ms",
         passed=None if goal is None else delta <= goal,
+        value=delta,
         details={
             "n": len(reviews),
             "review_median_ms": median(reviews),

@@ -113,6 +113,7 @@ def rows_from(data: dict[str, dict[str, list[float] | list[str]]]) -> list[Row]:
             measured=f"{ms(first)} (max {ms(max(hole_first))})",
             delta=f"+{first - median(base_first):.0f} ms",
             passed=first <= FIRST_GOAL_MS and answered == ["fallback"],
+            value=first,
             details={
                 "starts": len(hole_first),
                 "first_ms": hole_first,
@@ -128,6 +129,7 @@ def rows_from(data: dict[str, dict[str, list[float] | list[str]]]) -> list[Row]:
             measured=f"{ms(median(hole_later))} (p90 {ms(p90(hole_later))})",
             delta=f"{later_delta:+.2f} ms",
             passed=later_delta <= LATER_GOAL_MS,
+            value=later_delta,
             details={
                 "n": len(hole_later),
                 "later_median_ms": median(hole_later),

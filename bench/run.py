@@ -4,7 +4,10 @@ Prints one table: goal, baseline, measured, ratio or difference, pass/fail. Noth
 here is asserted by the test suite: timings on a shared machine are noisy, so look at
 the load line and run again when it is high.
 
-Run: ``make bench`` or ``.venv/bin/python bench/run.py [--quick] [--json FILE] [--only P1,P5]``.
+Run: ``make bench`` or
+``.venv/bin/python bench/run.py [--quick] [--repeat N] [--json FILE] [--only P1,P5]``.
+With ``--repeat N`` every benchmark runs N times and each row shows the run whose
+figure is the median (all N figures are in the JSON).
 """
 
 from __future__ import annotations
@@ -52,6 +55,18 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def median_rows(runs: list[list[Row]]) -> list[Row]:
+    """Per row, the run whose figure is the median (the lower one of an even count)."""
+    keys = [row.key for row in runs[0]]
+    chosen = []
+    for key in keys:
+        same = sorted((r for rows in runs for r in rows if r.key == key), key=lambda r: r.value)
+        row = same[(len(same) - 1) // 2]
+        row.details["values_of_each_run"] = [r.value for r in same]
+        chosen.append(row)
+    return chosen
+
+
 def commit() -> str:
     try:
         done = subprocess.run(
@@ -70,6 +85,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer samples (about 1 minute)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     parser.add_argument("--only", default="", help="comma-separated: P1,P2,P5,P6")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each benchmark (medians)")
     args = parser.parse_args()
     size = QUICK if args.quick else FULL
     chosen = {s.strip().upper() for s in args.only.split(",") if s.strip()}
@@ -79,17 +95,22 @@ def main() -> int:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
     load_before = load_average()
     began = time.monotonic()
-    rows: list[Row] = []
-    for name, run in every.items():
-        if chosen and name not in chosen:
-            continue
-        print(f"running {name}…", file=sys.stderr, flush=True)
-        rows.extend(run())
+    runs: list[list[Row]] = []
+    for repeat in range(max(1, args.repeat)):
+        rows_of_run: list[Row] = []
+        for name, run in every.items():
+            if chosen and name not in chosen:
+                continue
+            print(f"running {name} ({repeat + 1}/{args.repeat})…", file=sys.stderr, flush=True)
+            rows_of_run.extend(run())
+        runs.append(rows_of_run)
+    rows = median_rows(runs)
     meta = {
         "date": datetime.date.today().isoformat(),
         "commit": commit(),
         "python": platform.python_version(),
         "mode": "quick" if args.quick else "full",
+        "repeat": max(1, args.repeat),
         "sizes": size,
         "load_before": load_before,
         "load_after": load_average(),
@@ -97,7 +118,7 @@ def main() -> int:
     }
     print(
         f"localroute speed goals — {meta['date']}, commit {meta['commit']}, Python "
-        f"{meta['python']}, {meta['mode']} run in {meta['seconds']} s; load average "
+        f"{meta['python']}, {meta['mode']} run ×{meta['repeat']} in {meta['seconds']} s; load "
         f"{meta['load_before']} before, {meta['load_after']} after"
     )
     print(table(rows))
