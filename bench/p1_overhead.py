@@ -6,7 +6,9 @@ A real ``localroute serve`` over stdio, driven by pygls' client announcing
 same process and interleaved with the reviews, is a direct HTTP call to the same
 loopback fake with the very body the server sent (streamed, read to the end, on a kept
 connection), so the difference is what the router adds: JSON-RPC, progress, privacy
-classification, routing, prompt, parsing, publishing.
+classification, routing, prompt, parsing, publishing. P1' is a second server, running
+at the same time, whose client does not announce ``workDoneProgress``: the samples of
+both interleave.
 
 Run alone: ``python -m bench.p1_overhead [-n 200]`` from the checkout.
 """
@@ -17,6 +19,8 @@ import argparse
 import asyncio
 import time
 from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 from tests.fakes.openai_fake import FakeOpenAI
@@ -49,51 +53,67 @@ async def _direct(client: httpx.AsyncClient, url: str, body: bytes) -> float:
     return (time.perf_counter() - began) * 1000
 
 
-async def measure_session(n: int, *, progress: bool) -> dict[str, object]:
-    """Interleaved samples of review round trips and direct HTTP calls (ms)."""
+@dataclass
+class Samples:
+    """Review round trips of one server and the direct calls made right after each (ms)."""
+
+    reviews: list[float] = field(default_factory=list)
+    direct: list[float] = field(default_factory=list)
+    messages: Counter[str] = field(default_factory=Counter)
+
+
+async def _started(tmp: Path, config: Path, *, progress: bool) -> tuple[Session, str]:
+    session = Session(["-m", "localroute", "serve"], isolated_env(tmp, config), progress=progress)
+    await session.start()
+    await session.initialize(tmp / "ws")
+    session.initialized()
+    name = "calc.py" if progress else "calc_no_progress.py"
+    return session, session.open(tmp / "ws" / name, SOURCE)
+
+
+async def measure_sessions(n: int, *, without_progress: bool = True) -> dict[str, Samples]:
+    """Both servers run at once and their samples interleave (review, direct call,
+    other review, direct call …), so load that comes and goes touches both alike."""
     with FakeOpenAI() as fake, scratch() as tmp:
         fake.answer = ANSWER
         config = tmp / "config.toml"
         config.write_text(openai_backend("local", fake.url) + review_task("local:coder"))
-        session = Session(
-            ["-m", "localroute", "serve"], isolated_env(tmp, config), progress=progress
-        )
-        await session.start()
+        sessions: dict[str, tuple[Session, str]] = {}
         try:
-            await session.initialize(tmp / "ws")
-            session.initialized()
-            uri = session.open(tmp / "ws" / "calc.py", SOURCE)
-            for _ in range(WARM_UP):
-                await session.review(uri)
+            sessions["progress"] = await _started(tmp, config, progress=True)
+            if without_progress:
+                sessions["no progress"] = await _started(tmp, config, progress=False)
+            for session, uri in sessions.values():
+                for _ in range(WARM_UP):
+                    await session.review(uri)
             body = fake.chat_requests[-1].body
-            reviews: list[float] = []
-            direct: list[float] = []
-            per_review: Counter[str] = Counter()
+            url = f"{fake.url}/chat/completions"
+            data = {name: Samples() for name in sessions}
             async with httpx.AsyncClient(timeout=30) as client:
                 for _ in range(WARM_UP):
-                    await _direct(client, f"{fake.url}/chat/completions", body)
+                    await _direct(client, url, body)
                 for _ in range(n):
-                    since = time.perf_counter()
-                    elapsed, _result = await session.timed_review(uri)
-                    reviews.append(elapsed)
-                    per_review.update(session.messages_since(since))
-                    direct.append(await _direct(client, f"{fake.url}/chat/completions", body))
+                    for name, (session, uri) in sessions.items():
+                        since = time.perf_counter()
+                        elapsed, _result = await session.timed_review(uri)
+                        data[name].reviews.append(elapsed)
+                        data[name].messages.update(session.messages_since(since))
+                        data[name].direct.append(await _direct(client, url, body))
         finally:
-            await session.stop()
-    messages = {k: v / n for k, v in sorted(per_review.items())}
-    return {"reviews": reviews, "direct": direct, "messages_per_review": messages}
+            for session, _uri in sessions.values():
+                await session.stop()
+    return data
 
 
-def rows_from(with_progress: dict[str, object], without: dict[str, object] | None) -> list[Row]:
-    rows = [_row("P1", "review round trip − direct HTTP call", with_progress, GOAL_MS)]
-    if without is not None:
-        rows.append(_row("P1'", "same, client without workDoneProgress", without, None))
+def rows_from(data: dict[str, Samples]) -> list[Row]:
+    rows = [_row("P1", "review round trip − direct HTTP call", data["progress"], GOAL_MS)]
+    if "no progress" in data:
+        rows.append(_row("P1'", "same, client without workDoneProgress", data["no progress"]))
     return rows
 
 
-def _row(key: str, what: str, data: dict[str, object], goal: float | None) -> Row:
-    reviews: list[float] = data["reviews"]  # type: ignore[assignment]
-    direct: list[float] = data["direct"]  # type: ignore[assignment]
+def _row(key: str, what: str, data: Samples, goal: float | None = None) -> Row:
+    reviews, direct = data.reviews, data.direct
     paired = [r - d for r, d in zip(reviews, direct, strict=True)]
     delta = median(reviews) - median(direct)
     return Row(
@@ -114,15 +134,13 @@ def _row(key: str, what: str, data: dict[str, object], goal: float | None) -> Ro
             "difference_of_medians_ms": delta,
             "median_of_paired_differences_ms": median(paired),
             "p90_of_paired_differences_ms": p90(paired),
-            "messages_per_review": data["messages_per_review"],
+            "messages_per_review": {k: v / len(reviews) for k, v in sorted(data.messages.items())},
         },
     )
 
 
 async def measure(n: int, *, compare_without_progress: bool = True) -> list[Row]:
-    with_progress = await measure_session(n, progress=True)
-    without = await measure_session(n, progress=False) if compare_without_progress else None
-    return rows_from(with_progress, without)
+    return rows_from(await measure_sessions(n, without_progress=compare_without_progress))
 
 
 def main() -> int:

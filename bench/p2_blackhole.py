@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.fakes.openai_fake import BlackHole, FakeOpenAI
@@ -73,13 +74,18 @@ async def one_start(
     return first, samples, str(backend)
 
 
-async def measure_pairs(
-    starts: int, later: int, **local_keys: object
-) -> dict[str, dict[str, list[float] | list[str]]]:
+@dataclass
+class Series:
+    """What the starts of one configuration measured."""
+
+    first: list[float] = field(default_factory=list)
+    later: list[float] = field(default_factory=list)
+    answered_by: set[str] = field(default_factory=set)
+
+
+async def measure_pairs(starts: int, later: int, **local_keys: object) -> dict[str, Series]:
     """Alternating starts of the black-holed configuration and the baseline."""
-    data: dict[str, dict[str, list[float] | list[str]]] = {
-        name: {"first": [], "later": [], "answered_by": []} for name in ("blackhole", "baseline")
-    }
+    data = {"blackhole": Series(), "baseline": Series()}
     with FakeOpenAI() as fallback, BlackHole() as hole:
         fallback.answer = ANSWER
         configs = {
@@ -90,18 +96,16 @@ async def measure_pairs(
             for name, config in configs.items():
                 with scratch() as tmp:
                     first, samples, backend = await one_start(tmp, config, later)
-                data[name]["first"].append(first)  # type: ignore[arg-type]
-                data[name]["later"].extend(samples)  # type: ignore[arg-type]
-                data[name]["answered_by"].append(backend)  # type: ignore[arg-type]
+                data[name].first.append(first)
+                data[name].later.extend(samples)
+                data[name].answered_by.add(backend)
     return data
 
 
-def rows_from(data: dict[str, dict[str, list[float] | list[str]]]) -> list[Row]:
-    hole_first: list[float] = data["blackhole"]["first"]  # type: ignore[assignment]
-    base_first: list[float] = data["baseline"]["first"]  # type: ignore[assignment]
-    hole_later: list[float] = data["blackhole"]["later"]  # type: ignore[assignment]
-    base_later: list[float] = data["baseline"]["later"]  # type: ignore[assignment]
-    answered = sorted(set(data["blackhole"]["answered_by"]))  # type: ignore[arg-type]
+def rows_from(data: dict[str, Series]) -> list[Row]:
+    hole_first, base_first = data["blackhole"].first, data["baseline"].first
+    hole_later, base_later = data["blackhole"].later, data["baseline"].later
+    answered = sorted(data["blackhole"].answered_by)
     first = median(hole_first)
     later_delta = median(hole_later) - median(base_later)
     return [
