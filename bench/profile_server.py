@@ -183,7 +183,7 @@ def _print_review(
     print("messages the client received:", dict(session.messages_since(since)))
 
 
-async def profile_startup(starts: int) -> None:
+async def profile_startup(starts: int, *, defer_config: bool = False) -> None:
     marks: dict[str, list[float]] = defaultdict(list)
     memory: dict[str, list[float]] = defaultdict(list)
     with FakeOpenAI() as fake:
@@ -194,6 +194,8 @@ async def profile_startup(starts: int) -> None:
                 config.write_text(openai_backend("local", fake.url) + review_task("local:coder"))
                 trace = tmp / "trace.json"
                 env = isolated_env(tmp, config, LOCALROUTE_TRACE=str(trace))
+                if defer_config:
+                    env["LOCALROUTE_BENCH_DEFER_CONFIG"] = "1"
                 session = Session(TRACED, env)
                 await session.start()
                 try:
@@ -221,7 +223,8 @@ async def profile_startup(starts: int) -> None:
                 marks["second review round trip (ms, not a time since spawn)"].append(
                     (second_done - second_sent) * 1000
                 )
-    print(f"start-up of localroute serve, {starts} starts, medians (ms since spawn; MiB RSS)")
+    what = ", initialize answered before reading the configuration" if defer_config else ""
+    print(f"start-up of localroute serve{what}, {starts} starts, medians (ms since spawn; MiB RSS)")
     for label, values in sorted(marks.items(), key=lambda kv: median(kv[1])):
         rss = f"{median(memory[label]):6.1f} MiB" if memory.get(label) else ""
         print(f"  {label:<60} {median(values):8.1f}  {rss}")
@@ -282,6 +285,11 @@ def main() -> int:
     )
     startup = sub.add_parser("startup")
     startup.add_argument("--starts", type=int, default=5)
+    startup.add_argument(
+        "--defer-config",
+        action="store_true",
+        help="experiment: answer initialize before reading the configuration",
+    )
     args = parser.parse_args()
     if args.what == "review":
         asyncio.run(
@@ -293,7 +301,7 @@ def main() -> int:
             )
         )
     else:
-        asyncio.run(profile_startup(args.starts))
+        asyncio.run(profile_startup(args.starts, defer_config=args.defer_config))
     return 0
 
 

@@ -5,7 +5,10 @@ through: every JSON-RPC message read and written (with the cost of writing it), 
 command's progress, the pipeline's steps, the backend's HTTP call, configuration
 loading and probes. The server's code is unchanged. At exit the events are written as
 JSON to the file named by ``LOCALROUTE_TRACE``; with ``LOCALROUTE_CPROFILE`` set, a
-cProfile of the event loop's thread is written there too.
+cProfile of the event loop's thread is written there too. Two experiments can be
+switched on: ``LOCALROUTE_BENCH_PIPE_READER=1`` (stdin read by asyncio, see
+:class:`PipeReader`) and ``LOCALROUTE_BENCH_DEFER_CONFIG=1`` (`initialize` answered
+before the configuration is read).
 
 ``perf_counter`` is the system's monotonic clock, so the client's timestamps and these
 can be compared.
@@ -212,6 +215,12 @@ def main() -> int:
 
     mark("imported the server's modules", rss=True)
     install()
+    if os.environ.get("LOCALROUTE_BENCH_DEFER_CONFIG"):
+        # Experiment: answer `initialize` without reading the configuration; the
+        # `initialized` handler reads it anyway (reload_config).
+        from localroute import server
+
+        server.LocalrouteServer.load_initial_config = lambda self: None  # type: ignore[method-assign]
     if os.environ.get("LOCALROUTE_BENCH_PIPE_READER"):
         import pygls.server
 
