@@ -92,6 +92,9 @@ def review_steps(events: list[dict[str, Any]], sent: float, done: float) -> dict
         event = _first(window, label)
         if event is not None:
             steps[f"  {label}"] = event["d"]
+    send = _first(window, "pipeline.send")
+    if send is not None:
+        steps["  pipeline.send (clearance, slot, backend.chat, health)"] = send["d"]
     chat = _first(window, "backend.chat")
     outcome = _first(window, "pipeline.outcome")
     if chat is not None:
@@ -183,7 +186,7 @@ def _print_review(
     print("messages the client received:", dict(session.messages_since(since)))
 
 
-async def profile_startup(starts: int, *, defer_config: bool = False) -> None:
+async def profile_startup(starts: int) -> None:
     marks: dict[str, list[float]] = defaultdict(list)
     memory: dict[str, list[float]] = defaultdict(list)
     with FakeOpenAI() as fake:
@@ -194,8 +197,6 @@ async def profile_startup(starts: int, *, defer_config: bool = False) -> None:
                 config.write_text(openai_backend("local", fake.url) + review_task("local:coder"))
                 trace = tmp / "trace.json"
                 env = isolated_env(tmp, config, LOCALROUTE_TRACE=str(trace))
-                if defer_config:
-                    env["LOCALROUTE_BENCH_DEFER_CONFIG"] = "1"
                 session = Session(TRACED, env)
                 await session.start()
                 try:
@@ -223,8 +224,7 @@ async def profile_startup(starts: int, *, defer_config: bool = False) -> None:
                 marks["second review round trip (ms, not a time since spawn)"].append(
                     (second_done - second_sent) * 1000
                 )
-    what = ", initialize answered before reading the configuration" if defer_config else ""
-    print(f"start-up of localroute serve{what}, {starts} starts, medians (ms since spawn; MiB RSS)")
+    print(f"start-up of localroute serve, {starts} starts, medians (ms since spawn; MiB RSS)")
     for label, values in sorted(marks.items(), key=lambda kv: median(kv[1])):
         rss = f"{median(memory[label]):6.1f} MiB" if memory.get(label) else ""
         print(f"  {label:<60} {median(values):8.1f}  {rss}")
@@ -237,6 +237,15 @@ def _startup_marks(events: list[dict[str, Any]]) -> dict[str, tuple[float, float
         if label not in out:
             out[label] = (t, event.get("rss_mib"))
 
+    spans = {
+        "LocalrouteServer()": "LocalrouteServer()",
+        "registry.register": "features registered",
+        "Pipeline()": "first Pipeline() (made on first use)",
+        "config.base": "first configuration read (PolicyStore.base)",
+        "apply_settings": "first apply_settings (initialized)",
+        "backend.probe": "first probe",
+        "backend.chat": "first backend.chat",
+    }
     for e in events:
         what, m = e["what"], e.get("m")
         if what in (
@@ -245,29 +254,18 @@ def _startup_marks(events: list[dict[str, Any]]) -> dict[str, tuple[float, float
             "imported the server's modules",
         ):
             note(f"server: {what}", e["t"], e)
-        elif what in ("LocalrouteServer()", "features.register"):
-            note(f"server: {what} start", e["t"], {})
-            note(f"server: {what} end", _end(e), e)
+        elif what == "hook missing":
+            note(f"(hook missing: {e['hook']})", e["t"], {})
+        elif what in spans:
+            note(f"server: {spans[what]} start", e["t"], {})
+            note(f"server: {spans[what]} end", _end(e), e)
         elif what == "read" and m == "initialize":
             note("server: initialize read", e["t"], e)
             note("server: initialize handled", _end(e), e)
-        elif what == "load_initial_config":
-            note("server: load_initial_config start", e["t"], {})
-            note("server: load_initial_config end", _end(e), e)
         elif what == "write" and m == "response" and "server: initialize answer written" not in out:
             note("server: initialize answer written", _end(e), e)
         elif what == "read" and m == "initialized":
             note("server: initialized read", e["t"], e)
-        elif what == "reload_config":
-            note("server: reload_config end (initialized)", _end(e), e)
-        elif what == "backend.probe":
-            note("server: first probe start", e["t"], {})
-            note("server: first probe end", _end(e), e)
-        elif what == "backend.chat":
-            note("server: first backend.chat start", e["t"], {})
-            note("server: first backend.chat end", _end(e), e)
-        elif what == "pipeline.backend":
-            note("server: first backend created (pipeline.backend)", _end(e), e)
     return out
 
 
@@ -285,11 +283,6 @@ def main() -> int:
     )
     startup = sub.add_parser("startup")
     startup.add_argument("--starts", type=int, default=5)
-    startup.add_argument(
-        "--defer-config",
-        action="store_true",
-        help="experiment: answer initialize before reading the configuration",
-    )
     args = parser.parse_args()
     if args.what == "review":
         asyncio.run(
@@ -301,7 +294,7 @@ def main() -> int:
             )
         )
     else:
-        asyncio.run(profile_startup(args.starts, defer_config=args.defer_config))
+        asyncio.run(profile_startup(args.starts))
     return 0
 
 

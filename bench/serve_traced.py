@@ -5,10 +5,9 @@ through: every JSON-RPC message read and written (with the cost of writing it), 
 command's progress, the pipeline's steps, the backend's HTTP call, configuration
 loading and probes. The server's code is unchanged. At exit the events are written as
 JSON to the file named by ``LOCALROUTE_TRACE``; with ``LOCALROUTE_CPROFILE`` set, a
-cProfile of the event loop's thread is written there too. Two experiments can be
+cProfile of the event loop's thread is written there too. One experiment can be
 switched on: ``LOCALROUTE_BENCH_PIPE_READER=1`` (stdin read by asyncio, see
-:class:`PipeReader`) and ``LOCALROUTE_BENCH_DEFER_CONFIG=1`` (`initialize` answered
-before the configuration is read).
+:class:`PipeReader`).
 
 ``perf_counter`` is the system's monotonic clock, so the client's timestamps and these
 can be compared.
@@ -21,8 +20,10 @@ import time
 STARTED = time.perf_counter()
 
 import atexit  # noqa: E402
+import contextlib  # noqa: E402
 import cProfile  # noqa: E402
 import functools  # noqa: E402
+import importlib  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
@@ -101,12 +102,34 @@ def _message_name(message: Any) -> str:
     return str(method)
 
 
+HOOKS: list[tuple[str, str, str, str, bool, bool]] = [
+    # module, object ("" for the module itself), attribute, label, async, with RSS
+    ("localroute.lsp.server", "LocalrouteServer", "__init__", "LocalrouteServer()", False, True),
+    ("localroute.lsp.server", "LocalrouteServer", "apply_settings", "apply_settings", False, True),
+    ("localroute.lsp.registry", "", "register", "registry.register", False, True),
+    ("localroute.policy.store", "PolicyStore", "base", "config.base", False, True),
+    ("localroute.policy.store", "PolicyStore", "policy_for", "config.policy_for", False, False),
+    ("localroute.lsp.progress", "CommandProgress", "begin", "progress.begin", True, False),
+    ("localroute.lsp.progress", "CommandProgress", "end", "progress.end", False, False),
+    ("localroute.pipeline", "Pipeline", "__init__", "Pipeline()", False, True),
+    ("localroute.pipeline", "Pipeline", "run", "pipeline.run", True, False),
+    ("localroute.pipeline", "Pipeline", "classify", "pipeline.classify", False, False),
+    ("localroute.pipeline", "Pipeline", "decide", "pipeline.decide", False, False),
+    ("localroute.pipeline", "Pipeline", "prompt_for", "pipeline.prompt_for", False, False),
+    ("localroute.pipeline", "Pipeline", "_cache_key", "pipeline.cache_key", False, False),
+    ("localroute.pipeline", "Pipeline", "_audit", "pipeline.audit", False, False),
+    ("localroute.pipeline", "Pipeline", "_send", "pipeline.send", True, False),
+    ("localroute.pipeline", "", "answer_outcome", "pipeline.outcome", False, False),
+    ("localroute.routing.health", "HealthMonitor", "probe", "health.probe", True, False),
+    ("localroute.routing.health", "HealthMonitor", "settle", "health.settle", True, False),
+    ("localroute.lsp.publish", "", "diagnostics", "publish.diagnostics", False, False),
+]
+"""What to time, by name: a hook whose target no longer exists is skipped and noted
+(the server's modules move; the tool should keep working with what it finds)."""
+
+
 def install() -> None:
     from pygls.protocol.json_rpc import JsonRPCProtocol
-
-    from localroute import pipeline, server
-    from localroute.lsp import features, progress, publish
-    from localroute.routing import health
 
     send_data = JsonRPCProtocol._send_data
     handle_message = JsonRPCProtocol.handle_message
@@ -138,34 +161,34 @@ def install() -> None:
     JsonRPCProtocol._send_data = traced_send  # type: ignore[method-assign]
     JsonRPCProtocol.handle_message = traced_handle  # type: ignore[method-assign]
 
-    span(server.LocalrouteServer, "__init__", "LocalrouteServer()", rss=True)
-    span(features, "register", "features.register", rss=True)
-    span(server.LocalrouteServer, "load_initial_config", "load_initial_config", rss=True)
-    span(server.LocalrouteServer, "reload_config", "reload_config", is_async=True, rss=True)
-    span(progress.CommandProgress, "begin", "progress.begin", is_async=True)
-    span(progress.CommandProgress, "end", "progress.end")
-    span(pipeline.Pipeline, "run", "pipeline.run", is_async=True)
-    span(pipeline.Pipeline, "classify", "pipeline.classify")
-    span(pipeline.Pipeline, "decide", "pipeline.decide")
-    span(pipeline.Pipeline, "prompt_for", "pipeline.prompt_for")
-    span(pipeline.Pipeline, "_outcome", "pipeline.outcome")
-    span(pipeline.Pipeline, "backend", "pipeline.backend")
-    span(pipeline.Pipeline, "_audit", "pipeline.audit")
-    span(pipeline.Pipeline, "_cache_key", "pipeline.cache_key")
-    create_backend = pipeline.create_backend
+    for module_name, owner_name, attribute, label, is_async, rss in HOOKS:
+        try:
+            module = importlib.import_module(module_name)
+            owner = getattr(module, owner_name) if owner_name else module
+            getattr(owner, attribute)
+        except (ImportError, AttributeError):
+            mark("hook missing", hook=f"{module_name}:{owner_name}.{attribute}")
+            continue
+        span(owner, attribute, label, is_async=is_async, rss=rss)
 
+    # Backends are wrapped per instance where they are made: importing the backend
+    # modules here would move their import cost out of the server's own timeline.
+    for module_name in ("localroute.sending", "localroute.pipeline"):
+        module = importlib.import_module(module_name)
+        create_backend = getattr(module, "create_backend", None)
+        if create_backend is not None:
+            module.create_backend = _traced_create(create_backend)
+
+
+def _traced_create(create_backend: Callable[..., Any]) -> Callable[..., Any]:
     def traced_create(*args: Any, **kwargs: Any) -> Any:
-        # Wrapped per instance: importing the backend modules here would move their
-        # import cost out of the server's own timeline.
         backend = create_backend(*args, **kwargs)
         name = getattr(backend, "name", "?")
         span(backend, "chat", "backend.chat", is_async=True, rss=True, backend=name)
         span(backend, "probe", "backend.probe", is_async=True, rss=True, backend=name)
         return backend
 
-    pipeline.create_backend = traced_create
-    span(health.HealthMonitor, "probe", "health.probe", is_async=True)
-    span(publish, "diagnostics", "publish.diagnostics")
+    return traced_create
 
 
 class PipeReader:
@@ -210,17 +233,12 @@ def main() -> int:
     import localroute.cli
 
     mark("imported localroute.cli", rss=True)
-    import localroute.lsp.features
-    import localroute.server
-
+    # What `localroute serve` imports before it makes the server.
+    for name in ("localroute.lsp.main", "localroute.lsp.registry", "localroute.lsp.server"):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
     mark("imported the server's modules", rss=True)
     install()
-    if os.environ.get("LOCALROUTE_BENCH_DEFER_CONFIG"):
-        # Experiment: answer `initialize` without reading the configuration; the
-        # `initialized` handler reads it anyway (reload_config).
-        from localroute import server
-
-        server.LocalrouteServer.load_initial_config = lambda self: None  # type: ignore[method-assign]
     if os.environ.get("LOCALROUTE_BENCH_PIPE_READER"):
         import pygls.server
 
