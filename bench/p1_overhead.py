@@ -7,8 +7,9 @@ same process and interleaved with the reviews, is a direct HTTP call to the same
 loopback fake with the very body the server sent (streamed, read to the end, on a kept
 connection), so the difference is what the router adds: JSON-RPC, progress, privacy
 classification, routing, prompt, parsing, publishing. P1' is a second server, running
-at the same time, whose client does not announce ``workDoneProgress``: the samples of
-both interleave.
+at the same time, whose client does not announce ``workDoneProgress`` (the server then
+answers such a client at once and delivers the results by notification; the round trip
+still ends when the diagnostics arrived): the samples of both interleave.
 
 Run alone: ``python -m bench.p1_overhead [-n 200]`` from the checkout.
 """
