@@ -113,8 +113,10 @@ local function ask_consent(client, bufnr, command, argument, err, offer, on_resu
     TASK_COMMANDS[command],
     offer.backend
   )
-  vim.ui.select({ send, 'Do not send' }, { prompt = prompt, kind = 'localroute.consent' }, function(_, idx)
-    if idx ~= 1 then
+  -- "Do not send" first: pickers that preselect the first item (telescope, dressing) must
+  -- never send private code on a bare Enter.
+  vim.ui.select({ 'Do not send', send }, { prompt = prompt, kind = 'localroute.consent' }, function(_, idx)
+    if idx ~= 2 then
       notify(('not sent to %s'):format(offer.backend))
       return
     end

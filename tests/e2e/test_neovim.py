@@ -371,7 +371,7 @@ vim.notify = function(message, level)
   log('notify', level, message)
 end
 
--- The consent prompt: what it asked, and the answer the test scripted (1 = send, 2 = do not).
+-- The consent prompt: what it asked, and the answer the test scripted (1 = do not, 2 = send).
 local answers = {}
 vim.ui.select = function(items, opts, on_choice)
   local answer = table.remove(answers, 1)
@@ -485,18 +485,18 @@ local function main()
       return #vim.lsp.get_clients({ bufnr = buf, name = 'localroute' }) > 0
     end)
     -- 1. declined: nothing is sent
-    answers = { 2 }
+    answers = { 1 }
     local declined = await_message('not sent to cloud')
     lr.review()
     out.declined = declined()
     -- 2. given, this once: the review goes to the cloud backend
-    answers = { 1 }
+    answers = { 2 }
     local given = await_message('sent with your consent')
     lr.review()
     out.given = given()
     out.db_diagnostics = diagnostics()['secrets/db.py']
     -- 3. not remembered: the next review is refused and asks again
-    answers = { 2 }
+    answers = { 1 }
     local again = await_message('not sent to cloud')
     lr.review()
     out.asked_again = again()
@@ -686,10 +686,10 @@ def test_neovim_status_down_bulk_changed_stop_consent(tmp_path: Path, local_fake
     prompts = result["prompts"]
     assert len(prompts) == 3, prompts
     for prompt in prompts:
-        assert prompt["items"] == ["Send to cloud anyway (this once)", "Do not send"], prompt
+        assert prompt["items"] == ["Do not send", "Send to cloud anyway (this once)"], prompt
         assert "secrets/db.py" in prompt["prompt"], prompt
         assert "private" in prompt["prompt"], prompt
-    assert [p["answer"] for p in prompts] == [2, 1, 2]
+    assert [p["answer"] for p in prompts] == [1, 2, 1]
     assert "(sent with your consent)" in result["given"]
     assert result["db_diagnostics"] == [CLOUD_FINDING], result["db_diagnostics"]
     assert len(cloud_chats) == 1, cloud_chats  # the one consented request, nothing else
