@@ -95,6 +95,14 @@ def _parser() -> argparse.ArgumentParser:
 
     add_eval_parser(sub)
 
+    model = sub.add_parser("model", help="the embedded local model: serve")
+    model_serve = model.add_subparsers(dest="model_command", required=True).add_parser(
+        "serve", help="run the embedded model on 127.0.0.1 until Ctrl-C or SIGTERM"
+    )
+    model_serve.add_argument("--port", type=int, default=8080, help="default 8080")
+    model_serve.add_argument("--context-tokens", type=int, default=4096, help="default 4096")
+    model_serve.add_argument("--log", type=Path, help="default: $TMPDIR/localroute-model-PORT.log")
+
     config = sub.add_parser("config", help="configuration: schema | check")
     config_sub = config.add_subparsers(dest="config_command")
     config_sub.add_parser("schema", help="print the JSON Schema of the configuration file")
@@ -152,6 +160,12 @@ def _main(argv: Sequence[str] | None) -> int:
         return _audit(args)
     if args.command == "config":
         return _config(args, parser)
+    if args.command == "model":
+        from localroute import embedded
+
+        return embedded.serve_until_stopped(
+            port=args.port, context_tokens=args.context_tokens, log_path=args.log
+        )
     if args.command == "eval":
         from localroute.evaluation.command import run_eval
 
