@@ -114,7 +114,10 @@ def _words(block: Block) -> dict[str, list[str]]:
 
 
 def _marks(block: Block) -> list[pytest.MarkDecorator]:
-    return [pytest.mark.real_model] if "embedded" in _words(block) else []
+    if "embedded" in _words(block):
+        # the model answers one request at a time, tens of seconds each on two busy cores
+        return [pytest.mark.real_model, pytest.mark.timeout(900)]
+    return []
 
 
 @pytest.mark.parametrize(
