@@ -217,10 +217,11 @@ def serve_until_stopped(
             flush=True,
         )
         server = start(port=port, n_ctx=context_tokens, log_path=log_path)
+        # This process's id, not the model server's: stopping this one stops both and
+        # says so, while the model server killed alone looks like a crash.
         print(
-            f"model server up at {server.url} (pid {server.process.pid}); "
-            f"its log: {server.log_path}\n"
-            "Ctrl-C or SIGTERM stops it. As your local backend "
+            f"model server up at {server.url}; its log: {server.log_path}\n"
+            f"Ctrl-C or `kill {os.getpid()}` stops it. As your local backend "
             "(~/.config/localroute/config.toml):\n\n" + server.backend_toml("local"),
             flush=True,
         )

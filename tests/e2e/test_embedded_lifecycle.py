@@ -49,6 +49,12 @@ def _alive(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
 
 
+def _children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (Linux)."""
+    found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(child) for child in found]
+
+
 def _wait_gone(pid: int) -> bool:
     deadline = time.monotonic() + GONE_WITHIN_S
     while time.monotonic() < deadline:
@@ -185,11 +191,13 @@ def test_model_serve_stops_the_model_on_sigterm(tmp_path: Path, processes: list[
     processes.append(cli.pid)
     assert cli.stdout is not None
     first = cli.stdout.readline()
-    assert first.startswith(f"model server up at http://127.0.0.1:{port}/v1 (pid "), first
-    model = int(first.split("(pid ")[1].split(")")[0])
+    assert first == f"model server up at http://127.0.0.1:{port}/v1; its log: {log}\n", first
+    assert cli.stdout.readline() == f"Ctrl-C or `kill {cli.pid}` stops it. As your local " + (
+        "backend (~/.config/localroute/config.toml):\n"
+    )
+    model = _children(cli.pid)[0]
     processes.append(model)
-    assert f"its log: {log}" in first
-    rest = "".join(cli.stdout.readline() for _ in range(10))
+    rest = "".join(cli.stdout.readline() for _ in range(8))  # a blank line, the table
     assert "context_tokens = 4096" in rest and "max_concurrency = 1" in rest
     cli.send_signal(signal.SIGTERM)
     _, err = cli.communicate(timeout=60)
