@@ -6,9 +6,18 @@ editor settings and the trust rule live in :mod:`localroute.config.sources`.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
+from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
 Locality = Literal["local", "private-network", "cloud"]
 BackendKind = Literal["openai", "ollama", "anthropic", "copilot", "command"]
@@ -131,10 +140,36 @@ class _BackendBase(_Model):
         '`["systemctl", "--user", "stop", "llama-swap"]` (user file only).',
     )
 
+    _connect_timeout_given: bool = PrivateAttr(default=False)
+    """Whether `connect_timeout_s` was configured (else it follows each URL's locality)."""
+
     @property
     def endpoint(self) -> str | None:
         """The URL shown in status reports, if the kind has one."""
         return None
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        """Every URL requests may go to: one, or those of `urls`; none for kinds without."""
+        return (self.endpoint,) if self.endpoint else ()
+
+    def connect_timeout_for(self, url: str) -> float:
+        """The connect timeout of one of the backend's URLs: the configured one, else the
+        default of the configured locality, else that of the URL's own locality."""
+        if self._connect_timeout_given or self.locality is not None:
+            return self.connect_timeout_s
+        from localroute.config.locality import locality_of_url
+
+        return CONNECT_TIMEOUT_S[locality_of_url(url)]
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _remember_connect_timeout(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        given = isinstance(data, dict) and "connect_timeout_s" in data
+        model = handler(data)
+        if given and isinstance(model, _BackendBase):
+            model._connect_timeout_given = True
+        return model
 
     @model_validator(mode="before")
     @classmethod
@@ -143,11 +178,14 @@ class _BackendBase(_Model):
             from localroute.config.locality import locality_of_url
 
             locality = data.get("locality")
-            url = data.get("url")
             if locality not in CONNECT_TIMEOUT_S:
+                # The longest of the URLs' defaults: the most one dead host can cost.
+                urls = data.get("urls")
+                urls = urls if isinstance(urls, list) else [data.get("url")]
+                found = [locality_of_url(u) for u in urls if isinstance(u, str)]
                 locality = "cloud"
-                if data.get("kind") in ("openai", "ollama") and isinstance(url, str):
-                    locality = locality_of_url(url)
+                if data.get("kind") in ("openai", "ollama") and found:
+                    locality = max(found, key=LOCALITY_ORDER.__getitem__)
             data = {**data, "connect_timeout_s": CONNECT_TIMEOUT_S[locality]}
         return data
 
@@ -157,45 +195,75 @@ def _check_url(url: str | None) -> None:
         raise ValueError(f"url must start with http://, https:// or unix: (got {url!r})")
 
 
-class OpenAIBackendConfig(_BackendBase):
+class _UrlsBackend(_BackendBase):
+    """Keys of the kinds that may have several endpoints: `url` or `urls`."""
+
+    url: str | None = Field(default=None, description="The server's URL.")
+    urls: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="Instead of `url`: several endpoints of the same backend (e.g. one per "
+        "GPU box), each probed on its own; a request goes to the one with the fewest requests "
+        "in flight, within `max_concurrency` each, and moves to another when one fails. The "
+        "backend's locality is the least private of theirs.",
+    )
+
+    @model_validator(mode="after")
+    def _one_of_url_and_urls(self) -> _UrlsBackend:
+        if self.url is not None and self.urls is not None:
+            raise ValueError("give either `url` or `urls` (a list of endpoints), not both")
+        if self.url is None and not self.urls:
+            raise ValueError("`url` is required (or `urls`, a list of endpoints)")
+        for url in self.endpoints:
+            _check_url(url)
+        duplicates = {u for u in self.urls or () if (self.urls or []).count(u) > 1}
+        if duplicates:
+            raise ValueError(f"urls: {sorted(duplicates)[0]!r} is listed more than once")
+        return self
+
+    @property
+    def endpoint(self) -> str | None:
+        return self.url if self.url is not None else self.urls[0] if self.urls else None
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        return tuple(self.urls) if self.urls else (self.url,) if self.url else ()
+
+    def for_endpoint(self, url: str) -> Self:
+        """These settings for one endpoint: `url` set to it, its own connect timeout."""
+        if self.urls is None and url == self.url:
+            return self
+        return self.model_copy(
+            update={"url": url, "urls": None, "connect_timeout_s": self.connect_timeout_for(url)}
+        )
+
+
+class OpenAIBackendConfig(_UrlsBackend):
     """Any OpenAI-compatible server: llama-swap, llama.cpp, vLLM, LM Studio, Ollama's /v1,
     OpenAI, Gemini's OpenAI endpoint, a LiteLLM proxy."""
 
     kind: Literal["openai"] = Field(description="Protocol spoken by the backend.")
-    url: str = Field(
+    url: str | None = Field(
+        default=None,
         description="Base URL that `/chat/completions` is appended to "
-        "(e.g. `http://127.0.0.1:8080/v1`).",
+        "(e.g. `http://127.0.0.1:8080/v1`); required unless `urls` is given.",
     )
     api_key_env: str | None = Field(
         default=None,
         description="Name of the environment variable holding the API key (never the key).",
     )
 
-    @model_validator(mode="after")
-    def _valid_url(self) -> OpenAIBackendConfig:
-        _check_url(self.url)
-        return self
 
-    @property
-    def endpoint(self) -> str | None:
-        return self.url
-
-
-class OllamaBackendConfig(_BackendBase):
+class OllamaBackendConfig(_UrlsBackend):
     """Ollama's native API (`/api/chat`)."""
 
     kind: Literal["ollama"] = Field(description="Protocol spoken by the backend.")
-    url: str = Field(description="The server root, e.g. `http://127.0.0.1:11434`.")
+    url: str | None = Field(
+        default=None,
+        description="The server root, e.g. `http://127.0.0.1:11434`; required unless `urls` "
+        "is given.",
+    )
     num_ctx: int | None = Field(default=None, ge=256, description="`options.num_ctx` to request.")
-
-    @model_validator(mode="after")
-    def _valid_url(self) -> OllamaBackendConfig:
-        _check_url(self.url)
-        return self
-
-    @property
-    def endpoint(self) -> str | None:
-        return self.url
 
 
 class AnthropicBackendConfig(_BackendBase):
