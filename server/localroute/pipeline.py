@@ -124,7 +124,7 @@ class Pipeline:
     async def _probe(self, name: str) -> ProbeResult:
         if name not in self.config.backends:
             return ProbeResult(up=False, detail="not configured")
-        return await self.pool.backend(name).probe()
+        return await self.pool.probe(name)
 
     async def aclose(self) -> None:
         await self.health.aclose()
@@ -353,6 +353,13 @@ class Pipeline:
             observer.received(received)
             guard.feed(piece)  # raises DegenerateAnswer: the backend stops reading
 
+        def restart() -> None:  # another endpoint of the backend answers afresh
+            nonlocal received, guard
+            received, guard = 0, AnswerGuard(prompt, candidate.backend)
+
+        def on_status(state: str) -> None:  # the server is loading the model
+            observer.status(state)
+
         def record(outcome: str, began: float, sent: bool, result: ChatResult | None) -> None:
             self._audit(
                 request,
@@ -372,6 +379,8 @@ class Pipeline:
             record=record,
             estimated_tokens=estimate_tokens(prompt),
             check=lambda result: guard.finish(result.text),
+            on_status=on_status,
+            restart=restart,
         )
 
     def _audit(

@@ -6,7 +6,7 @@ editor settings and the trust rule live in :mod:`localroute.config.sources`.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -153,6 +153,10 @@ class _BackendBase(_Model):
         """Every URL requests may go to: one, or those of `urls`; none for kinds without."""
         return (self.endpoint,) if self.endpoint else ()
 
+    def for_endpoint(self, url: str) -> Self:
+        """These settings for one of the backend's URLs (a kind with one URL: themselves)."""
+        return self
+
     def connect_timeout_for(self, url: str) -> float:
         """The connect timeout of one of the backend's URLs: the configured one, else the
         default of the configured locality, else that of the URL's own locality."""
@@ -195,11 +199,8 @@ def _check_url(url: str | None) -> None:
         raise ValueError(f"url must start with http://, https:// or unix: (got {url!r})")
 
 
-class _UrlsBackend(_BackendBase):
-    """Keys of the kinds that may have several endpoints: `url` or `urls`."""
-
-    url: str | None = Field(default=None, description="The server's URL.")
-    urls: list[str] | None = Field(
+def _urls_field() -> Any:
+    return Field(
         default=None,
         min_length=1,
         description="Instead of `url`: several endpoints of the same backend (e.g. one per "
@@ -207,6 +208,14 @@ class _UrlsBackend(_BackendBase):
         "in flight, within `max_concurrency` each, and moves to another when one fails. The "
         "backend's locality is the least private of theirs.",
     )
+
+
+class _UrlsBackend(_BackendBase):
+    """Keys of the kinds that may have several endpoints: `url` or `urls`."""
+
+    if TYPE_CHECKING:  # declared by each kind, after its `kind`, for the reference's order
+        url: str | None
+        urls: list[str] | None
 
     @model_validator(mode="after")
     def _one_of_url_and_urls(self) -> _UrlsBackend:
@@ -248,6 +257,7 @@ class OpenAIBackendConfig(_UrlsBackend):
         description="Base URL that `/chat/completions` is appended to "
         "(e.g. `http://127.0.0.1:8080/v1`); required unless `urls` is given.",
     )
+    urls: list[str] | None = _urls_field()
     api_key_env: str | None = Field(
         default=None,
         description="Name of the environment variable holding the API key (never the key).",
@@ -263,6 +273,7 @@ class OllamaBackendConfig(_UrlsBackend):
         description="The server root, e.g. `http://127.0.0.1:11434`; required unless `urls` "
         "is given.",
     )
+    urls: list[str] | None = _urls_field()
     num_ctx: int | None = Field(default=None, ge=256, description="`options.num_ctx` to request.")
 
 
