@@ -33,6 +33,8 @@ class Endpoint:
     url: str
     locality: Locality
     backend: Backend
+    usable: bool = True
+    """False for an endpoint more public than its backend: never chosen."""
     in_flight: int = 0
     started: int = 0
 
@@ -49,31 +51,34 @@ class EndpointGroup:
         self.config = config
         self.locality = locality
         urls = endpoint_localities(config) or {"": locality}
-        self.endpoints = [Endpoint(url, own, self._make(url, own)) for url, own in urls.items()]
+        self.endpoints = [self._endpoint(url, own) for url, own in urls.items()]
         self.waiting = 0
         self._waiters: list[asyncio.Future[None]] = []
 
-    def _make(self, url: str, own: Locality) -> Backend:
+    def _endpoint(self, url: str, own: Locality) -> Endpoint:
         try:
             check_endpoints(self.name, self.locality, {url: own})
         except ValueError as exc:  # cannot happen by construction; fail closed if it does
-            return UnavailableKind(self.name, self.config, self.locality, str(exc))
+            refused = UnavailableKind(self.name, self.config, self.locality, str(exc))
+            return Endpoint(url, own, refused, usable=False)
         config = self.config.for_endpoint(url) if url else self.config
-        return create_backend(self.name, config, self.locality)
+        return Endpoint(url, own, create_backend(self.name, config, self.locality))
 
     @property
     def several(self) -> bool:
         return len(self.endpoints) > 1
 
     def untried(self, tried: set[str]) -> bool:
-        return any(endpoint.url not in tried for endpoint in self.endpoints)
+        return any(e.usable and e.url not in tried for e in self.endpoints)
 
     async def acquire(self, tried: set[str], state: Callable[[str], str]) -> Endpoint:
         """A slot on the endpoint for the next try (see the module); ``tried`` holds the
         URLs this request already tried and must leave one out. Raises
         :class:`BackendRequestError` (nothing sent) when too many requests wait already."""
         while True:
-            untried = [e for e in self.endpoints if e.url not in tried]
+            untried = [e for e in self.endpoints if e.usable and e.url not in tried]
+            if not untried:  # only when no endpoint is usable at all
+                raise BackendRequestError(self.name, "no endpoint may be used", nothing_sent=True)
             alive = [e for e in untried if state(e.url) != "down"] or untried
             free = [e for e in alive if e.in_flight < self.config.max_concurrency]
             if free:
