@@ -324,8 +324,10 @@ class OpenAIBackend(HttpBackend):
             )  # fmt: skip
             return self._auth_hint(err)
 
+        # Only a local or private-network server loads models on demand (llama-swap).
+        loading = watch.loading if self.own_locality != "cloud" else None
         reader = AnswerReader(
-            self.name, request.model, on_text, secret=self._api_key(), on_loading=watch.loading
+            self.name, request.model, on_text, secret=self._api_key(), on_loading=loading
         )
         async with self._post(
             f"{self.url}/chat/completions",
