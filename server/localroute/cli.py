@@ -120,11 +120,13 @@ def run() -> NoReturn:
     nothing to tidy up after its last line (its files are closed, its output flushed
     here), and the interpreter's own shutdown costs a tenth of a second or more."""
     code = main()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except BrokenPipeError:
-        code = EXIT_BROKEN_PIPE
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BrokenPipeError:
+            code = EXIT_BROKEN_PIPE
+        except (ValueError, OSError):
+            pass  # closed already (the language server closes stdout when it exits)
     os._exit(code)
 
 
@@ -278,6 +280,10 @@ async def _status(args: argparse.Namespace) -> int:
         )
         if b["version"]:
             print(f"{'':<12} version: {b['version']}")
+        for e in b["endpoints"] if len(b["endpoints"]) > 1 else ():
+            took = f"{e['latency_ms']:.0f} ms" if e["latency_ms"] is not None else "-"
+            load = f"{e['in_flight']} in flight"
+            print(f"{'':<12} {e['url']}  {e['state']} {took}  {load}  {e['detail']}")
         if not b["up"]:
             print(f"{'':<12} {b['detail']}")
             if b["start_command"]:

@@ -2,7 +2,7 @@
 
 - :mod:`localroute.bulk.files` expands command-line paths to reviewable files, honouring
   ``.gitignore`` and saying why every other file was skipped;
-- :mod:`localroute.bulk.chunks` splits a file too large for a model's window at top-level
+- :mod:`localroute.tasks.chunks` splits a file too large for a model's window at top-level
   definitions and merges the findings of the pieces;
 - :mod:`localroute.bulk.sarif` renders per-file results as a SARIF 2.1.0 log.
 

@@ -10,7 +10,6 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from localroute.bulk.chunks import Chunk, merge_findings, split_for_window
 from localroute.bulk.sarif import FileResult
 from localroute.identity import identify_path
 from localroute.pipeline import (
@@ -22,6 +21,7 @@ from localroute.pipeline import (
     TaskOutcome,
     TaskRequest,
 )
+from localroute.tasks.chunks import Chunk, merge_findings, split_for_window
 from localroute.tasks.findings import Finding
 from localroute.tasks.prompts import estimate_tokens
 
