@@ -26,12 +26,21 @@ def status_of(result: FileResult) -> str:
     return "refused" if result.refused else "not reviewed"
 
 
+def _problem(result: FileResult) -> str:
+    """`refused: <why>` / `not reviewed: <why>` (the reason's own "refused: " not twice)."""
+    status = status_of(result)
+    error = result.error or ""
+    if error.startswith(f"{status}: "):
+        error = error[len(status) + 2 :]
+    return f"{status}: {error}"
+
+
 def text_lines(result: FileResult) -> list[str]:
     if result.error is not None and not result.findings:
-        return [f"{result.path}: {status_of(result)}: {result.error}"]
+        return [f"{result.path}: {_problem(result)}"]
     where = f"{result.model} @ {result.backend} ({result.locality})"
     if result.error is not None:
-        head = f"{result.path}: {status_of(result)}: {result.error}"
+        head = f"{result.path}: {_problem(result)}"
         lines = [head, f"{result.path}: {len(result.findings)} finding(s) from the rest ({where})"]
     elif not result.findings:
         return [f"{result.path}: no findings ({where})"]
