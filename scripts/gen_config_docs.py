@@ -38,7 +38,7 @@ SECTIONS: list[tuple[str, type[Any], str]] = [
     ],
     ("[tasks.NAME]", TaskConfig, "`review` and `explain`, and tasks of your own."),
     ("[privacy]", PrivacyConfig, "Globs from every source add up; they are never replaced."),
-    ("[cache]", CacheConfig, "Identical requests (task, text, route) are answered from here."),
+    ("[cache]", CacheConfig, "Identical requests are answered from memory, then from disk."),
     ("[health]", HealthConfig, "Availability probes."),
     ("[audit]", AuditConfig, "The audit log of every backend request."),
 ]

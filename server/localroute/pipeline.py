@@ -37,6 +37,7 @@ from localroute.requests import (
     TaskOutcome,
     TaskRequest,
 )
+from localroute.results_cache import ResultsCache
 from localroute.routing.health import HealthMonitor
 from localroute.routing.router import (
     Candidate,
@@ -68,7 +69,13 @@ DEFAULT_MAX_TOKENS = 1024
 
 
 class Pipeline:
-    def __init__(self, source: PolicyStore | Config, *, audit: AuditLog | None = None) -> None:
+    def __init__(
+        self,
+        source: PolicyStore | Config,
+        *,
+        audit: AuditLog | None = None,
+        results: ResultsCache | None = None,
+    ) -> None:
         self.store = source if isinstance(source, PolicyStore) else PolicyStore(fixed=source)
         self.config = self.store.base().config
         """The trusted configuration: backends, their health settings, the cache."""
@@ -84,6 +91,8 @@ class Pipeline:
             else None
         )
         self._verdicts: LRUCache[tuple[object, ...], PrivacyVerdict] = LRUCache(maxsize=512)
+        self.results = results
+        """Answers on disk, behind the in-memory cache (:mod:`localroute.results_cache`)."""
         self.services: dict[str, str] = {}
         """What this process last did to a backend's service: starting, up or stopped."""
 
@@ -128,6 +137,8 @@ class Pipeline:
     async def aclose(self) -> None:
         await self.health.aclose()
         await self.pool.aclose()
+        if self.results is not None:
+            await self.results.aclose()
 
     # -- the decision -----------------------------------------------------------------
 
@@ -261,6 +272,12 @@ class Pipeline:
             hit = self._cache.get(key)
             if hit is not None:
                 return replace(hit, cached=True)
+        if self.results is not None and not request.refresh and consent is None:
+            stored = await self.results.lookup(request, prompt, decision)
+            if stored is not None:
+                if self._cache is not None:
+                    self._cache[key] = stored
+                return stored
 
         attempts: list[str] = [f"{s.entry}: {s.reason}" for s in decision.skipped]
         sent_to: list[str] = []
@@ -292,6 +309,8 @@ class Pipeline:
             outcome = replace(outcome, consented=consent is not None)
             if self._cache is not None and consent is None:
                 self._cache[key] = outcome
+            if self.results is not None and consent is None:
+                await self.results.remember(request, prompt, candidate, outcome)
             return outcome
         refused = decision.private and privacy_blocked(decision)
         self._audit(request, decision, prompt, None, "refused" if refused else "failed")

@@ -9,20 +9,34 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import signal
 import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from localroute import __version__
 from localroute.audit import audit_log_for
+from localroute.bulk.changes import ChangesError, LineRange, changed_since
 from localroute.bulk.files import expand_paths
-from localroute.bulk.report import Progress, json_line, summary, text_lines, worst_at_least
+from localroute.bulk.report import (
+    Progress,
+    backend_summary,
+    json_line,
+    summary,
+    text_lines,
+    worst_at_least,
+)
 from localroute.bulk.runner import ResultCallback, relative, review_files
 from localroute.bulk.sarif import FileResult, to_sarif
 from localroute.identity import identify_path
 from localroute.pipeline import Pipeline
 from localroute.policy import PolicyStore
+from localroute.results_cache import ResultsCache
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -50,11 +64,72 @@ def configuration_errors(store: PolicyStore, files: list[Path]) -> list[str]:
     return [str(p) for p in dict.fromkeys(problems)]
 
 
+@dataclass
+class _Selection:
+    """The files of a run, what was skipped, and the line ranges of changed files."""
+
+    files: list[Path]
+    skipped: list[tuple[Path, str]]
+    ranges: Mapping[Path, Sequence[LineRange] | None] | None = None
+    bulk: bool = False
+    """Reviewed as a bulk run whatever the count (a change set): local unless asked."""
+
+
+def _select(args: argparse.Namespace) -> _Selection | str:
+    """The files to review, or the message of a usage error."""
+    if args.changed_since is None:
+        if not args.paths:
+            return "name the files or folders to review, or give --changed-since REF"
+        if args.include_untracked:
+            return "--include-untracked goes with --changed-since"
+        expansion = expand_paths(list(args.paths), root=Path.cwd(), max_bytes=args.max_bytes)
+        return _Selection(list(expansion.files), list(expansion.skipped))
+    try:
+        changes = changed_since(
+            args.changed_since,
+            list(args.paths),
+            cwd=Path.cwd(),
+            include_untracked=args.include_untracked,
+            context=args.context,
+        )
+    except ChangesError as exc:
+        return f"--changed-since: {exc}"
+    # The same content checks as any other run: binary, too large, unreadable.
+    expansion = expand_paths([f.path for f in changes.files], max_bytes=args.max_bytes)
+    ranges = {f.path.resolve(): f.ranges for f in changes.files}
+    by_lines = sum(1 for p in expansion.files if ranges.get(p) is not None)
+    whole = len(expansion.files) - by_lines
+    base = changes.base[:12]
+    head = (
+        f"localroute: {len(expansion.files)} file(s) changed since {changes.ref} ({base}): "
+        f"{by_lines} by their changed lines, {whole} whole"
+    )
+    if changes.deleted:
+        head += f"; {changes.deleted} deleted"
+    print(head, file=sys.stderr)
+    if changes.untracked:
+        shown = ", ".join(relative(p, Path.cwd()) for p in changes.untracked[:5])
+        more = f" and {len(changes.untracked) - 5} more" if len(changes.untracked) > 5 else ""
+        print(
+            f"localroute: {len(changes.untracked)} untracked file(s) left out: {shown}{more} "
+            "(name them, or pass --include-untracked)",
+            file=sys.stderr,
+        )
+    skipped = sorted([*changes.skipped, *expansion.skipped])
+    return _Selection(list(expansion.files), skipped, ranges, bulk=True)
+
+
 def run_review(args: argparse.Namespace, store: PolicyStore) -> int:
-    expansion = expand_paths(list(args.paths), root=Path.cwd(), max_bytes=args.max_bytes)
-    for path, why in expansion.skipped:
+    if args.context < 0:
+        print("localroute: --context must not be negative", file=sys.stderr)
+        return EXIT_USAGE
+    selection = _select(args)
+    if isinstance(selection, str):
+        print(f"localroute: {selection}", file=sys.stderr)
+        return EXIT_USAGE
+    for path, why in selection.skipped:
         print(f"localroute: skipped {path}: {why}", file=sys.stderr)
-    files = list(expansion.files)
+    files = selection.files
     errors = configuration_errors(store, files)
     if errors:
         for error in errors:
@@ -66,14 +141,14 @@ def run_review(args: argparse.Namespace, store: PolicyStore) -> int:
     if task is None or task.output_kind(args.task) != "diagnostics":
         print(f"localroute: {args.task!r} is not a diagnostics task", file=sys.stderr)
         return EXIT_USAGE
-    if args.consent and len(files) != 1:
-        print("localroute: --consent works on one file at a time", file=sys.stderr)
+    if args.consent and (len(files) != 1 or selection.bulk):
+        print("localroute: --consent works on one named file at a time", file=sys.stderr)
         return EXIT_USAGE
     if args.consent and not sys.stdin.isatty():
         print("localroute: --consent asks on a terminal; none is attached", file=sys.stderr)
         return EXIT_USAGE
-    # Bulk work stays local unless asked; one file follows its task's route.
-    allow_cloud = args.allow_cloud or len(files) == 1
+    # Bulk work stays local unless asked; one named file follows its task's route.
+    allow_cloud = args.allow_cloud or (len(files) == 1 and not selection.bulk)
     root = Path.cwd()
     results: list[FileResult] = []
     progress = Progress(len(files))
@@ -89,7 +164,9 @@ def run_review(args: argparse.Namespace, store: PolicyStore) -> int:
             print(json_line(result), flush=True)
 
     progress.start(args.jobs)
-    interrupted = asyncio.run(_run(args, store, files, root, on_result, allow_cloud))
+    interrupted = asyncio.run(
+        _run(args, store, files, root, on_result, allow_cloud, selection.ranges)
+    )
     progress.clear()
     code = _exit_code(results, len(files), interrupted, args.fail_on)
     if args.format == "sarif":
@@ -97,17 +174,38 @@ def run_review(args: argparse.Namespace, store: PolicyStore) -> int:
             results,
             tool_version=__version__,
             source_root=root,
-            skipped=[(relative(path, root), why) for path, why in expansion.skipped],
+            skipped=[(relative(path, root), why) for path, why in selection.skipped],
             interrupted=interrupted,
             exit_code=code,
         )
         text = json.dumps(sarif, indent=2)
         if args.output:
-            args.output.write_text(text + "\n", encoding="utf-8")
+            write_atomically(args.output, text + "\n")
         else:
             print(text)
     print(summary(results, len(files), interrupted=interrupted), file=sys.stderr)
+    backends = backend_summary(results)
+    if backends is not None:
+        print(backends, file=sys.stderr)
     return code
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: a reader (a CI
+    upload step) sees the old file or the whole new one, never half of it."""
+    path = path.absolute()
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    try:
+        os.fchmod(handle, 0o666 & ~umask)  # as an ordinary new file, not mkstemp's 0600
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def _exit_code(
@@ -129,10 +227,13 @@ async def _run(
     root: Path,
     on_result: ResultCallback,
     allow_cloud: bool,
+    ranges: Mapping[Path, Sequence[LineRange] | None] | None,
 ) -> bool:
     """Run the review; Ctrl-C cancels every request in flight. True when interrupted."""
     config = store.base().config
-    pipeline = Pipeline(store, audit=audit_log_for(config.audit))
+    pipeline = Pipeline(
+        store, audit=audit_log_for(config.audit), results=ResultsCache.open(config.cache)
+    )
     if args.consent:
         from localroute.bulk.consent import review_with_consent
 
@@ -150,9 +251,12 @@ async def _run(
                 on_result=on_result,
                 refresh=args.refresh,
                 allow_cloud=allow_cloud,
+                ranges=ranges,
             )
         )
     loop = asyncio.get_running_loop()
+    # Installed until the pipeline is closed: a second Ctrl-C while connections close
+    # changes nothing, and the report of what finished is still written.
     loop.add_signal_handler(signal.SIGINT, run.cancel)
     try:
         await run
@@ -160,5 +264,7 @@ async def _run(
     except asyncio.CancelledError:
         return True
     finally:
-        loop.remove_signal_handler(signal.SIGINT)
-        await pipeline.aclose()
+        try:
+            await pipeline.aclose()
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)

@@ -19,6 +19,7 @@ from localroute.lsp.protocol import LocalrouteProtocol
 from localroute.lsp.results import ExplanationRecord, FindingRecord
 from localroute.pipeline import Pipeline
 from localroute.policy import PolicyStore
+from localroute.results_cache import ResultsCache
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,8 @@ class LocalrouteServer(LanguageServer):
     def pipeline(self) -> Pipeline:
         """Made on first use: answering `initialize` does not wait for configuration."""
         if self._pipeline is None:
-            self._pipeline = Pipeline(self.store)
+            cache = ResultsCache.open(self.store.base().config.cache)
+            self._pipeline = Pipeline(self.store, results=cache)
             self._refresh_audit()
         return self._pipeline
 

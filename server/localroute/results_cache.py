@@ -1,0 +1,485 @@
+"""Answers kept on disk, so a review of unchanged code sends nothing, across restarts.
+
+One SQLite database (`$XDG_CACHE_HOME/localroute/answers.sqlite3`) shared by every
+localroute process of the user — CLI runs and language servers at once. The pipeline's
+in-memory LRU stays in front of it.
+
+**The key** is a SHA-256 digest of what decides the answer: the prompt as sent (system
+and user text, JSON Schema — so the code, its path label and line numbers, the task's
+prompt template), the task's name, output kind and answer budget, the route entry that
+answered (``backend:model``, the backend's locality) and the backend's settings that can
+change an answer (kind, URL, ``num_ctx``, a command's argv and environment…; not its
+limits, timeouts or key names), and localroute's version. A lookup tries the request's
+candidates in route order and returns the first answer found.
+
+**What is stored, and when** (the rule):
+
+- only the answer — findings or markdown, with the route entry, reason and line span —
+  never the prompt, the code or the file's path (the key is a digest);
+- answers are redacted (:func:`localroute.privacy.redact.redact`) before they are stored,
+  as the pipeline already does before it shows them, so no credential a model quoted is
+  written;
+- a *private* document's answer is stored only when it came from a ``local`` or
+  ``private-network`` backend that its verdict allows; an answer from any other place is
+  never stored (it cannot happen without consent, and then it is not stored either);
+- a consented send is never stored, and a lookup never answers a request that carries
+  consent;
+- a lookup returns an entry only for a candidate of the request's own decision (so a
+  private or bulk request never gets a cloud answer) whose locality still matches.
+
+**Bounded and shared.** Entries carry their size; the total is kept in the database by
+triggers and, past ``[cache] max_disk_bytes``, least recently used entries are deleted
+(use is refreshed at most hourly, so a run that only reads writes nothing). SQLite in WAL
+mode makes writers from several processes safe: each write is one short ``BEGIN
+IMMEDIATE`` transaction, readers are never blocked. It was chosen over one file per
+answer (atomic rename) because eviction by use and size is one indexed query instead of a
+directory scan, a crash mid-write leaves nothing half-written, and 10,000 answers are one
+file, not 10,000 (see ``bench/scale.py --store``). The directory is private to the user
+(0700, the database 0600).
+
+A cache that cannot be opened or read (a full disk, a corrupt file, a file system without
+locking) is turned off for the process with one warning; a review never fails for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from localroute import __version__
+from localroute.config import paths
+from localroute.config.locality import effective_locality
+from localroute.config.models import BackendConfig, CacheConfig
+from localroute.privacy.redact import redact
+from localroute.requests import TaskOutcome, TaskRequest
+from localroute.routing.router import Candidate, RouteDecision
+from localroute.tasks.findings import SEVERITIES, Finding, Prompt, Severity
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+"""Bumped when the stored shape or the key changes: older entries then never match."""
+
+FILE_NAME = "answers.sqlite3"
+
+PRIVATE_LOCALITIES = frozenset({"local", "private-network"})
+
+TOUCH_AFTER_S = 3600.0
+"""A hit refreshes an entry's last use only when it is older than this."""
+
+EVICT_TO = 0.9
+"""Eviction goes down to this share of the bound, so it does not run at every write."""
+
+ENTRY_OVERHEAD = 64
+"""Bytes counted per entry besides key and value (row and index overhead)."""
+
+NOT_ANSWER_SETTINGS = frozenset(
+    {
+        "locality",  # the effective locality is part of the key on its own
+        "max_concurrency",
+        "max_queue",
+        "timeout_s",
+        "connect_timeout_s",
+        "max_requests_per_hour",
+        "max_tokens_per_hour",
+        "start_command",
+        "stop_command",
+        "api_key_env",
+        "oauth_token_env",
+        "token_url",
+        "login_url",
+        "probe_argv",
+        "cwd",
+    }
+)
+"""Backend keys that change how or whether a request is sent, never what is answered.
+Every other key — also one added later — is part of the key (a safe default)."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS answers (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    used REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS answers_by_use ON answers (used);
+CREATE TABLE IF NOT EXISTS totals (id INTEGER PRIMARY KEY CHECK (id = 0), bytes INTEGER NOT NULL);
+INSERT OR IGNORE INTO totals VALUES (0, 0);
+CREATE TRIGGER IF NOT EXISTS answers_added AFTER INSERT ON answers BEGIN
+    UPDATE totals SET bytes = bytes + new.size WHERE id = 0;
+END;
+CREATE TRIGGER IF NOT EXISTS answers_removed AFTER DELETE ON answers BEGIN
+    UPDATE totals SET bytes = bytes - old.size WHERE id = 0;
+END;
+CREATE TRIGGER IF NOT EXISTS answers_resized AFTER UPDATE OF size ON answers BEGIN
+    UPDATE totals SET bytes = bytes - old.size + new.size WHERE id = 0;
+END;
+"""
+
+
+# -- the rule and the key (pure) ----------------------------------------------------------
+
+
+def may_store(request: TaskRequest, candidate: Candidate, outcome: TaskOutcome) -> bool:
+    """Whether this answer may be written to disk (see the module docstring)."""
+    if outcome.consented or request.consent is not None:
+        return False
+    if request.verdict.private:
+        return (
+            candidate.locality in PRIVATE_LOCALITIES
+            and candidate.locality in request.verdict.localities
+        )
+    return True
+
+
+def may_answer(request: TaskRequest, candidate: Candidate) -> bool:
+    """Whether a stored answer of ``candidate`` may answer ``request`` (a second check on
+    top of the decision, which already left out what the request may not use)."""
+    if request.consent is not None or request.refresh:
+        return False
+    if request.verdict.private:
+        return candidate.locality in PRIVATE_LOCALITIES & request.verdict.localities
+    return request.allow_cloud or candidate.locality != "cloud"
+
+
+def backend_fingerprint(config: BackendConfig) -> str:
+    """The settings of a backend that can change its answers, as canonical JSON."""
+    settings = config.model_dump(mode="json", exclude=set(NOT_ANSWER_SETTINGS))
+    return json.dumps(settings, sort_keys=True, separators=(",", ":"))
+
+
+def answer_key(request: TaskRequest, prompt: Prompt, candidate: Candidate) -> str | None:
+    """The digest an answer of ``candidate`` to this prompt is stored under; None when the
+    backend is not configured (nothing to key on)."""
+    config = request.document.policy.config
+    backend = config.backends.get(candidate.backend)
+    task = config.tasks.get(request.task)
+    if backend is None or task is None:
+        return None
+    fields: Sequence[str] = (
+        str(FORMAT),
+        __version__,
+        request.task,
+        task.output_kind(request.task),
+        str(task.max_tokens),
+        prompt.system,
+        prompt.user,
+        json.dumps(prompt.json_schema, sort_keys=True),
+        candidate.backend,
+        candidate.model,
+        effective_locality(backend),
+        backend_fingerprint(backend),
+    )
+    digest = hashlib.sha256()
+    for field in fields:
+        data = field.encode("utf-8", "surrogatepass")
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def encode(outcome: TaskOutcome) -> str:
+    """The stored form of an answer: redacted, without the prompt or the code."""
+    value: dict[str, Any] = {
+        "task": outcome.task,
+        "backend": outcome.backend,
+        "model": outcome.model,
+        "locality": outcome.locality,
+        "reason": redact(outcome.reason),
+        "first_line": outcome.first_line,
+        "last_line": outcome.last_line,
+        "findings": [
+            {
+                "line": f.line,
+                "end_line": f.end_line,
+                "severity": f.severity,
+                "message": redact(f.message),
+                "suggestion": None if f.suggestion is None else redact(f.suggestion),
+            }
+            for f in outcome.findings
+        ],
+        "markdown": None if outcome.markdown is None else redact(outcome.markdown),
+    }
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def decode(text: str) -> TaskOutcome:
+    """An answer read back (``cached`` set); ValueError/KeyError/TypeError if malformed."""
+    value = json.loads(text)
+    findings = tuple(
+        Finding(
+            line=int(f["line"]),
+            end_line=int(f["end_line"]),
+            severity=_severity(f["severity"]),
+            message=str(f["message"]),
+            suggestion=None if f["suggestion"] is None else str(f["suggestion"]),
+        )
+        for f in value["findings"]
+    )
+    if value["locality"] not in ("local", "private-network", "cloud"):
+        raise ValueError("unknown locality")
+    return TaskOutcome(
+        task=str(value["task"]),
+        backend=str(value["backend"]),
+        model=str(value["model"]),
+        locality=value["locality"],
+        reason=str(value["reason"]),
+        cached=True,
+        first_line=int(value["first_line"]),
+        last_line=int(value["last_line"]),
+        findings=findings,
+        markdown=None if value["markdown"] is None else str(value["markdown"]),
+    )
+
+
+def _severity(value: object) -> Severity:
+    for severity in SEVERITIES:
+        if value == severity:
+            return severity
+    raise ValueError(f"unknown severity {value!r}")
+
+
+# -- the store ----------------------------------------------------------------------------
+
+
+class AnswerStore:
+    """The SQLite file: get and put by key, bounded in bytes. Blocking; thread-safe."""
+
+    def __init__(self, path: Path, *, max_bytes: int, busy_timeout_s: float = 5.0) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Created private before SQLite opens it; its -wal and -shm files take this mode.
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        self._db = sqlite3.connect(
+            path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+        )
+        try:
+            self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+            # Freed pages go back to the file system after an eviction (new files only).
+            self._db.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            # executescript commits what is pending first: the transaction is in the script.
+            self._db.executescript(f"BEGIN IMMEDIATE;\n{_SCHEMA}\nCOMMIT;")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            self._db.close()
+            raise
+
+    def _write(self) -> _Transaction:
+        return _Transaction(self._db)
+
+    def get_first(self, keys: Sequence[str]) -> tuple[str, str] | None:
+        """The first of ``keys`` (in order) that has an entry, and its value."""
+        if not keys:
+            return None
+        marks = ",".join("?" * len(keys))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT key, value, used FROM answers WHERE key IN ({marks})", list(keys)
+            ).fetchall()
+            if not rows:
+                return None
+            found = {key: (value, used) for key, value, used in rows}
+            key = next(k for k in keys if k in found)
+            value, used = found[key]
+            now = time.time()
+            if now - used > TOUCH_AFTER_S:
+                with self._write():
+                    self._db.execute("UPDATE answers SET used = ? WHERE key = ?", (now, key))
+        return key, value
+
+    def put(self, key: str, value: str) -> None:
+        """Store ``value`` under ``key``; evict the least recently used past the bound."""
+        size = len(key) + len(value.encode("utf-8")) + ENTRY_OVERHEAD
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            with self._write():
+                self._db.execute(
+                    "INSERT INTO answers (key, value, size, used) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+                    "size = excluded.size, used = excluded.used",
+                    (key, value, size, time.time()),
+                )
+                total = self._total()
+                evicted = total > self.max_bytes
+                if evicted:
+                    self._evict(total)
+            if evicted:
+                self._db.execute("PRAGMA incremental_vacuum")
+
+    def delete(self, key: str) -> None:
+        with self._lock, self._write():
+            self._db.execute("DELETE FROM answers WHERE key = ?", (key,))
+
+    def _total(self) -> int:
+        row = self._db.execute("SELECT bytes FROM totals WHERE id = 0").fetchone()
+        return int(row[0]) if row else 0
+
+    def _evict(self, total: int) -> None:
+        """Delete the least recently used entries that free ``total - target`` bytes."""
+        excess = total - int(self.max_bytes * EVICT_TO)
+        self._db.execute(
+            "DELETE FROM answers WHERE key IN (SELECT key FROM ("
+            "SELECT key, size, SUM(size) OVER (ORDER BY used, key ROWS UNBOUNDED PRECEDING) "
+            "AS running FROM answers) WHERE running - size < ?)",
+            (excess,),
+        )
+
+    def stats(self) -> tuple[int, int]:
+        """Entries and bytes counted."""
+        with self._lock:
+            count = self._db.execute("SELECT count(*) FROM answers").fetchone()[0]
+            return int(count), self._total()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on error): the write lock is taken at
+    the start, so two processes never deadlock upgrading a read to a write."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        if kind is None:
+            self._db.execute("COMMIT")
+        else:
+            self._db.execute("ROLLBACK")
+
+
+class ResultsCache:
+    """The pipeline's disk cache: the rule, the key, and the store off the event loop."""
+
+    def __init__(self, store: AnswerStore) -> None:
+        self.store = store
+        self._off = False
+        self._pending: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def open(cls, config: CacheConfig, env: Mapping[str, str] | None = None) -> ResultsCache | None:
+        """The user's cache, or None when ``max_disk_bytes`` is 0 or it cannot be opened
+        (said once in the log)."""
+        if config.max_disk_bytes <= 0:
+            return None
+        path = paths.cache_home(env) / "localroute" / FILE_NAME
+        try:
+            try:
+                return cls(AnswerStore(path, max_bytes=config.max_disk_bytes))
+            except sqlite3.DatabaseError as exc:
+                if "not a database" not in str(exc) and "malformed" not in str(exc):
+                    raise
+                # A damaged cache is only a cache: start it afresh, once.
+                log.warning("the answer cache %s was damaged (%s); starting it afresh", path, exc)
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{path}{suffix}").unlink(missing_ok=True)
+                return cls(AnswerStore(path, max_bytes=config.max_disk_bytes))
+        except (OSError, sqlite3.Error) as exc:
+            log.warning("answers are not cached on disk: cannot open %s: %s", path, exc)
+            return None
+
+    @property
+    def enabled(self) -> bool:
+        return not self._off
+
+    def _failed(self, exc: Exception) -> None:
+        if not self._off:
+            log.warning("answers are no longer cached on disk (%s): %s", self.store.path, exc)
+        self._off = True
+
+    async def lookup(
+        self, request: TaskRequest, prompt: Prompt, decision: RouteDecision
+    ) -> TaskOutcome | None:
+        """A stored answer for this request from one of its candidates, first in route
+        order; None when there is none or the request may not be answered from disk."""
+        if self._off:
+            return None
+        keyed = [
+            (key, c)
+            for c in decision.candidates
+            if may_answer(request, c) and (key := answer_key(request, prompt, c)) is not None
+        ]
+        if not keyed:
+            return None
+        try:
+            found = await asyncio.to_thread(self.store.get_first, [key for key, _ in keyed])
+        except sqlite3.Error as exc:
+            self._failed(exc)
+            return None
+        if found is None:
+            return None
+        key, value = found
+        candidate = next(c for k, c in keyed if k == key)
+        try:
+            outcome = decode(value)
+        except (ValueError, KeyError, TypeError):
+            await self._forget(key)
+            return None
+        if (outcome.backend, outcome.model, outcome.locality) != (
+            candidate.backend,
+            candidate.model,
+            candidate.locality,
+        ):
+            return None
+        return outcome
+
+    async def remember(
+        self, request: TaskRequest, prompt: Prompt, candidate: Candidate, outcome: TaskOutcome
+    ) -> None:
+        """Store a fresh answer where the rule allows it, in the background: the request
+        does not wait for the disk (an interrupt right after an answer keeps it in the
+        report); :meth:`aclose` waits for what is pending."""
+        if self._off or outcome.cached or not may_store(request, candidate, outcome):
+            return
+        key = answer_key(request, prompt, candidate)
+        if key is None:
+            return
+        value = encode(outcome)
+        task = asyncio.get_running_loop().create_task(self._put(key, value))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _put(self, key: str, value: str) -> None:
+        try:
+            await asyncio.to_thread(self.store.put, key, value)
+        except sqlite3.Error as exc:
+            self._failed(exc)
+
+    async def _forget(self, key: str) -> None:
+        try:
+            await asyncio.to_thread(self.store.delete, key)
+        except sqlite3.Error as exc:
+            self._failed(exc)
+
+    async def flush(self, timeout_s: float = 10.0) -> None:
+        """Wait for the writes under way (they are short)."""
+        if self._pending:
+            await asyncio.wait(set(self._pending), timeout=timeout_s)
+
+    async def aclose(self) -> None:
+        """Finish the writes under way, then close the file."""
+        self._off = True
+        await self.flush()
+        try:
+            await asyncio.to_thread(self.store.close)
+        except sqlite3.Error:
+            pass
