@@ -10,8 +10,8 @@ own, from `wait4`):
 - three backends (no disk cache): the route lists three fakes, each taking up to
   `--per-backend` requests at once with no queue, so requests spill over to the next;
 - `--changed-since HEAD` on the same tree as a git repository with 100 files edited;
-- Ctrl-C two seconds into a run against a slower fake: time to exit, exit status, and
-  whether the partial SARIF in `--output` is whole.
+- Ctrl-C in the middle of a run against a slower fake (once about 1,000 requests were
+  made): time to exit, exit status, and whether the partial SARIF in `--output` is whole.
 
 `--store` adds a micro-benchmark of the two designs considered for the disk cache: one
 SQLite file in WAL mode (the one used) and one file per answer written with a rename.
@@ -32,6 +32,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,7 +121,7 @@ def config_text(urls: list[str], *, disk: bool, per_backend: int) -> str:
 
 
 def run_cli(
-    work: Path, config: str, args: list[str], *, interrupt_after: float | None = None
+    work: Path, config: str, args: list[str], *, interrupt_when: Callable[[], bool] | None = None
 ) -> tuple[float, float, int, str, float | None]:
     """Wall seconds, peak RSS (MiB), exit status, stderr, seconds from SIGINT to exit."""
     (work / "config.toml").write_text(config)
@@ -142,14 +143,17 @@ def run_cli(
             stderr=err,
         )
         to_exit = None
-        if interrupt_after is not None:
-            time.sleep(interrupt_after)
+        signalled = None
+        if interrupt_when is not None:
+            give_up = time.monotonic() + 120
+            while not interrupt_when() and time.monotonic() < give_up:
+                time.sleep(0.02)
             process.send_signal(signal.SIGINT)
             signalled = time.perf_counter()
         _, status, usage = os.wait4(process.pid, 0)
         ended = time.perf_counter()
         process.returncode = os.waitstatus_to_exitcode(status)
-        if interrupt_after is not None:
+        if signalled is not None:
             to_exit = ended - signalled
     return (
         ended - began,
@@ -237,13 +241,22 @@ def scale_table(n: int, jobs: int, per_backend: int) -> list[Row]:
             Row("--changed-since HEAD, 100 edited", len(edited), wall, rss, sent, code, "hunks")
         )
 
-        # Ctrl-C two seconds into a run against a backend that takes 50 ms an answer.
+        # Ctrl-C once 1,000 requests were made (the audit log has a line for each).
+        audit = work / "state" / "localroute" / "audit.jsonl"
+        audit.unlink(missing_ok=True)
+
+        def busy() -> bool:
+            try:
+                return audit.stat().st_size > 1000 * 400  # lines of about 400 bytes
+            except OSError:
+                return False
+
         fake = Fake(latency=0.05)
         try:
             config = config_text([fake.url], disk=False, per_backend=jobs)
             sarif.unlink(missing_ok=True)
             wall, rss, code, _, to_exit = run_cli(
-                work, config, [*common, "--refresh"], interrupt_after=2.0
+                work, config, [*common, "--refresh"], interrupt_when=busy
             )
         finally:
             sent = fake.stop()
@@ -255,7 +268,7 @@ def scale_table(n: int, jobs: int, per_backend: int) -> list[Row]:
         assert to_exit is not None
         rows.append(
             Row(
-                "Ctrl-C after 2 s (50 ms backend)",
+                "Ctrl-C mid-run (50 ms backend)",
                 results,
                 wall,
                 rss,
@@ -271,7 +284,7 @@ def store_table(n: int) -> None:
     """Puts and gets of `n` answers: SQLite (WAL) against one file per answer."""
     import hashlib
 
-    from localroute.results_cache import AnswerStore
+    from localroute.results_store import AnswerStore
 
     value = json.dumps(json.loads(ANSWER) | {"reason": "not private", "backend": "a"}) * 2
     keys = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(n)]

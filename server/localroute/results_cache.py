@@ -15,7 +15,8 @@ candidates in route order and returns the first answer found.
 **What is stored, and when** (the rule):
 
 - only the answer — findings or markdown, with the route entry, reason and line span —
-  never the prompt, the code or the file's path (the key is a digest);
+  never the prompt (the key is a digest of it): code or a path is in an entry only where
+  the model's answer quotes it;
 - answers are redacted (:func:`localroute.privacy.redact.redact`) before they are stored,
   as the pipeline already does before it shows them, so no credential a model quoted is
   written;
@@ -27,14 +28,8 @@ candidates in route order and returns the first answer found.
 - a lookup returns an entry only for a candidate of the request's own decision (so a
   private or bulk request never gets a cloud answer) whose locality still matches.
 
-**Bounded and shared.** Entries carry their size; the total is kept in the database by
-triggers and, past ``[cache] max_disk_bytes``, least recently used entries are deleted
-(use is refreshed at most hourly, so a run that only reads writes nothing). SQLite in WAL
-mode makes writers from several processes safe: each write is one short ``BEGIN
-IMMEDIATE`` transaction, readers are never blocked. It was chosen over one file per
-answer (atomic rename) because eviction by use and size is one indexed query instead of a
-directory scan, a crash mid-write leaves nothing half-written, and 10,000 answers are one
-file, not 10,000 (see ``bench/scale.py --store``). The directory is private to the user
+**Bounded and shared**: see :mod:`localroute.results_store` (SQLite in WAL mode, least
+recently used out past ``[cache] max_disk_bytes``). The directory is private to the user
 (0700, the database 0600).
 
 A cache that cannot be opened or read (a full disk, a corrupt file, a file system without
@@ -44,13 +39,11 @@ locking) is turned off for the process with one warning; a review never fails fo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
-import os
 import sqlite3
-import threading
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -61,6 +54,7 @@ from localroute.config.locality import effective_locality
 from localroute.config.models import BackendConfig, CacheConfig
 from localroute.privacy.redact import redact
 from localroute.requests import TaskOutcome, TaskRequest
+from localroute.results_store import AnswerStore
 from localroute.routing.router import Candidate, RouteDecision
 from localroute.tasks.findings import SEVERITIES, Finding, Prompt, Severity
 
@@ -72,15 +66,6 @@ FORMAT = 1
 FILE_NAME = "answers.sqlite3"
 
 PRIVATE_LOCALITIES = frozenset({"local", "private-network"})
-
-TOUCH_AFTER_S = 3600.0
-"""A hit refreshes an entry's last use only when it is older than this."""
-
-EVICT_TO = 0.9
-"""Eviction goes down to this share of the bound, so it does not run at every write."""
-
-ENTRY_OVERHEAD = 64
-"""Bytes counted per entry besides key and value (row and index overhead)."""
 
 NOT_ANSWER_SETTINGS = frozenset(
     {
@@ -103,28 +88,6 @@ NOT_ANSWER_SETTINGS = frozenset(
 )
 """Backend keys that change how or whether a request is sent, never what is answered.
 Every other key — also one added later — is part of the key (a safe default)."""
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS answers (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    used REAL NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS answers_by_use ON answers (used);
-CREATE TABLE IF NOT EXISTS totals (id INTEGER PRIMARY KEY CHECK (id = 0), bytes INTEGER NOT NULL);
-INSERT OR IGNORE INTO totals VALUES (0, 0);
-CREATE TRIGGER IF NOT EXISTS answers_added AFTER INSERT ON answers BEGIN
-    UPDATE totals SET bytes = bytes + new.size WHERE id = 0;
-END;
-CREATE TRIGGER IF NOT EXISTS answers_removed AFTER DELETE ON answers BEGIN
-    UPDATE totals SET bytes = bytes - old.size WHERE id = 0;
-END;
-CREATE TRIGGER IF NOT EXISTS answers_resized AFTER UPDATE OF size ON answers BEGIN
-    UPDATE totals SET bytes = bytes - old.size + new.size WHERE id = 0;
-END;
-"""
-
 
 # -- the rule and the key (pure) ----------------------------------------------------------
 
@@ -248,125 +211,6 @@ def _severity(value: object) -> Severity:
     raise ValueError(f"unknown severity {value!r}")
 
 
-# -- the store ----------------------------------------------------------------------------
-
-
-class AnswerStore:
-    """The SQLite file: get and put by key, bounded in bytes. Blocking; thread-safe."""
-
-    def __init__(self, path: Path, *, max_bytes: int, busy_timeout_s: float = 5.0) -> None:
-        self.path = path
-        self.max_bytes = max_bytes
-        self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # Created private before SQLite opens it; its -wal and -shm files take this mode.
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
-        self._db = sqlite3.connect(
-            path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
-        )
-        try:
-            self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-            # Freed pages go back to the file system after an eviction (new files only).
-            self._db.execute("PRAGMA auto_vacuum = INCREMENTAL")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            # executescript commits what is pending first: the transaction is in the script.
-            self._db.executescript(f"BEGIN IMMEDIATE;\n{_SCHEMA}\nCOMMIT;")
-        except BaseException:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            self._db.close()
-            raise
-
-    def _write(self) -> _Transaction:
-        return _Transaction(self._db)
-
-    def get_first(self, keys: Sequence[str]) -> tuple[str, str] | None:
-        """The first of ``keys`` (in order) that has an entry, and its value."""
-        if not keys:
-            return None
-        marks = ",".join("?" * len(keys))
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT key, value, used FROM answers WHERE key IN ({marks})", list(keys)
-            ).fetchall()
-            if not rows:
-                return None
-            found = {key: (value, used) for key, value, used in rows}
-            key = next(k for k in keys if k in found)
-            value, used = found[key]
-            now = time.time()
-            if now - used > TOUCH_AFTER_S:
-                with self._write():
-                    self._db.execute("UPDATE answers SET used = ? WHERE key = ?", (now, key))
-        return key, value
-
-    def put(self, key: str, value: str) -> None:
-        """Store ``value`` under ``key``; evict the least recently used past the bound."""
-        size = len(key) + len(value.encode("utf-8")) + ENTRY_OVERHEAD
-        if size > self.max_bytes:
-            return
-        with self._lock:
-            with self._write():
-                self._db.execute(
-                    "INSERT INTO answers (key, value, size, used) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
-                    "size = excluded.size, used = excluded.used",
-                    (key, value, size, time.time()),
-                )
-                total = self._total()
-                evicted = total > self.max_bytes
-                if evicted:
-                    self._evict(total)
-            if evicted:
-                self._db.execute("PRAGMA incremental_vacuum")
-
-    def delete(self, key: str) -> None:
-        with self._lock, self._write():
-            self._db.execute("DELETE FROM answers WHERE key = ?", (key,))
-
-    def _total(self) -> int:
-        row = self._db.execute("SELECT bytes FROM totals WHERE id = 0").fetchone()
-        return int(row[0]) if row else 0
-
-    def _evict(self, total: int) -> None:
-        """Delete the least recently used entries that free ``total - target`` bytes."""
-        excess = total - int(self.max_bytes * EVICT_TO)
-        self._db.execute(
-            "DELETE FROM answers WHERE key IN (SELECT key FROM ("
-            "SELECT key, size, SUM(size) OVER (ORDER BY used, key ROWS UNBOUNDED PRECEDING) "
-            "AS running FROM answers) WHERE running - size < ?)",
-            (excess,),
-        )
-
-    def stats(self) -> tuple[int, int]:
-        """Entries and bytes counted."""
-        with self._lock:
-            count = self._db.execute("SELECT count(*) FROM answers").fetchone()[0]
-            return int(count), self._total()
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-
-class _Transaction:
-    """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on error): the write lock is taken at
-    the start, so two processes never deadlock upgrading a read to a write."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, kind: object, error: object, trace: object) -> None:
-        if kind is None:
-            self._db.execute("COMMIT")
-        else:
-            self._db.execute("ROLLBACK")
-
-
 class ResultsCache:
     """The pipeline's disk cache: the rule, the key, and the store off the event loop."""
 
@@ -479,7 +323,5 @@ class ResultsCache:
         """Finish the writes under way, then close the file."""
         self._off = True
         await self.flush()
-        try:
+        with contextlib.suppress(sqlite3.Error):
             await asyncio.to_thread(self.store.close)
-        except sqlite3.Error:
-            pass

@@ -8,11 +8,15 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from pygls.exceptions import JsonRpcException
 
@@ -321,3 +325,49 @@ def _run_lines(block: str) -> list[list[str]]:
     jobs = data.get("jobs", {}) if isinstance(data, dict) else {}
     runs = [s.get("run", "") for job in jobs.values() for s in job.get("steps", [])]
     return [[line for line in run.replace("\\\n", " ").splitlines()] for run in runs]
+
+
+def test_ctrl_c_while_git_answers_exits_130_with_an_empty_valid_report(
+    tmp_path: Path, repo: Path
+) -> None:
+    marker = tmp_path / "git-started"
+    bin_dir = tmp_path / "slow-bin"
+    bin_dir.mkdir()
+    slow_git = bin_dir / "git"
+    slow_git.write_text(f"#!/bin/sh\ntouch '{marker}'\nexec sleep 30\n")
+    slow_git.chmod(0o755)
+    output = tmp_path / "results.sarif"
+    with FakeOpenAI() as local:
+        (tmp_path / "config.toml").write_text(textwrap.dedent(local_config(local)))
+        process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "localroute", "review", "--changed-since", "HEAD"),
+                *("repo", "--format", "sarif", "--output", str(output)),
+            ],
+            cwd=tmp_path,
+            env={
+                **os.environ,
+                "PATH": f"{bin_dir}:{os.environ['PATH']}",
+                "LOCALROUTE_CONFIG": str(tmp_path / "config.toml"),
+                "XDG_STATE_HOME": str(tmp_path / "state"),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marker.exists(), "the CLI never ran git"
+        process.send_signal(signal.SIGINT)
+        began = time.monotonic()
+        _, err = process.communicate(timeout=10)
+        assert time.monotonic() - began < 2.0
+        assert process.returncode == 130, err
+        assert "interrupted before any file was reviewed" in err
+        assert local.chat_requests == []
+    sarif = json.loads(output.read_text())
+    schema = json.loads((ROOT / "tests" / "data" / "sarif-schema-2.1.0.json").read_text())
+    jsonschema.validate(sarif, schema)
+    (run,) = sarif["runs"]
+    assert run["results"] == [] and run["invocations"][0]["executionSuccessful"] is False

@@ -15,12 +15,9 @@ from localroute.bulk.changes import (
     REASON_SYMLINK,
     REASON_UNCHANGED,
     ChangesError,
-    LineRange,
     changed_since,
-    parse_hunks,
-    review_ranges,
-    unquote_path,
 )
+from localroute.bulk.hunks import LineRange, parse_hunks, review_ranges, unquote_path
 
 if shutil.which("git") is None:
     pytest.skip("git is not installed", allow_module_level=True)

@@ -22,14 +22,8 @@ from localroute.config.models import (
 from localroute.identity import identify_path
 from localroute.pipeline import Document, Pipeline, RequestRefused, TaskOutcome, TaskRequest
 from localroute.policy import PolicyStore
-from localroute.results_cache import (
-    FILE_NAME,
-    AnswerStore,
-    ResultsCache,
-    answer_key,
-    decode,
-    encode,
-)
+from localroute.results_cache import FILE_NAME, ResultsCache, answer_key, decode, encode
+from localroute.results_store import AnswerStore
 from localroute.routing.router import Candidate
 from localroute.tasks.findings import Finding
 from tests.fakes.openai_fake import FakeOpenAI
@@ -269,7 +263,7 @@ def test_the_stored_form_reads_back_and_bad_entries_are_refused() -> None:
 def test_the_bound_evicts_the_least_recently_used(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import localroute.results_cache as module
+    import localroute.results_store as module
 
     monkeypatch.setattr(module, "TOUCH_AFTER_S", 0.0)
     store = AnswerStore(tmp_path / "a.sqlite3", max_bytes=20_000)

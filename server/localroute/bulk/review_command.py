@@ -15,14 +15,16 @@ import os
 import signal
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from localroute import __version__
 from localroute.audit import audit_log_for
-from localroute.bulk.changes import ChangesError, LineRange, changed_since
+from localroute.bulk.changes import ChangesError, changed_since
 from localroute.bulk.files import expand_paths
+from localroute.bulk.hunks import LineRange
 from localroute.bulk.report import (
     Progress,
     backend_summary,
@@ -119,7 +121,8 @@ def _select(args: argparse.Namespace) -> _Selection | str:
     return _Selection(list(expansion.files), skipped, ranges, bulk=True)
 
 
-def run_review(args: argparse.Namespace, store: PolicyStore) -> int:
+def _prepare(args: argparse.Namespace, store: PolicyStore) -> tuple[_Selection, bool] | int:
+    """The files of the run and whether it may use cloud backends, or an exit status."""
     if args.context < 0:
         print("localroute: --context must not be negative", file=sys.stderr)
         return EXIT_USAGE
@@ -148,8 +151,22 @@ def run_review(args: argparse.Namespace, store: PolicyStore) -> int:
         print("localroute: --consent asks on a terminal; none is attached", file=sys.stderr)
         return EXIT_USAGE
     # Bulk work stays local unless asked; one named file follows its task's route.
-    allow_cloud = args.allow_cloud or (len(files) == 1 and not selection.bulk)
+    return selection, args.allow_cloud or (len(files) == 1 and not selection.bulk)
+
+
+def run_review(args: argparse.Namespace, store: PolicyStore) -> int:
     root = Path.cwd()
+    try:
+        prepared = _prepare(args, store)
+    except KeyboardInterrupt:
+        # Ctrl-C while the files are listed and checked: nothing was sent yet.
+        print("localroute: interrupted before any file was reviewed", file=sys.stderr)
+        _report(args, [], [], root, interrupted=True, code=EXIT_INTERRUPTED)
+        return EXIT_INTERRUPTED
+    if isinstance(prepared, int):
+        return prepared
+    selection, allow_cloud = prepared
+    files = selection.files
     results: list[FileResult] = []
     progress = Progress(len(files))
 
@@ -169,20 +186,7 @@ def run_review(args: argparse.Namespace, store: PolicyStore) -> int:
     )
     progress.clear()
     code = _exit_code(results, len(files), interrupted, args.fail_on)
-    if args.format == "sarif":
-        sarif = to_sarif(
-            results,
-            tool_version=__version__,
-            source_root=root,
-            skipped=[(relative(path, root), why) for path, why in selection.skipped],
-            interrupted=interrupted,
-            exit_code=code,
-        )
-        text = json.dumps(sarif, indent=2)
-        if args.output:
-            write_atomically(args.output, text + "\n")
-        else:
-            print(text)
+    _report(args, results, selection.skipped, root, interrupted=interrupted, code=code)
     print(summary(results, len(files), interrupted=interrupted), file=sys.stderr)
     backends = backend_summary(results)
     if backends is not None:
@@ -190,9 +194,48 @@ def run_review(args: argparse.Namespace, store: PolicyStore) -> int:
     return code
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: a reader (a CI
-    upload step) sees the old file or the whole new one, never half of it."""
+def _report(
+    args: argparse.Namespace,
+    results: list[FileResult],
+    skipped: Sequence[tuple[Path, str]],
+    root: Path,
+    *,
+    interrupted: bool,
+    code: int,
+) -> None:
+    """The SARIF report, to ``--output`` or stdout (other formats streamed already)."""
+    if args.format != "sarif":
+        return
+    sarif = to_sarif(
+        results,
+        tool_version=__version__,
+        source_root=root,
+        skipped=[(relative(path, root), why) for path, why in skipped],
+        interrupted=interrupted,
+        exit_code=code,
+    )
+    if not args.output:
+        _dump(sarif, sys.stdout)
+        return
+    # A file cannot block: a Ctrl-C now waits the moment it takes, so the report of what
+    # finished is always written whole.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        write_atomically(args.output, lambda out: _dump(sarif, out))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _dump(data: object, out: TextIO) -> None:
+    # Streamed: a report of thousands of files is never held as one string.
+    json.dump(data, out, indent=2)
+    out.write("\n")
+    out.flush()
+
+
+def write_atomically(path: Path, write: Callable[[TextIO], None]) -> None:
+    """Write a file through a temporary file and a rename: a reader (a CI upload step)
+    sees the old file or the whole new one, never half of it."""
     path = path.absolute()
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     umask = os.umask(0o022)
@@ -200,7 +243,7 @@ def write_atomically(path: Path, text: str) -> None:
     try:
         os.fchmod(handle, 0o666 & ~umask)  # as an ordinary new file, not mkstemp's 0600
         with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
+            write(out)
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):

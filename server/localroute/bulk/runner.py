@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from localroute.bulk.changes import LineRange
 from localroute.bulk.chunks import Chunk, merge_findings, split_for_window
+from localroute.bulk.hunks import LineRange
 from localroute.bulk.sarif import FileResult
 from localroute.identity import identify_path
 from localroute.pipeline import (
@@ -234,11 +234,13 @@ async def review_files(
     it, or mapped to None, is reviewed whole. Cancelling the caller cancels every request
     in flight (their connections close).
     """
-    slots = asyncio.Semaphore(max(1, jobs))
     results: list[FileResult] = []
+    # A fixed set of workers over one iterator, not a task per file: memory stays flat
+    # however many files there are.
+    pending = iter(files)
 
-    async def one(path: Path) -> None:
-        async with slots:
+    async def worker() -> None:
+        for path in pending:
             result = await review_file(
                 pipeline,
                 path,
@@ -248,15 +250,15 @@ async def review_files(
                 allow_cloud=allow_cloud,
                 ranges=None if ranges is None else ranges.get(path),
             )
-        results.append(result)
-        if on_result is not None:
-            on_result(result)
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
 
-    tasks = [asyncio.ensure_future(one(path)) for path in files]
+    workers = [asyncio.ensure_future(worker()) for _ in range(min(max(1, jobs), len(files)))]
     try:
-        await asyncio.gather(*tasks)
+        await asyncio.gather(*workers)
     finally:
-        for pending in tasks:
-            pending.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        for running in workers:
+            running.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
     return results

@@ -15,8 +15,9 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from localroute import contract
-from localroute.bulk.changes import ChangesError, LineRange, changed_since
+from localroute.bulk.changes import ChangesError, changed_since
 from localroute.bulk.files import expand_paths
+from localroute.bulk.hunks import LineRange
 from localroute.bulk.runner import relative
 from localroute.bulk.runner import review_files as run_bulk
 from localroute.bulk.sarif import FileResult
