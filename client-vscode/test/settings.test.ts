@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
+  bulkAllowCloud,
   configurationAnswer,
   didChangeConfigurationParams,
   type Inspected,
@@ -76,4 +77,13 @@ test('workspace/configuration: section localroute gets the split settings, other
     split,
   );
   assert.deepEqual(answer, [split, { tabSize: 4 }, null]);
+});
+
+test('bulk.allowCloud: only an explicit user-level true; a workspace cannot turn it on', () => {
+  const inspectWith = (value: Inspected) => (key: string) => (key === 'bulk.allowCloud' ? value : undefined);
+  assert.equal(bulkAllowCloud(inspectWith({ globalValue: true })), true);
+  assert.equal(bulkAllowCloud(inspectWith({ workspaceValue: true })), false);
+  assert.equal(bulkAllowCloud(inspectWith({ globalValue: false, workspaceValue: true })), false);
+  assert.equal(bulkAllowCloud(inspectWith({ globalValue: 'yes' })), false);
+  assert.equal(bulkAllowCloud(() => undefined), false);
 });

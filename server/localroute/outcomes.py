@@ -12,6 +12,7 @@ from localroute.privacy.redact import redact
 from localroute.requests import TaskOutcome, TaskRequest
 from localroute.routing.router import Candidate, RouteDecision
 from localroute.tasks.explain import explanation_markdown
+from localroute.tasks.findings import Prompt
 from localroute.tasks.review import parse_findings
 
 
@@ -22,6 +23,7 @@ def answer_outcome(
     result: ChatResult,
     span: tuple[int, int],
     attempts: Sequence[str],
+    prompt: Prompt | None = None,
 ) -> TaskOutcome:
     """The outcome of an answered request (findings for diagnostics tasks, else markdown)."""
     first, last = span
@@ -48,7 +50,7 @@ def answer_outcome(
                 message=redact(f.message),
                 suggestion=None if f.suggestion is None else redact(f.suggestion),
             )
-            for f in parse_findings(result.text, first_line=first, last_line=last)
+            for f in parse_findings(result.text, first_line=first, last_line=last, prompt=prompt)
         ]
         return replace(outcome, findings=tuple(findings))
     markdown = explanation_markdown(

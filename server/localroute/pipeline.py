@@ -49,7 +49,8 @@ from localroute.routing.router import (
 )
 from localroute.sending import BackendPool
 from localroute.tasks.findings import Prompt
-from localroute.tasks.prompts import build_prompt, estimate_tokens
+from localroute.tasks.guard import AnswerGuard
+from localroute.tasks.prompts import build_prompt, estimate_tokens, max_tokens_for
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +204,7 @@ class Pipeline:
             prompt_tokens = estimate_tokens(prompt)
         else:
             prompt_tokens = sum(len(line) + 8 for line in request.selected_lines()) // 3 + 200
-        needed = prompt_tokens + (task.max_tokens or DEFAULT_MAX_TOKENS)
+        needed = prompt_tokens + max_tokens_for(request.task, task)
         return fit_window(decision, needed, self.window)
 
     def window(self, candidate: Candidate) -> int | None:
@@ -249,7 +250,10 @@ class Pipeline:
             raise TaskError("consent is turned off (privacy.allow_consent = false)")
         try:
             return self.consents.redeem(
-                request.consent, content_hash=request.verdict.content_hash, task=request.task
+                request.consent,
+                content_hash=request.verdict.content_hash,
+                task=request.task,
+                span=(request.start_line, request.end_line),
             )
         except ConsentError as exc:
             raise TaskError(str(exc)) from exc
@@ -271,7 +275,7 @@ class Pipeline:
         if self._cache is not None and not request.refresh and consent is None:
             hit = self._cache.get(key)
             if hit is not None:
-                return replace(hit, cached=True)
+                return replace(hit, cached=True, sent_to=())
         if self.results is not None and not request.refresh and consent is None:
             stored = await self.results.lookup(request, prompt, decision)
             if stored is not None:
@@ -305,8 +309,14 @@ class Pipeline:
                     sent_to.append(candidate.backend)
                 attempts.append(f"{candidate.entry}: {exc.message}")
                 continue
-            outcome = answer_outcome(request, decision, candidate, result, (first, last), attempts)
-            outcome = replace(outcome, consented=consent is not None)
+            outcome = answer_outcome(
+                request, decision, candidate, result, (first, last), attempts, prompt
+            )
+            outcome = replace(
+                outcome,
+                consented=consent is not None,
+                sent_to=tuple(dict.fromkeys([*sent_to, candidate.backend])),
+            )
             if self._cache is not None and consent is None:
                 self._cache[key] = outcome
             if self.results is not None and consent is None:
@@ -351,14 +361,16 @@ class Pipeline:
             user=prompt.user,
             clearance=clearance,
             json_schema=prompt.json_schema,
-            max_tokens=task.max_tokens or DEFAULT_MAX_TOKENS,
+            max_tokens=max_tokens_for(request.task, task),
         )
         received = 0
+        guard = AnswerGuard(prompt, candidate.backend)
 
         def on_text(piece: str) -> None:
             nonlocal received
             received += len(piece)
             observer.received(received)
+            guard.feed(piece)  # raises DegenerateAnswer: the backend stops reading
 
         def record(outcome: str, began: float, sent: bool, result: ChatResult | None) -> None:
             self._audit(
@@ -374,7 +386,11 @@ class Pipeline:
             )
 
         return await self.pool.send(
-            chat_request, on_text=on_text, record=record, estimated_tokens=estimate_tokens(prompt)
+            chat_request,
+            on_text=on_text,
+            record=record,
+            estimated_tokens=estimate_tokens(prompt),
+            check=lambda result: guard.finish(result.text),
         )
 
     def _audit(
@@ -418,7 +434,10 @@ class Pipeline:
         if backend is None:
             return None
         return self.consents.offer(
-            content_hash=request.verdict.content_hash, task=request.task, backend=backend
+            content_hash=request.verdict.content_hash,
+            task=request.task,
+            backend=backend,
+            span=(request.start_line, request.end_line),
         )
 
     def _cache_key(

@@ -141,6 +141,9 @@ class TaskOutcome:
     markdown: str | None = None
     attempts: tuple[str, ...] = field(default_factory=tuple)
     consented: bool = False
+    sent_to: tuple[str, ...] = ()
+    """Backends that received the prompt this time: the one that answered, and any that
+    failed after receiving it (none for a cached answer)."""
 
 
 class TaskError(Exception):

@@ -92,6 +92,7 @@ class BackendPool:
         on_text: TextCallback,
         record: Record,
         estimated_tokens: int,
+        check: Callable[[ChatResult], None] | None = None,
     ) -> ChatResult:
         """One backend, waiting out busy answers; any other failure is recorded and raised,
         marking the backend down when it is unavailable."""
@@ -106,7 +107,7 @@ class BackendPool:
             began = time.monotonic()
             try:
                 async with asyncio.timeout_at(_loop_deadline(deadline)):
-                    result = await self._chat(request, on_text)
+                    result = await self._chat(request, on_text, check)
             except TimeoutError:
                 exc = BackendUnavailable(name, f"no answer within {budget_s:g} s (busy)")
                 record(f"unavailable: {exc.message}", began, True, None)
@@ -136,7 +137,12 @@ class BackendPool:
             return result
         raise AssertionError("unreachable")  # the loop returns or raises
 
-    async def _chat(self, request: ChatRequest, on_text: TextCallback) -> ChatResult:
+    async def _chat(
+        self,
+        request: ChatRequest,
+        on_text: TextCallback,
+        check: Callable[[ChatResult], None] | None,
+    ) -> ChatResult:
         name = request.clearance.backend
         backend = self.backend(name)
         limit = self._limits[name]
@@ -157,6 +163,8 @@ class BackendPool:
         try:
             started = time.monotonic()
             result = await backend.chat(request, on_text)
+            if check is not None:
+                check(result)  # an answer that is no answer fails like any other error
         finally:
             limit.release()
         self.health.mark_up(name, latency_ms=(time.monotonic() - started) * 1000)

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 
@@ -46,7 +47,7 @@ async def start_backend(pipeline: Pipeline, name: str, *, wait_s: float = 120.0)
     # collected, and a server started in the foreground must keep running.
     with tempfile.TemporaryFile() as errors:
         try:
-            process = subprocess.Popen(  # noqa: ASYNC220 (fork+exec only; never waited on)
+            process = subprocess.Popen(  # noqa: ASYNC220 (fork+exec only; reaped by a thread)
                 argv,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -56,6 +57,9 @@ async def start_backend(pipeline: Pipeline, name: str, *, wait_s: float = 120.0)
         except OSError as exc:
             raise StartError(f"cannot run {argv[0]!r}: {exc.strerror or exc}") from exc
         log.info("started %s for backend %s (pid %s)", argv[0], name, process.pid)
+        # A service started in the foreground is this process's child: reap it when it
+        # exits (a `stop_command` that waits for it to be gone would wait on a zombie).
+        threading.Thread(target=process.wait, name=f"reap-{name}", daemon=True).start()
         deadline = began + wait_s
         health = pipeline.health.health(name)
         while time.monotonic() < deadline:

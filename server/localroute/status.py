@@ -47,6 +47,18 @@ def route_report(pipeline: Pipeline, request: TaskRequest) -> contract.RouteResu
     }
 
 
+def _cli_details(pipeline: Pipeline, name: str, kind: str) -> contract.CliDetails:
+    """A command backend's executable and version, as its probe found them."""
+    if kind != "command":
+        return {"executable": None, "version": None}
+    backend = pipeline.backend(name)
+    backend = getattr(backend, "inner", backend)  # the privacy gate's wrapper
+    return {
+        "executable": getattr(backend, "executable", None),
+        "version": getattr(backend, "version", None),
+    }
+
+
 async def status_report(pipeline: Pipeline) -> contract.StatusResult:
     """Probe every backend now (bounded by each connect timeout) and report."""
     config = pipeline.config
@@ -75,6 +87,7 @@ async def status_report(pipeline: Pipeline) -> contract.StatusResult:
                 "models": list(healths[name].models),
                 "start_command": backend.start_command,
                 "stop_command": backend.stop_command,
+                **_cli_details(pipeline, name, backend.kind),
             }
         )
     tasks: dict[str, contract.TaskRoute] = {

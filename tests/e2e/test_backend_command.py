@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +60,12 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
         "PATH": os.pathsep.join([str(FAKES_BIN), str(python_dir), os.environ["PATH"]]),
         "FAKE_CLI_ANSWER_FILE": str(tmp_path / "answer.txt"),
         "FAKE_CLI_RECORD": str(tmp_path / "record.jsonl"),
+        "FAKE_CLI_RECORD_ENV": "PWD",
     }
+
+
+def removed(path: str) -> bool:
+    return not Path(path).exists()
 
 
 def set_answer(env: dict[str, str], text: str) -> None:
@@ -106,6 +113,14 @@ async def test_review_and_explain_through_opencode_json(
         status = await s.command("localroute.status", {})
         gemini = next(b for b in status["backends"] if b["name"] == "gemini")
         assert gemini["up"] is True
+        assert gemini["executable"] == str(STUB) and gemini["version"] == "0.0.1-fake"
+
+    # each run had an empty run directory of its own, never the workspace, with PWD to match
+    runs = records(cli_env)
+    assert len({r["cwd"] for r in runs}) == 2
+    for run in runs:
+        assert run["listing"] == [] and run["env"] == {"PWD": run["cwd"]}
+        assert not run["cwd"].startswith(str(s.workspace)) and removed(run["cwd"])
 
 
 async def test_command_backend_is_cloud_so_private_code_never_runs_it(
@@ -134,3 +149,49 @@ async def test_user_file_may_mark_the_command_local(
         assert s.diagnostics(uri)[0].data["backend"] == "gemini"
     (run,) = records(cli_env)
     assert "total = a / b" in run["stdin"]
+
+
+ERROR = "fake-opencode: cannot load its runtime (broken install)"
+
+
+async def test_installed_but_broken_cli_is_down_with_its_error(
+    start_session: Any, cli_env: dict[str, str]
+) -> None:
+    cli_env["FAKE_CLI_VERSION_EXIT"] = "1"
+    async with start_session(config(), env=cli_env) as s:
+        status = await s.command("localroute.status", {})
+        gemini = next(b for b in status["backends"] if b["name"] == "gemini")
+        assert gemini["up"] is False
+        assert gemini["detail"] == f"`fake-opencode --version` exited with code 1: {ERROR}"
+        assert gemini["executable"] == str(STUB) and gemini["version"] is None
+
+
+def test_status_in_the_shell_shows_the_cli_and_its_error(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "shell-config.toml"
+    path.write_text(textwrap.dedent(config()))
+    env = {**cli_env, "LOCALROUTE_CONFIG": str(path), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2] / "server")
+    shell = [sys.executable, "-m", "localroute", "status"]
+
+    def status(*args: str, broken: bool) -> str:
+        env["FAKE_CLI_VERSION_EXIT"] = "1" if broken else "0"
+        done = subprocess.run([*shell, *args], env=env, capture_output=True, text=True, timeout=60)
+        return done.stdout
+
+    text = status(broken=True)
+    line = next(line for line in text.splitlines() if line.startswith("gemini"))
+    assert " down " in line and str(STUB) in line
+    assert ERROR in text
+    (entry,) = [b for b in json.loads(status("--format", "json", broken=True))["backends"]
+                if b["name"] == "gemini"]  # fmt: skip
+    assert entry["up"] is False and ERROR in entry["detail"] and entry["version"] is None
+
+    text = status(broken=False)
+    line = next(line for line in text.splitlines() if line.startswith("gemini"))
+    assert " up " in line and str(STUB) in line
+    assert "version: 0.0.1-fake" in text
+    (entry,) = [b for b in json.loads(status("--format", "json", broken=False))["backends"]
+                if b["name"] == "gemini"]  # fmt: skip
+    assert entry["executable"] == str(STUB) and entry["version"] == "0.0.1-fake"

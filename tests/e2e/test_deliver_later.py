@@ -69,3 +69,42 @@ async def test_a_refusal_delivered_later_is_shown(start_session: Any) -> None:
             lambda: any("refused" in m.message or "no " in m.message for m in s.client.messages),
             timeout=15,
         )
+
+
+async def test_consent_is_asked_with_a_message_request_when_results_come_later(
+    start_session: Any,
+) -> None:
+    from lsprotocol import types
+
+    with FakeOpenAI() as cloud:
+        cloud.answer = '{"findings": []}'
+        config = (
+            '[backends.local]\nkind = "openai"\nurl = "http://127.0.0.1:9/v1"\n'
+            f'[backends.cloud]\nkind = "openai"\nurl = "{cloud.url}"\nlocality = "cloud"\n'
+            '[tasks.review]\nroute = ["local:coder", "cloud:big"]\n'
+        )
+        answers: list[str] = []
+        asked: list[types.ShowMessageRequestParams] = []
+        async with start_session(config, settings={"deliverResultsLater": True}) as s:
+
+            @s.client.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)
+            def on_request(params: types.ShowMessageRequestParams) -> types.MessageActionItem:
+                asked.append(params)
+                return types.MessageActionItem(title=answers.pop(0))
+
+            uri = s.open("secrets/keys.py", "X = 1\n")
+            answers.append("Do not send")
+            await s.command("localroute.review", {"uri": uri})
+            await s.wait_for(lambda: len(asked) == 1, timeout=15)
+            await asyncio.sleep(0.5)
+            assert cloud.chat_requests == []
+            titles = [a.title for a in asked[0].actions or []]
+            assert titles == ["Do not send", "Send to cloud anyway (this once)"]
+            assert "private" in asked[0].message
+
+            answers.append("Send to cloud anyway (this once)")
+            await s.command("localroute.review", {"uri": uri, "refresh": True})
+            await s.wait_for(lambda: len(cloud.chat_requests) == 1, timeout=15)
+            await s.wait_for(
+                lambda: any("0 finding(s)" in m.message for m in s.client.messages), timeout=5
+            )

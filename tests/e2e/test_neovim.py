@@ -1,10 +1,17 @@
 """Neovim end to end: a real headless Neovim with client-nvim/lua/localroute.lua, the real server
-over stdio, and a fake OpenAI-compatible backend on loopback.
+over stdio, and fake OpenAI-compatible backends on loopback.
 
-The Lua driver below runs inside Neovim: it opens a file, waits for the client to attach, lists
-code actions, reviews and explains lines 1-3 through the module's keymaps (visual selection),
-explains the file through Neovim's own code-action flow, asks for hover, provokes an error, and
-writes what it saw as JSON. The assertions are made here, on that JSON.
+The Lua drivers below run inside Neovim and write what they saw as JSON; the assertions are made
+here, on that JSON and on what the fakes received.
+
+- The first opens a file, waits for the client to attach, lists code actions, reviews and explains
+  lines 1-3 through the module's keymaps (visual selection), explains the file through Neovim's own
+  code-action flow, asks for hover, and provokes an error.
+- The second works a real git repository made in a temp dir: `:Localroute status` with a backend
+  that is down, `:LocalrouteReviewDir`, `:LocalrouteReviewChanged` (modified, staged and
+  untracked files; a deleted one skipped), `:Localroute stop local` (its stop_command writes a
+  marker and stops the local fake), then a review of a private file, refused, with consent asked
+  through a stubbed `vim.ui.select`: declined, given once, and asked again the next time.
 """
 
 from __future__ import annotations
@@ -16,8 +23,10 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +34,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.openai_fake import FakeOpenAI
+from tests.vscode.local_fake import CLOUD_FINDING, cloud_answer
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT = ROOT / "client-nvim"
@@ -237,7 +247,9 @@ def kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-def run_nvim(nvim: str, init: Path, env: dict[str, str], cwd: Path) -> tuple[int, str, list[int]]:
+def run_nvim(
+    nvim: str, init: Path, env: dict[str, str], cwd: Path, timeout_s: float = 90
+) -> tuple[int, str, list[int]]:
     """Runs Neovim in its own process group; returns its exit code, its output, and the
     processes of the group still alive a few seconds after it exited (then kills them)."""
     process = subprocess.Popen(
@@ -251,11 +263,11 @@ def run_nvim(nvim: str, init: Path, env: dict[str, str], cwd: Path) -> tuple[int
         start_new_session=True,
     )
     try:
-        stdout, stderr = process.communicate(timeout=90)
+        stdout, stderr = process.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         kill_group(process.pid)
         stdout, stderr = process.communicate()
-        pytest.fail(f"Neovim did not finish in 90 s\nstdout:\n{stdout}\nstderr:\n{stderr}")
+        pytest.fail(f"Neovim did not finish in {timeout_s} s\nstdout:\n{stdout}\nstderr:\n{stderr}")
     deadline = time.monotonic() + 5
     while group_members(process.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -344,3 +356,341 @@ def test_neovim_review_explain_hover(tmp_path: Path) -> None:
     assert len(reviews) == 1 and len(chat) == 3, chat
     assert all(body["model"] == "coder" for body in chat)
     assert "b may be zero" not in json.dumps(reviews[0])  # the prompt, not the answer
+
+
+BULK_DRIVER = r"""
+local env = vim.env
+local out = { messages = {}, prompts = {}, steps = {} }
+
+local function log(...)
+  io.stderr:write(table.concat(vim.tbl_map(tostring, { ... }), ' ') .. '\n')
+end
+
+vim.notify = function(message, level)
+  table.insert(out.messages, { message = message, level = level })
+  log('notify', level, message)
+end
+
+-- The consent prompt: what it asked, and the answer the test scripted (1 = do not, 2 = send).
+local answers = {}
+vim.ui.select = function(items, opts, on_choice)
+  local answer = table.remove(answers, 1)
+  table.insert(out.prompts,
+    { items = items, prompt = opts.prompt, kind = opts.kind, answer = answer })
+  log('ui.select', opts.prompt, vim.inspect(items), 'answer', tostring(answer))
+  vim.schedule(function() on_choice(answer and items[answer] or nil, answer) end)
+end
+
+vim.opt.runtimepath:prepend(env.LR_CLIENT)
+local lr = require('localroute')
+lr.setup({ cmd = vim.json.decode(env.LR_CMD) })
+
+local attached = nil
+vim.api.nvim_create_autocmd('LspAttach', {
+  callback = function(ev)
+    local client = vim.lsp.get_client_by_id(ev.data.client_id)
+    if client and client.name == 'localroute' then attached = client end
+  end,
+})
+
+local function wait(what, fn, ms)
+  local quit = false
+  vim.wait(ms or 30000, function()
+    for _, m in ipairs(out.messages) do
+      quit = quit or m.message:find('quit with exit code', 1, true) ~= nil
+    end
+    return quit or fn()
+  end, 20)
+  if quit or not fn() then
+    error((quit and 'the server quit while waiting for ' or 'timed out waiting for ') .. what)
+  end
+end
+
+--- The text of the first notification containing `needle` that came after message `after`.
+local function message_after(after, needle)
+  for i = after + 1, #out.messages do
+    if out.messages[i].message:find(needle, 1, true) then return out.messages[i].message end
+  end
+  return nil
+end
+
+local function await_message(needle, ms)
+  local mark = #out.messages
+  return function()
+    wait('a message with ' .. needle, function() return message_after(mark, needle) ~= nil end, ms)
+    return message_after(mark, needle)
+  end
+end
+
+--- Relative path → localroute diagnostic messages, over every buffer (loaded or not).
+local function diagnostics()
+  local found = {}
+  for _, d in ipairs(vim.diagnostic.get(nil)) do
+    if d.source == 'localroute' then
+      local full = vim.api.nvim_buf_get_name(d.bufnr)
+      local name = vim.fs.relpath(env.LR_WORKSPACE, full) or full
+      found[name] = found[name] or {}
+      table.insert(found[name], d.message)
+    end
+  end
+  return found
+end
+
+local function step(name, fn)
+  log('step', name)
+  out.steps[#out.steps + 1] = name
+  fn()
+end
+
+local function main()
+  vim.cmd.edit(vim.fn.fnameescape(env.LR_WORKSPACE .. '/calc.py'))
+  wait('the client to attach', function() return attached ~= nil end)
+
+  step('status with a backend down', function()
+    local done = await_message('localroute: status')
+    vim.cmd('Localroute status')
+    out.status = done()
+  end)
+
+  step('review dir', function()
+    local done = await_message('review pkg: reviewed')
+    vim.cmd('LocalrouteReviewDir pkg')
+    out.review_dir = done()
+    out.qflist = #vim.fn.getqflist()
+    out.after_dir = diagnostics()
+  end)
+
+  step('review changed', function()
+    out.changed_files = vim.tbl_map(function(p) return vim.fs.relpath(env.LR_WORKSPACE, p) end,
+      lr.changed_files(env.LR_WORKSPACE))
+    local done = await_message('changed file(s): reviewed')
+    vim.cmd('LocalrouteReviewChanged')
+    out.review_changed = done()
+    out.after_changed = diagnostics()
+  end)
+
+  step('stop local', function()
+    local done = await_message('local: ')
+    vim.cmd('Localroute stop local')
+    out.stop = done()
+    local status = await_message('localroute: status')
+    vim.cmd('Localroute status')
+    out.status_after_stop = status()
+  end)
+
+  step('consent', function()
+    vim.cmd.edit(vim.fn.fnameescape(env.LR_WORKSPACE .. '/secrets/db.py'))
+    local buf = vim.api.nvim_get_current_buf()
+    wait('the client to attach to db.py', function()
+      return #vim.lsp.get_clients({ bufnr = buf, name = 'localroute' }) > 0
+    end)
+    -- 1. declined: nothing is sent
+    answers = { 1 }
+    local declined = await_message('not sent to cloud')
+    lr.review()
+    out.declined = declined()
+    -- 2. given, this once: the review goes to the cloud backend
+    answers = { 2 }
+    local given = await_message('sent with your consent')
+    lr.review()
+    out.given = given()
+    out.db_diagnostics = diagnostics()['secrets/db.py']
+    -- 3. not remembered: the next review is refused and asks again
+    answers = { 1 }
+    local again = await_message('not sent to cloud')
+    lr.review()
+    out.asked_again = again()
+  end)
+end
+
+vim.api.nvim_create_autocmd('VimEnter', {
+  once = true,
+  nested = true,
+  callback = function()
+    local ok, err = xpcall(main, debug.traceback)
+    out.ok = ok
+    out.error = not ok and err or nil
+    vim.fn.writefile({ vim.json.encode(out) }, env.LR_RESULT)
+    vim.cmd('qa!')
+  end,
+})
+"""
+
+GIT = ["git", "-c", "user.name=localroute test", "-c", "user.email=test@localroute.invalid"]
+
+
+def marked(name: str) -> str:
+    """A small Python file the local fake recognises by its marker."""
+    return f"# marker: {name}\ndef {name}(a, b):\n    return a / b\n"
+
+
+def make_repository(workspace: Path) -> None:
+    """A git repository with one commit, then: a file modified, one staged, one untracked, one
+    deleted, one unchanged."""
+    files = {
+        "calc.py": SOURCE,
+        "pkg/a.py": marked("pkg_a"),
+        "pkg/b.py": marked("pkg_b"),
+        "changed/edited.py": marked("old_edited"),
+        "changed/staged.py": marked("old_staged"),
+        "changed/gone.py": marked("gone"),
+        "changed/same.py": marked("same"),
+        "secrets/db.py": 'def connect():\n    return open_session("db.internal")\n',
+    }
+    for name, text in files.items():
+        (workspace / name).parent.mkdir(parents=True, exist_ok=True)
+        (workspace / name).write_text(text)
+
+    def git(*args: str) -> None:
+        subprocess.run([*GIT, *args], cwd=workspace, check=True, capture_output=True, timeout=60)
+
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("commit", "-q", "-m", "first")
+    (workspace / "changed/edited.py").write_text(marked("edited"))
+    (workspace / "changed/staged.py").write_text(marked("staged"))
+    git("add", "changed/staged.py")
+    (workspace / "changed/new.py").write_text(marked("untracked"))
+    (workspace / "changed/gone.py").unlink()
+
+
+@pytest.fixture
+def local_fake(tmp_path: Path) -> Any:
+    """tests/vscode/local_fake.py in its own process, so that a stop_command can stop it."""
+    stats = tmp_path / "local-stats.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.vscode.local_fake", str(stats)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    url = process.stdout.readline().strip()
+    assert url.startswith("http://127.0.0.1:"), url
+    # Reaped as soon as it exits, so that a stop_command waiting for it to be gone sees it gone.
+    reaper = threading.Thread(target=process.wait, daemon=True)
+    reaper.start()
+    try:
+        yield {"url": url, "pid": process.pid, "stats": stats, "process": process}
+    finally:
+        kill_group(process.pid)
+        process.wait(timeout=10)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port  # closed again: connections are refused
+
+
+def test_neovim_status_down_bulk_changed_stop_consent(tmp_path: Path, local_fake: Any) -> None:
+    nvim = find_nvim()
+    if nvim is None:
+        pytest.skip("nvim is not installed")
+    if nvim_version(nvim) < (0, 11):
+        pytest.skip("the Neovim client needs Neovim 0.11+")
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    make_repository(workspace)
+    init = tmp_path / "init.lua"
+    init.write_text(BULK_DRIVER)
+    result_path = tmp_path / "result.json"
+    home = tmp_path / "home"
+    state = home / ".state"
+    stop_marker = tmp_path / "stopped.txt"
+
+    with FakeOpenAI() as cloud:
+        cloud.answer_fn = cloud_answer
+        config = tmp_path / "config.toml"
+        # like `systemctl stop`: returns once the service is gone
+        pid = local_fake["pid"]
+        stop = (
+            f"echo stopped >> '{stop_marker}'; kill {pid}; "
+            f"while kill -0 {pid} 2>/dev/null; do sleep 0.05; done"
+        )
+        config.write_text(
+            f'[backends.local]\nkind = "openai"\nurl = "{local_fake["url"]}"\n'
+            f"stop_command = {json.dumps(['sh', '-c', stop])}\n\n"
+            f'[backends.down]\nkind = "openai"\nurl = "http://127.0.0.1:{closed_port()}/v1"\n\n'
+            f'[backends.cloud]\nkind = "openai"\nurl = "{cloud.url}"\nlocality = "cloud"\n\n'
+            '[tasks.review]\nroute = ["local:coder", "down:coder", "cloud:gpt-cloud"]\n\n'
+            '[tasks.explain]\nroute = ["local:coder", "cloud:gpt-cloud"]\n\n'
+            '[privacy]\nglobs = ["secrets/**"]\n'
+        )
+        env = {
+            **os.environ,
+            "LOCALROUTE_CONFIG": str(config),
+            "XDG_CONFIG_HOME": str(home / ".config"),
+            "XDG_STATE_HOME": str(state),
+            "XDG_DATA_HOME": str(home / ".data"),
+            "XDG_CACHE_HOME": str(home / ".cache"),
+            "PYTHONPATH": str(ROOT / "server"),
+            "LR_CLIENT": str(CLIENT),
+            "LR_CMD": json.dumps([sys.executable, "-m", "localroute", "serve"]),
+            "LR_WORKSPACE": str(workspace),
+            "LR_RESULT": str(result_path),
+        }
+        code, output, left = run_nvim(nvim, init, env, workspace, timeout_s=180)
+        cloud_chats = [request.json for request in cloud.chat_requests]
+
+    context = f"exit code {code}\nNeovim output:\n{output}\n{server_stderr(state)}"
+    assert result_path.exists(), context
+    result = json.loads(result_path.read_text())
+    assert result["ok"], f"{result.get('error')}\n{context}"
+    assert left == [], f"processes still running after Neovim exited: {left}\n{context}"
+    local_stats = json.loads(local_fake["stats"].read_text())
+
+    # :Localroute status with a backend down (latency null) lists it, and does not throw
+    status = result["status"]
+    assert re.search(r"^down \(local\): down\b", status, re.M), status
+    assert re.search(r"^local \(local\): up \d+ ms", status, re.M), status
+
+    # :LocalrouteReviewDir pkg — every file of the folder reviewed, findings as diagnostics
+    assert "reviewed 2 of 2 file(s)" in result["review_dir"], result["review_dir"]
+    assert set(result["after_dir"]) == {"pkg/a.py", "pkg/b.py"}, result["after_dir"]
+    assert result["qflist"] == 2, result
+
+    # :LocalrouteReviewChanged — modified, staged and untracked; not the deleted or unchanged
+    assert sorted(result["changed_files"]) == [
+        "changed/edited.py",
+        "changed/new.py",
+        "changed/staged.py",
+    ], result["changed_files"]
+    assert "reviewed 3 of 3 file(s)" in result["review_changed"], result["review_changed"]
+    assert {"changed/edited.py", "changed/new.py", "changed/staged.py"} <= set(
+        result["after_changed"]
+    ), result["after_changed"]
+    markers = local_stats["markers"]
+    assert {k: markers.get(k) for k in ("pkg_a", "pkg_b", "edited", "staged", "untracked")} == {
+        "pkg_a": 1,
+        "pkg_b": 1,
+        "edited": 1,
+        "staged": 1,
+        "untracked": 1,
+    }, markers
+    assert not {"same", "gone", "old_edited", "old_staged"} & set(markers), markers
+
+    # :Localroute stop local ran the stop_command; status then says stopped
+    assert stop_marker.read_text().strip() == "stopped"
+    assert local_fake["process"].wait(timeout=10) is not None
+    assert "local: stopped" in result["stop"], result["stop"]
+    assert re.search(r"^local \(local\): stopped\b", result["status_after_stop"], re.M), result
+
+    # consent: asked three times with the same choice; declined sends nothing, yes sends once
+    prompts = result["prompts"]
+    assert len(prompts) == 3, prompts
+    for prompt in prompts:
+        assert prompt["items"] == ["Do not send", "Send to cloud anyway (this once)"], prompt
+        assert "secrets/db.py" in prompt["prompt"], prompt
+        assert "private" in prompt["prompt"], prompt
+    assert [p["answer"] for p in prompts] == [1, 2, 1]
+    assert "(sent with your consent)" in result["given"]
+    assert result["db_diagnostics"] == [CLOUD_FINDING], result["db_diagnostics"]
+    assert len(cloud_chats) == 1, cloud_chats  # the one consented request, nothing else
+    assert "open_session" in json.dumps(cloud_chats[0])

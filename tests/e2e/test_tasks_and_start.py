@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -189,3 +190,89 @@ def test_start_command_from_editor_settings_is_ignored(tmp_path: Path) -> None:
     )
     assert loaded.config.backends["local"].start_command is None
     assert any("start_command" in p.key and "user file only" in p.reason for p in loaded.problems)
+
+
+async def test_stop_command_frees_the_backend_and_the_route_says_so_before_sending(
+    start_session: Any, tmp_path: Path
+) -> None:
+    port = closed_port()
+    pidfile = tmp_path / "fake.pid"
+    start = (
+        f"echo $$ > {pidfile}; cd {ROOT}; "
+        f"exec {sys.executable} -m tests.fakes.openai_fake --port {port}"
+    )
+    # Like `systemctl stop`: returns once the service is gone.
+    stop = (
+        f"pid=$(cat {pidfile}); kill $pid; while kill -0 $pid 2>/dev/null; do sleep 0.05; done; "
+        f"echo stopped > {tmp_path / 'stopped'}"
+    )
+    with FakeOpenAI() as cloud:
+        config = (
+            backends(
+                f"http://127.0.0.1:{port}/v1",
+                cloud.url,
+                f"start_command = {json.dumps(['sh', '-c', start])}\n"
+                f"stop_command = {json.dumps(['sh', '-c', stop])}",
+            )
+            + '\n[tasks.review]\nroute = ["local:coder", "cloud:big"]\n'
+        )
+        try:
+            async with start_session(config) as s:
+                s: Session
+                uri = s.open("calc.py", SOURCE)
+                started = await s.command("localroute.startBackend", {"backend": "local"})
+                assert started["up"] is True
+                status = await s.command("localroute.status", {})
+                local = next(b for b in status["backends"] if b["name"] == "local")
+                assert local["state"] == "up" and local["stop_command"] is not None
+                titles = await s.action_titles(uri, 0, 1)
+                assert "Stop local models (local)" in titles
+                assert any(t.endswith("— coder @ local") for t in titles)
+
+                stopped = await s.command("localroute.stopBackend", {"backend": "local"})
+                assert stopped == {"backend": "local", "up": False, "detail": "stopped"}
+                assert (tmp_path / "stopped").exists()
+                # Down at once: the next route is known before anything is sent.
+                route = await s.command("localroute.route", {"uri": uri, "task": "review"})
+                assert route["predicted"]["backend"] == "cloud"
+                assert route["candidates"][0]["state"] == "down"
+                titles = await s.action_titles(uri, 0, 1)
+                assert "Start local models (local)" in titles
+                assert "Stop local models (local)" not in titles
+                status = await s.command("localroute.status", {})
+                local = next(b for b in status["backends"] if b["name"] == "local")
+                assert local["state"] == "stopped" and local["up"] is False
+                with pytest.raises(JsonRpcException) as no_command:
+                    await s.command("localroute.stopBackend", {"backend": "cloud"})
+                assert "no stop_command" in no_command.value.message
+        finally:
+            if pidfile.exists():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pidfile.read_text()), signal.SIGTERM)
+
+
+def test_localroute_stop_runs_the_stop_command_from_the_shell(tmp_path: Path) -> None:
+    marker = tmp_path / "stopped"
+    config = (
+        '[backends.local]\nkind = "openai"\nurl = "http://127.0.0.1:9/v1"\n'
+        f"stop_command = {json.dumps(['sh', '-c', f'touch {marker}'])}\n"
+    )
+    (tmp_path / "config.toml").write_text(config)
+    env = {**os.environ, "LOCALROUTE_CONFIG": str(tmp_path / "config.toml")}
+    done = subprocess.run(
+        [sys.executable, "-m", "localroute", "stop", "local"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "local stopped" and marker.exists()
+    missing = subprocess.run(
+        [sys.executable, "-m", "localroute", "stop", "nope"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode == 2 and "no backend named 'nope'" in missing.stderr

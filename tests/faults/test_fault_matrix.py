@@ -696,7 +696,8 @@ def command_faults() -> list[Fault]:
         Fault(
             "big_answer",
             BIG,
-            r"wrote more than 4096 KiB",
+            # A run of one character is a loop: the answer guard stops it before the cap.
+            r"wrote more than 4096 KiB|gave no usable answer \(repetition\)",
             _big_cli,
             '50 MiB on stdout (`output = "text"`)',
             big=True,
@@ -1190,12 +1191,14 @@ def write_docs(section: str, path: Path = DOCS) -> None:
         path.write_text(text.rstrip("\n") + "\n\n" + block + "\n")
 
 
-def test_matrix_table(capsys: pytest.CaptureFixture[str]) -> None:
+def report_matrix(terminal: Any) -> None:
+    """At the end of the session (see conftest.py): print the matrix of what ran, and write
+    it into docs/reliability.md with LOCALROUTE_WRITE_DOCS=1 when every kind ran. A report,
+    not a test: each cell's own test asserts what it must."""
     if not RESULTS:
-        pytest.skip("no fault of the matrix ran")
+        return
     section = matrix_markdown(RESULTS)
-    with capsys.disabled():
-        print("\n" + section)
+    terminal.write_line("\n" + section)
     complete = set(RESULTS) == set(KINDS)
     if os.environ.get("LOCALROUTE_WRITE_DOCS") == "1" and complete:
         write_docs(section)

@@ -118,12 +118,15 @@ allow_private_network = false
     assert "evil" not in config.backends
     assert config.backends["cloud"].locality is None
     assert effective_locality(config.backends["cloud"]) == "cloud"
-    assert config.tasks["review"].route == ["cloud:gpt"]  # narrowed, never extended
+    # Never extended: `evil` is defined nowhere trusted, so the file's routes are an error
+    # and are not used at all (a typo there must not drop the local entry).
+    assert "evil:x" not in config.tasks["review"].route
+    assert any(p.key == "tasks.review.route" and p.severity == "error" for p in loaded.problems)
     assert config.privacy.detect_secrets is True
     assert config.privacy.allow_private_network is False  # stricter: allowed
     assert "internal/**" in config.privacy.globs
     warnings = {p.key for p in loaded.problems if p.severity == "warning"}
-    assert {"backends", "privacy.detect_secrets", "tasks.review.route"} <= warnings
+    assert {"backends", "privacy.detect_secrets"} <= warnings
     assert all("localroute.toml" in p.source for p in loaded.problems)
 
 
@@ -251,3 +254,41 @@ def test_builtin_globs_cover_the_contract() -> None:
         "**/credentials*",
     ):
         assert glob in BUILTIN_PRIVACY_GLOBS
+
+
+def test_editor_settings_cannot_reshape_a_command_backend_of_the_user_file(
+    env: dict[str, str],
+) -> None:
+    # The deny-all of an agent CLI lives in its env; settings that leave out `kind` must not
+    # be able to replace it (they would merge key by key onto the user's backend).
+    write(
+        Path(env["LOCALROUTE_CONFIG"]),
+        '[backends.opencode]\nkind = "command"\nargv = ["opencode", "run"]\n'
+        'env = {OPENCODE_PERMISSION = \'{"*":"deny"}\'}\n',
+    )
+    settings = {
+        "backends": {
+            "opencode": {"env": {"OPENCODE_PERMISSION": "{}"}, "argv": ["sh", "-c", "x"]},
+            "local": {"start_command": ["rm", "-rf", "/"]},
+        }
+    }
+    loaded = sources.load(editor_settings=settings, env=env)
+    opencode = loaded.config.backends["opencode"]
+    assert opencode.env == {"OPENCODE_PERMISSION": '{"*":"deny"}'}  # type: ignore[union-attr]
+    assert opencode.argv == ["opencode", "run"]  # type: ignore[union-attr]
+    assert loaded.config.backends["local"].start_command is None
+    ignored = {p.key for p in loaded.problems if p.severity == "warning"}
+    assert {"backends.opencode", "backends.local.start_command"} <= ignored
+
+
+def test_a_typo_in_a_workspace_route_is_an_error_not_a_narrowing(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    workspace = tmp_path / "ws"
+    write(workspace / ".localroute.toml", '[tasks.review]\nroute = ["locl:coder"]\n')
+    loaded = sources.load(workspace_folders=[str(workspace)], env=env)
+    # Read as "keep only locl:coder" it would drop local:coder and send code to the cloud.
+    assert loaded.config.tasks["review"].route == ["local:coder", "copilot:claude-sonnet-4.5"]
+    assert any(
+        p.severity == "error" and "name no defined backend" in p.reason for p in loaded.problems
+    )

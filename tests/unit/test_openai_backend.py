@@ -16,6 +16,7 @@ from localroute.backends.base import (
     BackendRequestError,
     BackendUnavailable,
     ChatRequest,
+    ContextOverflow,
 )
 from localroute.backends.openai import OpenAIBackend
 from localroute.config.models import backend_config
@@ -38,6 +39,17 @@ SCHEMA: dict[str, Any] = {
     "properties": {"findings": {"type": "array"}},
     "required": ["findings"],
 }
+
+OPENAI_FORM = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "localroute",
+        "schema": {**SCHEMA, "additionalProperties": False},
+        "strict": True,
+    },
+}
+"""What the first structured-output form sends: OpenAI's strict mode, which is what makes
+OpenAI decode to the schema."""
 
 MakeBackend = Callable[..., OpenAIBackend]
 
@@ -154,10 +166,7 @@ async def test_structured_output_openai_form_first(
     result = await make_backend(fake.url).chat(request(SCHEMA))
     assert result.structured == "json_schema"
     [sent] = fake.chat_requests
-    assert sent.json["response_format"] == {
-        "type": "json_schema",
-        "json_schema": {"name": "localroute", "schema": SCHEMA},
-    }
+    assert sent.json["response_format"] == OPENAI_FORM
 
 
 async def test_structured_output_falls_back_like_llama_cpp_python_and_remembers(
@@ -173,7 +182,7 @@ async def test_structured_output_falls_back_like_llama_cpp_python_and_remembers(
     assert first.text == fake.answer == "".join(pieces)
     forms = [r.json["response_format"] for r in fake.chat_requests]
     assert forms == [
-        {"type": "json_schema", "json_schema": {"name": "localroute", "schema": SCHEMA}},
+        OPENAI_FORM,
         {"type": "json_object", "schema": SCHEMA},
     ]
 
@@ -198,7 +207,7 @@ async def test_structured_output_falls_back_down_to_none(
     assert result.structured == "none"
     sent = [r.json.get("response_format") for r in fake.chat_requests]
     assert sent == [
-        {"type": "json_schema", "json_schema": {"name": "localroute", "schema": SCHEMA}},
+        OPENAI_FORM,
         {"type": "json_object", "schema": SCHEMA},
         {"type": "json_object"},
         None,
@@ -232,7 +241,10 @@ EXPECTED: dict[str, tuple[type[BackendError], list[str]]] = {
     "llamaswap_object_not_ready": (U, ["[coder] process is not ready"]),
     "llamaswap_429": (U, ["rate limited", "Too many requests"]),
     "llamacpp_loading": (U, ["Loading model"]),
-    "llamacpp_exceed_context": (R, ["exceeds the available context size"]),
+    "llamacpp_exceed_context": (
+        ContextOverflow,
+        ["does not fit the model's context window", "exceeds the available context size"],
+    ),
     "llamacpp_auth": (R, [AUTH, "Invalid API Key"]),
     "openai_invalid_key": (R, [AUTH, "Incorrect API key provided"]),
     "openai_model_not_found": (R, [MODEL_MISSING, "does not exist"]),
@@ -323,7 +335,7 @@ async def test_recovers_after_an_error(fake: FakeOpenAI, make_backend: MakeBacke
         ({"code": 500, "message": "slot crashed", "type": "server_error"}, U, "HTTP 500"),
         (
             {"code": 400, "message": "context full", "type": "exceed_context_size_error"},
-            R,
+            ContextOverflow,
             "HTTP 400",
         ),
         ({"message": "upstream unavailable", "type": "api_error"}, U, "api_error"),
@@ -397,7 +409,15 @@ async def test_probe_llama_swap(fake: FakeOpenAI, make_backend: MakeBackend) -> 
     assert result.up and result.detail == "ok"
     assert result.models == ("qwen-coder", "coder", "gemma")
     assert result.latency_ms is not None and result.latency_ms > 0
-    assert [r.path for r in fake.requests] == ["/health", "/v1/models"]
+    # The window is asked of loaded models only (the fake's /running lists the first):
+    # an upstream request would load the other.
+    assert [r.path for r in fake.requests] == [
+        "/health",
+        "/v1/models",
+        "/props",
+        "/running",
+        "/upstream/qwen-coder/props",
+    ]
 
 
 async def test_probe_llama_cpp_ready(fake: FakeOpenAI, make_backend: MakeBackend) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -343,7 +344,8 @@ def test_unreadable_answers_become_one_info_finding(answer: str) -> None:
 
 
 def test_fallback_text_is_truncated() -> None:
-    answer = "word " * 1000
+    # Long but not a loop: a loop is no answer at all (see the tests on copied text).
+    answer = "word word " + " ".join(f"Note {i} is about line {i}." for i in range(400))
     [finding] = parse(answer)
     assert finding.severity == "info" and finding.line == finding.end_line == FIRST
     assert len(finding.message) <= MAX_FALLBACK_CHARS
@@ -368,4 +370,183 @@ def test_reversed_range_arguments_are_tolerated() -> None:
     answer = '{"findings": [{"line": 12, "severity": "info", "message": "m"}]}'
     assert parse_findings(answer, first_line=LAST, last_line=FIRST) == [
         Finding(11, 11, "info", "m")
+    ]
+
+
+# --- prompt: nothing to copy -----------------------------------------------------------
+
+
+def test_prompt_holds_no_template_placeholder() -> None:
+    prompt = build_review_prompt(
+        path_label="a.py", language="python", lines=["x = 1"], first_line=0
+    )
+    text = prompt.system + prompt.user
+    assert "<" not in text.replace("<=", "") and "optional fix" not in text
+    assert not re.search(r'"\s*:\s*"?<', text)
+
+
+def test_the_prompts_example_is_about_other_code() -> None:
+    code = ["def total(values):", "    return sum(values) / len(values)"]
+    prompt = build_review_prompt(path_label="m.py", language="python", lines=code, first_line=0)
+    [example] = [line for line in prompt.user.splitlines() if line.startswith('{"findings": [{')]
+    finding = json.loads(example)["findings"][0]
+    assert finding["line"] == 7 and "values" not in example
+    # The example itself, pasted back as an answer, is recognised as copied.
+    assert parse_findings(example, first_line=0, last_line=10, prompt=prompt) == []
+
+
+# --- parser: copied text is dropped ----------------------------------------------------
+
+PROMPT = build_review_prompt(
+    path_label="src/stats.py",
+    language="python",
+    lines=[f"line_{n} = values[{n}] / count" for n in range(FIRST, LAST + 1)],
+    first_line=FIRST,
+)
+
+
+def parse_for(answer: str) -> list[Finding]:
+    return parse_findings(answer, first_line=FIRST, last_line=LAST, prompt=PROMPT)
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["<short, concrete>", "<message>", "...", "…", "message", "TODO", "N/A", "  ", "{{message}}"],
+)
+def test_placeholder_messages_are_dropped(message: str) -> None:
+    answer = json.dumps(
+        {
+            "findings": [
+                {"line": 12, "severity": "error", "message": message},
+                {"line": 13, "severity": "warning", "message": "count may be zero."},
+            ]
+        }
+    )
+    assert parse(answer) == [Finding(12, 12, "warning", "count may be zero.")]
+
+
+def test_the_embedded_models_template_copy_shows_nothing() -> None:
+    # What the tiny embedded model answered to the prompt that showed a template.
+    answer = (
+        '{"findings": [{"line": 10, "end_line": 10, "severity": "error", '
+        '"message": "<short, concrete>", "suggestion": "<optional fix>"}]}'
+    )
+    assert parse(answer) == []
+    assert parse_for(answer) == []
+
+
+def test_a_slot_as_suggestion_drops_the_finding_and_nothing_drops_only_the_suggestion() -> None:
+    answer = json.dumps(
+        {
+            "findings": [
+                {
+                    "line": 12,
+                    "severity": "error",
+                    "message": "Divides by zero.",
+                    "suggestion": "<fix>",
+                },
+                {
+                    "line": 13,
+                    "severity": "error",
+                    "message": "count may be 0.",
+                    "suggestion": "n/a",
+                },
+            ]
+        }
+    )
+    assert parse(answer) == [Finding(12, 12, "error", "count may be 0.")]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "line_12 = values[12] / count",  # a line of the code
+        "12 | line_12 = values[12] / count",  # with its gutter
+        "Report each real problem in this code",  # the instructions
+        "The greeting is misspelled as Helo.",  # the worked example
+        "report each real problem in this code: a crash, a wrong result, a leak",
+    ],
+)
+def test_messages_copied_from_the_prompt_are_dropped(message: str) -> None:
+    answer = json.dumps({"findings": [{"line": 13, "severity": "error", "message": message}]})
+    assert parse_for(answer) == []
+    # Without the prompt nothing tells it from a message of the model's own.
+    assert len(parse(answer)) == 1
+
+
+def test_a_message_quoting_the_code_in_a_sentence_of_its_own_is_kept() -> None:
+    message = "`values[12] / count` divides by zero when count is 0."
+    answer = json.dumps({"findings": [{"line": 13, "severity": "error", "message": message}]})
+    assert parse_for(answer) == [Finding(12, 12, "error", message)]
+
+
+def test_a_suggestion_that_repeats_the_code_is_removed_and_the_example_fix_drops_the_finding() -> (
+    None
+):
+    same = {"line": 13, "severity": "error", "message": "count may be 0.",
+            "suggestion": "line_12 = values[12] / count"}  # fmt: skip
+    example = {"line": 14, "severity": "hint", "message": "Unclear name.",
+               "suggestion": 'print("Hello, " + name)'}  # fmt: skip
+    assert parse_for(json.dumps({"findings": [same, example]})) == [
+        Finding(12, 12, "error", "count may be 0.")
+    ]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "<short, concrete>",
+        "Report each real problem in this code: a crash, a wrong result, a leak, a security hole.",
+        "la " * 400,
+        "The function returns the value. " * 60,
+    ],
+    ids=["placeholder", "instructions", "loop", "sentence-loop"],
+)
+def test_free_text_that_is_no_answer_shows_nothing(answer: str) -> None:
+    assert parse_for(answer) == []
+
+
+def test_free_text_of_the_models_own_is_kept_and_marked_unstructured() -> None:
+    answer = "Line 12 divides by zero when count is 0."
+    [finding] = parse_for(answer)
+    assert finding == Finding(FIRST, FIRST, "info", answer) and finding.unstructured
+    [placed] = parse_for('{"findings": [{"line": 12, "message": "m!"}]}')
+    assert not placed.unstructured
+
+
+# --- parser: broken JSON -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "{'findings': [{'line': 12, 'end_line': 13, 'severity': 'error', "
+        "'message': 'Possible None dereference.', 'suggestion': 'Check for None first.'}, "
+        "{'line': 15, 'severity': 'hint', 'message': 'Name is unclear.'}]}",
+        '{findings: [{line: 12, end_line: 13, severity: "error", message: "Possible None '
+        'dereference.", suggestion: "Check for None first."} {line: 15, severity: "hint", '
+        'message: "Name is unclear."}]}',
+        '{"findings": [{"line": 12, "end_line": 13, "severity": "error", "message": '
+        '"Possible None dereference.", "suggestion": "Check for None first.",}, // the worst\n'
+        '{"line": 15, "severity": "hint", "message": "Name is unclear."}]}\nThat is all.',
+    ],
+    ids=["single-quotes", "bare-keys-missing-comma", "comment-and-prose"],
+)
+def test_broken_json_is_repaired(answer: str) -> None:
+    assert parse(answer) == WELL_FORMED_EXPECTED
+
+
+def test_short_texts_that_occur_in_the_prompt_are_not_copies() -> None:
+    # "x", "count" and "values" are in the prompt's code, but saying them is no copy.
+    answer = json.dumps(
+        {
+            "findings": [
+                {"line": 12, "severity": "error", "message": "count", "suggestion": "x"},
+                {"line": 13, "severity": "error", "message": "values may be empty"},
+            ]
+        }
+    )
+    assert parse_for(answer) == [
+        Finding(11, 11, "error", "count", "x"),
+        Finding(12, 12, "error", "values may be empty"),
     ]

@@ -2,8 +2,10 @@
 // tests/vscode/test_code_server.py, which starts code-server and the fakes and checks the
 // results this script writes (LR_RESULTS). A screenshot of each step goes to LR_ARTIFACTS.
 //
-// Protocol with the test: the line `@@stop-local` on stdout asks it to stop the local fake;
-// it answers with one line on stdin.
+// Protocol with the test: a line `@@ask NAME` on stdout asks the test something (e.g.
+// `cloud-count`: how many chat requests the cloud fake received); it answers with one line on
+// stdin. LR_SCENARIO picks the steps: `full` (default) or `bundled` (a clean profile whose
+// extension installs and starts its bundled server).
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -14,12 +16,21 @@ const require = createRequire(import.meta.url);
 const { chromium } = require(process.env.LR_PLAYWRIGHT);
 
 const ARTIFACTS = process.env.LR_ARTIFACTS;
+const SCENARIO = process.env.LR_SCENARIO ?? 'full';
 const results = { steps: [] };
 const save = () => writeFileSync(process.env.LR_RESULTS, JSON.stringify(results, null, 2));
 const log = (...args) => console.log(`[${new Date().toISOString().slice(11, 23)}]`, ...args);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const stdinLines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+
+/** Ask the test (see the protocol above); its one-line answer. */
+async function ask(name) {
+  console.log(`@@ask ${name}`);
+  const answer = await stdinLines.next();
+  log(`test says ${name} =`, answer.value);
+  return answer.value;
+}
 
 let page;
 let shotNumber = 0;
@@ -137,6 +148,53 @@ function progressToast(title) {
   return page.locator('.notifications-toasts .notification-toast', { hasText: `localroute: ${title}` });
 }
 
+/** The modal dialog (e.g. the consent question), once it shows. */
+async function dialog(timeoutMs = 60000) {
+  const box = page.locator('.monaco-dialog-box');
+  await box.waitFor({ state: 'visible', timeout: timeoutMs });
+  await sleep(300); // it animates in
+  return box;
+}
+
+async function clickDialogButton(box, label) {
+  await box.locator('.dialog-buttons .monaco-button', { hasText: label }).first().click();
+  await box.waitFor({ state: 'hidden', timeout: 10000 });
+}
+
+/** The Problems panel's text (opened if needed), its rows included. The list renders only
+ * the rows in view: `filter` (text or a glob such as `**\/pkg/**`) narrows it first. */
+async function problemsText(filter = '') {
+  const panel = page.locator('.markers-panel');
+  if (!(await panel.isVisible())) {
+    await page.keyboard.press('Control+Shift+M');
+    await panel.waitFor({ state: 'visible', timeout: 10000 });
+  }
+  const box = page.getByPlaceholder(/^Filter \(e\.g\./).first();
+  if ((await box.inputValue()) !== filter) {
+    await box.fill(filter);
+    await sleep(300);
+  }
+  const rows = await page.locator('.markers-panel .monaco-list-row').evaluateAll((els) =>
+    els.map((el) => `${el.getAttribute('aria-label') ?? ''} | ${el.innerText}`),
+  );
+  return `${await panel.innerText()}\n${rows.join('\n')}`;
+}
+
+async function explorerRow(name) {
+  const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: new RegExp(`^\\s*${name}\\s*$`) }).first();
+  await row.waitFor({ state: 'visible', timeout: 30000 });
+  return row;
+}
+
+/** Read a file the test names (a marker a stop_command writes), or '' while it is missing. */
+function readText(file) {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 async function notifications() {
   const toasts = page.locator('.notifications-toasts .notification-toast');
   return (await toasts.allInnerTexts()).join('\n');
@@ -172,19 +230,27 @@ async function main() {
     await step('open-file', async () => {
       await openFromExplorer('app.py');
       await page.locator('.editor-instance .view-lines', { hasText: 'def divide' }).waitFor({ timeout: 30000 });
+      if (SCENARIO === 'bundled') {
+        // first start: the extension installs its bundled server (pip), with a notification
+        const installing = progressToast('installing its language server');
+        await installing.waitFor({ state: 'visible', timeout: 30000 });
+        await sleep(500);
+        results.installing = { text: await installing.innerText() };
+        await shot('installing-bundled-server');
+      }
       // The route of the active file, once the server runs: the status item says where.
       const text = await until('the status item to name the route', async () => {
         const t = await languageStatusText();
         await closeHover();
         return /\blocal\b/.test(t) && !/not running|starting/.test(t) ? t : false;
-      }, 60000, 1000);
+      }, SCENARIO === 'bundled' ? 600000 : 60000, 1000);
       results.status = { text };
       await languageStatusText();
       await shot('status-local');
       await closeHover();
     });
 
-    await step('settings', async () => {
+    if (SCENARIO === 'full') await step('settings', async () => {
       // The server's warning about the workspace setting that would loosen privacy came at
       // start-up (its toast may be gone: Escape hides toasts): read the notification center.
       await runCommand('Notifications: Show Notifications');
@@ -238,6 +304,12 @@ async function main() {
       results.review = { problems: `${problems}\n${rows.join('\n')}`, notifications: await notifications() };
       await shot('review-problems');
     });
+
+    if (SCENARIO === 'bundled') {
+      results.ok = true;
+      save();
+      return;
+    }
 
     await step('explain', async () => {
       await clearNotifications();
@@ -297,23 +369,110 @@ async function main() {
       await shot('cancelled');
     });
 
-    await step('stop-local', async () => {
-      console.log('@@stop-local');
-      const answer = await stdinLines.next();
-      log('test says:', answer.value);
+    await step('review-folder', async () => {
+      await clearNotifications();
+      // The Explorer's context menu on the folder `pkg`
+      const row = await explorerRow('pkg');
+      await row.click({ button: 'right' });
+      const item = page.locator('.context-view .action-item', { hasText: 'localroute: Review Folder' }).first();
+      await item.waitFor({ state: 'visible', timeout: 10000 });
+      await shot('review-folder-menu');
+      await item.click();
+      const toast = progressToast('Review pkg');
+      await toast.waitFor({ state: 'visible', timeout: 30000 }).catch(() => undefined);
+      await shot('review-folder-progress');
+      const summary = await until('the folder review summary', async () => {
+        const text = await notifications();
+        return /reviewed \d+ of \d+ files/.test(text) ? text : false;
+      }, 90000);
+      const problems = await until('findings for every file of pkg', async () => {
+        const text = await problemsText('**/pkg/**');
+        return ['one.py', 'two.py', 'three.py'].every((f) => text.includes(f)) ? text : false;
+      }, 30000);
+      results.reviewFolder = { summary, problems, stats: localStats() };
+      await shot('review-folder-problems');
+      await problemsText('');
     });
 
-    await step('refused', async () => {
-      await openFromExplorer('secrets', 'db.py');
-      await page.locator('.editor-instance .view-lines', { hasText: 'def connect' }).waitFor({ timeout: 30000 });
+    await step('review-changed', async () => {
+      await clearNotifications();
+      await page.keyboard.press('Control+Shift+G');
+      const scm = page.locator('.scm-view:not(.scm-history-view)').first();
+      await scm.waitFor({ state: 'visible', timeout: 30000 });
+      // the Git extension has found the repository and its changes
+      await until('the Source Control view to list the changes', async () => /edited\.py/.test(await scm.innerText()), 60000);
+      const action = page.locator('.action-label[aria-label="localroute: Review Changed Files"]').first();
+      await page.locator('.pane-header, .composite.title').first().hover().catch(() => undefined);
+      await action.waitFor({ state: 'visible', timeout: 15000 });
+      await shot('review-changed-button');
+      await action.click();
+      const summary = await until('the changed-files review summary', async () => {
+        const text = await notifications();
+        return /reviewed \d+ of \d+ files/.test(text) ? text : false;
+      }, 90000);
+      const problems = await until('findings for the changed files', async () => {
+        const text = await problemsText('**/changed/**');
+        return ['edited.py', 'staged.py', 'new.py'].every((f) => text.includes(f)) ? text : false;
+      }, 30000);
+      results.reviewChanged = { summary, problems, stats: localStats() };
+      await shot('review-changed-problems');
+      await problemsText('');
+      await page.keyboard.press('Control+Shift+E');
+    });
+
+    await step('stop-models', async () => {
+      await clearNotifications();
+      await openFromExplorer('app.py');
+      await runCommand('localroute: Stop Local Models', { opensPicker: true });
+      const picker = page.locator('.quick-input-widget');
+      let seen = '';
+      const listed = await until('the backends that can be stopped', async () => {
+        const rows = await page.locator('.quick-input-widget .monaco-list-row').allInnerTexts();
+        seen = rows.join(' | ');
+        return rows.some((r) => r.startsWith('local')) && rows.some((r) => r.startsWith('spare')) ? seen : false;
+      }, 30000).catch((err) => {
+        throw new Error(`${err.message}; rows: ${seen}`);
+      });
+      await shot('stop-models-picker');
+      await page.locator('.quick-input-widget input').fill('local');
+      await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'local' }).first().waitFor();
+      await page.keyboard.press('Enter');
+      const marker = await until('the stop_command to run', () => readText(process.env.LR_STOP_MARKER).trim() || false, 30000, 100);
+      await runCommand('localroute: Show Status', { opensPicker: true });
+      const status = await until('Show Status to say stopped', async () => {
+        const t = (await picker.isVisible()) ? await picker.innerText() : '';
+        return /openai, local, stopped/.test(t) ? t : false;
+      }, 30000);
+      await shot('status-stopped');
+      await page.keyboard.press('Escape');
+      const item = await until('the status item to say stopped', async () => {
+        const t = await languageStatusText();
+        await closeHover();
+        return /local backend stopped/.test(t) ? t : false;
+      }, 30000, 1000);
+      results.stopModels = { listed, marker, spare: readText(process.env.LR_SPARE_MARKER), status, item };
+    });
+
+    /** Review Selection of the first two lines of the open file, up to the consent modal. */
+    async function reviewUntilAsked() {
       await selectLines(2);
       await runCommand('localroute: Review Selection');
+      const box = await dialog();
+      return { box, text: await box.innerText() };
+    }
+
+    await step('refused-declined', async () => {
+      await clearNotifications();
+      await openFromExplorer('secrets', 'db.py');
+      await page.locator('.editor-instance .view-lines', { hasText: 'def connect' }).waitFor({ timeout: 30000 });
+      const { box, text } = await reviewUntilAsked();
+      await shot('consent-modal');
+      await clickDialogButton(box, 'Cancel');
       const notification = await until('the refusal notification', async () => {
-        const text = await notifications();
-        return /private/i.test(text) ? text : false;
-      }, 60000);
+        const t = await notifications();
+        return /private/i.test(t) ? t : false;
+      }, 30000);
       await until('the progress notification to close', async () => (await progressToast('Review selection').count()) === 0, 15000);
-      // show the whole message: expand the toast
       const refusal = page.locator('.notifications-toasts .notification-toast', { hasText: 'refused' }).first();
       await refusal.hover();
       const expand = refusal.locator('.codicon-notifications-expand');
@@ -332,8 +491,54 @@ async function main() {
       }, 30000, 1000);
       await shot('status-refused');
       await closeHover();
-      results.refused = { notification, status };
+      results.refused = { modal: text, notification, status, cloudCount: Number(await ask('cloud-count')) };
     });
+
+    await step('consent-given', async () => {
+      const { box, text } = await reviewUntilAsked();
+      await clickDialogButton(box, 'anyway (this once)');
+      const problems = await until('the cloud finding in the Problems panel', async () => {
+        const t = await problemsText('**/secrets/**');
+        return t.includes('the cloud says') ? t : false;
+      }, 60000);
+      const notification = await until('the review message', async () => {
+        const t = await notifications();
+        return /@ cloud/.test(t) ? t : false;
+      }, 30000);
+      await shot('consent-given-problems');
+      await problemsText('');
+      results.consentGiven = { modal: text, problems, notification, cloudCount: Number(await ask('cloud-count')) };
+      await clearNotifications();
+    });
+
+    await step('consent-not-remembered', async () => {
+      const { box, text } = await reviewUntilAsked();
+      await shot('consent-asked-again');
+      await clickDialogButton(box, 'Cancel');
+      await until('the progress notification to close', async () => (await progressToast('Review selection').count()) === 0, 15000);
+      results.consentAgain = { modal: text, cloudCount: Number(await ask('cloud-count')) };
+      await clearNotifications();
+    });
+
+    await step('consent-from-code-action', async () => {
+      // The server's own code action ("Review file — …", a source action) asks the same way.
+      const editor = page.locator('.editor-instance .monaco-editor').first();
+      await editor.locator('.view-line').first().click();
+      await runCommand('Source Action...', { opensPicker: true });
+      const action = page.locator('.action-widget .monaco-list-row', { hasText: 'Review file' }).first();
+      await action.waitFor({ state: 'visible', timeout: 15000 });
+      const menu = await page.locator('.action-widget').first().innerText();
+      await shot('source-actions');
+      await action.click();
+      const box = await dialog();
+      const text = await box.innerText();
+      await shot('code-action-consent-modal');
+      await clickDialogButton(box, 'Cancel');
+      await sleep(1000);
+      results.codeAction = { menu, modal: text, cloudCount: Number(await ask('cloud-count')) };
+      await clearNotifications();
+    });
+
     await step('settings-change', async () => {
       // A setting changed while the server runs is sent to it (workspace/didChangeConfiguration).
       const file = path.join(process.env.LR_WORKSPACE, '.vscode', 'settings.json');

@@ -1,5 +1,7 @@
 /** The language client: finds the server, starts it, forwards settings, restarts. */
 
+import * as path from 'node:path';
+
 import * as vscode from 'vscode';
 import {
   DidChangeConfigurationNotification,
@@ -11,10 +13,22 @@ import {
   State,
 } from 'vscode-languageclient/node';
 
-import { pythonHasLocalroute, which } from './exec';
+import { type ArgsOf, errorText, isRequestFailed, type ResultOf } from './api';
+import { type BundleDeps, installBundle, locateBundle, serveArgv } from './bundled';
+import { withConsentPrompt } from './consent';
+import { type CommandName, EXPLAIN, REVIEW, START_BACKEND, STOP_BACKEND, type TaskArgs } from './contract';
+import { pythonHasLocalroute, runProgram, which } from './exec';
 import { onInterpreterChange, pythonExtensionInstalled, selectedInterpreter } from './python';
 import { describe, type Discovery, findServer } from './server';
 import { configurationAnswer, didChangeConfigurationParams, SERVER_KEYS, serverSettings, type ServerSettings } from './settings';
+
+/** What the client needs from the extension context. */
+export interface ExtensionPlace {
+  /** The extension's folder (holds `bundled/`). */
+  extensionPath: string;
+  /** Where the extension may keep files (the bundled server's environment). */
+  globalStorage: string;
+}
 
 export const CLIENT_ID = 'localroute';
 
@@ -27,7 +41,67 @@ function workspaceCwd(): string | undefined {
   return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
 }
 
-export async function discover(): Promise<Discovery> {
+/** Interpreters that may make the bundled server's environment: the Python extension's
+ * (trusted workspaces only: it may be the repository's own `.venv`), then python3 and python
+ * from PATH. */
+async function bundleInterpreters(): Promise<string[]> {
+  const found: string[] = [];
+  if (vscode.workspace.isTrusted && pythonExtensionInstalled()) {
+    const selected = await selectedInterpreter().catch(() => undefined);
+    if (selected !== undefined) {
+      found.push(selected);
+    }
+  }
+  for (const name of ['python3', 'python']) {
+    // PATH only, never relative to the workspace
+    const onPath = await which(name, process.env);
+    if (onPath !== undefined) {
+      found.push(onPath);
+    }
+  }
+  return [...new Set(found)];
+}
+
+export function bundleDeps(place: ExtensionPlace, output: vscode.LogOutputChannel): BundleDeps {
+  return {
+    bundleDir: path.join(place.extensionPath, 'bundled'),
+    storageDir: place.globalStorage,
+    interpreters: bundleInterpreters,
+    run: (argv, timeoutMs) => runProgram(argv, timeoutMs),
+    log: (line) => output.info(line),
+  };
+}
+
+/** The bundled server's argv, installing it first (with a progress notification) if needed. */
+async function bundledServer(
+  place: ExtensionPlace,
+  output: vscode.LogOutputChannel,
+): Promise<{ argv: string[] } | { absent: true } | { error: string }> {
+  const deps = bundleDeps(place, output);
+  const bundle = await locateBundle(deps);
+  if (bundle === undefined) {
+    return { absent: true };
+  }
+  if (bundle.ready) {
+    return { argv: serveArgv(bundle) };
+  }
+  output.info(`installing the bundled server ${path.basename(bundle.wheel)} into ${bundle.venv}`);
+  try {
+    const installed = await vscode.window.withProgress(
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: 'localroute: installing its language server (first start)',
+      },
+      (progress) => installBundle(deps, bundle, (step) => progress.report({ message: step })),
+    );
+    return { argv: serveArgv(installed) };
+  } catch (err) {
+    output.error(`the bundled server was not installed: ${errorText(err)}`);
+    return { error: errorText(err) };
+  }
+}
+
+export async function discover(place: ExtensionPlace, output: vscode.LogOutputChannel): Promise<Discovery> {
   const config = vscode.workspace.getConfiguration('localroute');
   return findServer({
     settingArgv: config.get<string[]>('server.path'),
@@ -36,7 +110,14 @@ export async function discover(): Promise<Discovery> {
     pythonInterpreter: selectedInterpreter,
     pythonHasLocalroute: (python) => pythonHasLocalroute(python),
     which: (program) => which(program, process.env, workspaceCwd()),
+    bundled: () => bundledServer(place, output),
   });
+}
+
+/** A task command from a code action (the light bulb): the same consent prompt as the
+ * palette's commands. */
+function isTaskCommand(command: string): command is typeof REVIEW | typeof EXPLAIN {
+  return command === REVIEW || command === EXPLAIN;
 }
 
 /** Owns one LanguageClient at a time; `restart()` finds the server again. */
@@ -48,10 +129,16 @@ export class LocalrouteClient implements vscode.Disposable {
   private readonly stateEmitter = new vscode.EventEmitter<void>();
   /** Fires when the server starts or stops. */
   readonly onDidChangeState = this.stateEmitter.event;
+  private readonly backendsEmitter = new vscode.EventEmitter<void>();
+  /** Fires after a backend was started or stopped from a code action. */
+  readonly onDidControlBackend = this.backendsEmitter.event;
   /** Why the server is not running, when it is not. */
   notRunning: string | undefined = 'starting';
 
-  constructor(readonly output: vscode.LogOutputChannel) {
+  constructor(
+    readonly output: vscode.LogOutputChannel,
+    private readonly place: ExtensionPlace,
+  ) {
     this.disposables.push(
       vscode.workspace.onDidChangeConfiguration((event) => this.configurationChanged(event)),
       vscode.workspace.onDidGrantWorkspaceTrust(() => {
@@ -59,6 +146,7 @@ export class LocalrouteClient implements vscode.Disposable {
         void this.restart();
       }),
       this.stateEmitter,
+      this.backendsEmitter,
     );
   }
 
@@ -66,8 +154,12 @@ export class LocalrouteClient implements vscode.Disposable {
     return this.client?.state === State.Running ? this.client : undefined;
   }
 
-  /** Run one of the server's commands (`localroute.review`, …) with one object argument. */
-  async execute<T>(command: string, argument: object, token?: vscode.CancellationToken): Promise<T> {
+  /** Run one of the server's commands (`localroute.review`, …) with its one object argument. */
+  async execute<C extends CommandName>(
+    command: C,
+    argument: ArgsOf<C>,
+    token?: vscode.CancellationToken,
+  ): Promise<ResultOf<C>> {
     const client = this.running;
     if (client === undefined) {
       throw new Error(`the language server is not running (${this.notRunning ?? 'stopped'})`);
@@ -76,7 +168,7 @@ export class LocalrouteClient implements vscode.Disposable {
       ExecuteCommandRequest.type,
       { command, arguments: [argument] },
       token,
-    )) as T;
+    )) as ResultOf<C>;
   }
 
   start(): Promise<void> {
@@ -87,7 +179,7 @@ export class LocalrouteClient implements vscode.Disposable {
   }
 
   private async doStart(): Promise<void> {
-    const discovery = await discover();
+    const discovery = await discover(this.place, this.output);
     for (const note of discovery.notes) {
       this.output.info(`server discovery: ${note}`);
     }
@@ -125,9 +217,36 @@ export class LocalrouteClient implements vscode.Disposable {
       // The server says what went wrong with window/showMessage; no second notification.
       revealOutputChannelOn: RevealOutputChannelOn.Never,
       diagnosticCollectionName: 'localroute',
-      // A function: every (re)start sends the settings of that moment.
-      initializationOptions: () => currentSettings(),
+      // A function: every (re)start sends the settings of that moment. This client waits for
+      // each command's answer (with progress and Cancel), and needs a refusal's error to
+      // offer consent: results are never to be delivered later.
+      initializationOptions: () => ({ ...currentSettings(), deliverResultsLater: false }),
       middleware: {
+        executeCommand: async (command, args, next) => {
+          if (command === START_BACKEND || command === STOP_BACKEND) {
+            // "Start/Stop local models (NAME)" from the light bulb: the status item follows
+            try {
+              return await next(command, args);
+            } finally {
+              this.backendsEmitter.fire();
+            }
+          }
+          const argument: unknown = args[0];
+          if (!isTaskCommand(command) || args.length !== 1 || typeof argument !== 'object' || argument === null) {
+            return next(command, args);
+          }
+          const task = command === REVIEW ? 'review' : 'explain';
+          try {
+            return await withConsentPrompt(task, argument as TaskArgs, (arg) => Promise.resolve(next(command, [arg])), this.output);
+          } catch (err) {
+            if (isRequestFailed(err)) {
+              // refused or failed: the server has said why (window/showMessage)
+              this.output.warn(`${command}: ${errorText(err)}`);
+              return undefined;
+            }
+            throw err;
+          }
+        },
         workspace: {
           configuration: async (params, token, next) => {
             const answered = await next(params, token);

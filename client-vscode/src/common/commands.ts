@@ -5,43 +5,28 @@ import * as path from 'node:path';
 
 import * as vscode from 'vscode';
 
+import { errorText, isAccepted, isCancelled, isRequestFailed } from './api';
 import type { LocalrouteClient } from './client';
-import { type BackendStatus, backendLine, type RouteResult, reviewMessage, type StatusResult } from './status';
+import { withConsentPrompt } from './consent';
+import {
+  type Accepted,
+  type BackendResult,
+  type BackendStatus,
+  EXPLAIN,
+  type ExplainResult,
+  REVIEW,
+  type ReviewResult,
+  ROUTE,
+  START_BACKEND,
+  STATUS,
+  STOP_BACKEND,
+  type TaskArgs,
+} from './contract';
+import { backendLine, backendState, controllable, reviewMessage } from './status';
 import type { RouteStatusItem } from './statusItem';
-
-/** JSON-RPC error codes the server answers with. */
-const REQUEST_FAILED = -32803;
-const REQUEST_CANCELLED = -32800;
 
 type Task = 'review' | 'explain';
 type Scope = 'selection' | 'file';
-
-interface ReviewResult {
-  backend: string;
-  model: string;
-  locality: string;
-  reason: string;
-  cached: boolean;
-  findings: number;
-}
-
-interface ExplainResult {
-  markdown: string;
-  backend: string;
-  model: string;
-  locality: string;
-  reason: string;
-  cached: boolean;
-}
-
-function errorCode(err: unknown): number | undefined {
-  const code = (err as { code?: unknown } | undefined)?.code;
-  return typeof code === 'number' ? code : undefined;
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 export function userConfigPath(env: NodeJS.ProcessEnv = process.env): string {
   if (env.LOCALROUTE_CONFIG) {
@@ -68,11 +53,17 @@ export class Commands {
         await this.lsp.restart();
         await this.status.refresh();
       }),
+      vscode.commands.registerCommand('localroute.startLocalModels', (backend?: string) =>
+        this.controlBackend('start', typeof backend === 'string' ? backend : undefined),
+      ),
+      vscode.commands.registerCommand('localroute.stopLocalModels', (backend?: string) =>
+        this.controlBackend('stop', typeof backend === 'string' ? backend : undefined),
+      ),
     ];
   }
 
   /** Review or explain the selection or the file, with a cancellable progress notification. */
-  async run(task: Task, scope: Scope): Promise<ReviewResult | ExplainResult | undefined> {
+  async run(task: Task, scope: Scope): Promise<ReviewResult | ExplainResult | Accepted | undefined> {
     const editor = vscode.window.activeTextEditor;
     if (editor === undefined) {
       void vscode.window.showInformationMessage('localroute: open a file first.');
@@ -108,6 +99,7 @@ export class Commands {
             end: { line: selection.end.line, character: selection.end.character },
           }
         : null;
+    const argument: TaskArgs = { uri, range };
     const title = `${task === 'review' ? 'Review' : 'Explain'} ${scope}`;
 
     const result = await vscode.window.withProgress(
@@ -116,20 +108,26 @@ export class Commands {
         // Where it will go, from cached availability (nothing is sent); the server's own
         // progress in the status bar names the backend it is asking.
         void this.lsp
-          .execute<RouteResult>('localroute.route', { uri, task })
+          .execute(ROUTE, { uri, task })
           .then((route) => {
             const p = route.predicted;
             progress.report({ message: p ? `asking ${p.model} @ ${p.backend} (${p.locality})…` : 'routing…' });
           })
           .catch(() => undefined);
         try {
-          return await this.lsp.execute<ReviewResult | ExplainResult>(`localroute.${task}`, { uri, range }, token);
+          // A privacy refusal that offers consent asks the user (a modal) before anything
+          // more is sent; see consent.ts.
+          return await withConsentPrompt<ReviewResult | ExplainResult | Accepted>(
+            task,
+            argument,
+            (arg) => (task === 'review' ? this.lsp.execute(REVIEW, arg, token) : this.lsp.execute(EXPLAIN, arg, token)),
+            this.lsp.output,
+          );
         } catch (err) {
-          const code = errorCode(err);
-          if (token.isCancellationRequested || code === REQUEST_CANCELLED) {
+          if (token.isCancellationRequested || isCancelled(err)) {
             this.lsp.output.info(`${title}: cancelled`);
             vscode.window.setStatusBarMessage(`localroute: ${title.toLowerCase()} cancelled`, 5000);
-          } else if (code === REQUEST_FAILED) {
+          } else if (isRequestFailed(err)) {
             // Refused or failed: the server has shown the reason with window/showMessage.
             this.lsp.output.warn(`${title}: ${errorText(err)}`);
           } else {
@@ -143,6 +141,10 @@ export class Commands {
     void this.status.refresh();
     if (result === undefined) {
       return undefined;
+    }
+    if (isAccepted(result)) {
+      this.lsp.output.info(`${title}: accepted; the result will arrive as ${result.delivery}`);
+      return result;
     }
     if (task === 'review') {
       const review = result as ReviewResult;
@@ -200,8 +202,9 @@ export class Commands {
     type Item = vscode.QuickPickItem & { action?: () => Promise<void> | void };
     const status = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Window, title: 'localroute: probing backends' },
-      () => this.lsp.execute<StatusResult>('localroute.status', {}),
+      () => this.lsp.execute(STATUS, {}),
     );
+    this.status.services(status.backends);
     await this.status.refresh();
     const items: Item[] = [];
     const last = this.status.last;
@@ -231,6 +234,12 @@ export class Commands {
       description: userConfigPath(),
       action: () => this.openUserConfig(),
     });
+    if (controllable(status.backends, 'start').length > 0) {
+      items.push({ label: '$(play) Start local models', action: async () => void (await this.controlBackend('start')) });
+    }
+    if (controllable(status.backends, 'stop').length > 0) {
+      items.push({ label: '$(debug-stop) Stop local models', action: async () => void (await this.controlBackend('stop')) });
+    }
     items.push({ label: '$(output) Show the log', action: () => this.lsp.output.show() });
     items.push({ label: '$(debug-restart) Restart the server', action: () => this.lsp.restart() });
     const picked = await vscode.window.showQuickPick(items, {
@@ -246,16 +255,67 @@ export class Commands {
       return undefined;
     }
     return async () => {
-      try {
-        await vscode.window.withProgress(
-          { location: vscode.ProgressLocation.Notification, title: `localroute: starting ${backend.name}`, cancellable: true },
-          (_progress, token) => this.lsp.execute('localroute.startBackend', { backend: backend.name }, token),
-        );
-      } catch (err) {
-        this.lsp.output.warn(`starting ${backend.name}: ${errorText(err)}`);
-      }
-      await this.status.refresh();
+      await this.controlBackend('start', backend.name);
     };
+  }
+
+  /**
+   * "Start Local Models" / "Stop Local Models": runs a backend's `start_command` or
+   * `stop_command` through the server. With no name given, the backends that have that
+   * command are listed; with one, it is used; with several, the user picks.
+   */
+  async controlBackend(action: 'start' | 'stop', name?: string): Promise<BackendResult | undefined> {
+    if (this.lsp.running === undefined) {
+      void vscode.window.showErrorMessage(
+        `localroute: the language server is not running (${this.lsp.notRunning ?? 'stopped'}).`,
+      );
+      return undefined;
+    }
+    let backend = name;
+    if (backend === undefined) {
+      const status = await this.lsp.execute(STATUS, {});
+      this.status.services(status.backends);
+      const candidates = controllable(status.backends, action);
+      const key = action === 'start' ? 'start_command' : 'stop_command';
+      if (candidates.length === 0) {
+        void vscode.window.showInformationMessage(
+          `localroute: no backend has a ${key}. Add one to a backend in your user config file ` +
+            '(e.g. `' + key + ' = ["systemctl", "--user", "' + action + '", "llama-swap"]`).',
+        );
+        return undefined;
+      }
+      if (candidates.length === 1) {
+        backend = candidates[0].name;
+      } else {
+        const picked = await vscode.window.showQuickPick(
+          candidates.map((b) => ({
+            label: b.name,
+            description: `${b.locality}, ${backendState(b)}`,
+            detail: (action === 'start' ? b.start_command : b.stop_command)?.join(' '),
+          })),
+          { title: `localroute: ${action === 'start' ? 'Start' : 'Stop'} Local Models`, placeHolder: 'Which backend?' },
+        );
+        if (picked === undefined) {
+          return undefined;
+        }
+        backend = picked.label;
+      }
+    }
+    const verb = action === 'start' ? 'starting' : 'stopping';
+    let result: BackendResult | undefined;
+    try {
+      result = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `localroute: ${verb} ${backend}`, cancellable: action === 'start' },
+        (_progress, token) =>
+          this.lsp.execute(action === 'start' ? START_BACKEND : STOP_BACKEND, { backend }, token),
+      );
+      this.lsp.output.info(`${verb} ${backend}: ${result.detail}`);
+    } catch (err) {
+      // The server has shown why (window/showMessage).
+      this.lsp.output.warn(`${verb} ${backend}: ${errorText(err)}`);
+    }
+    await this.status.refreshServices();
+    return result;
   }
 
   private async openUserConfig(): Promise<void> {

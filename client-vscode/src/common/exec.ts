@@ -2,7 +2,10 @@
 
 import { execFile } from 'node:child_process';
 import { constants, promises as fs } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+
+import type { RunResult } from './bundled';
 
 async function executable(file: string): Promise<boolean> {
   try {
@@ -46,7 +49,9 @@ export async function which(
     return undefined;
   }
   for (const dir of (env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) {
+    // A relative PATH entry (`.`, `bin`) would run a program of whatever folder is current,
+    // e.g. the workspace's: never.
+    if (!dir || !path.isAbsolute(dir)) {
       continue;
     }
     for (const ext of extensions) {
@@ -57,6 +62,34 @@ export async function which(
     }
   }
   return undefined;
+}
+
+/** Runs a program and collects its output; never throws (a start failure is `error`). */
+export function runProgram(
+  argv: string[],
+  timeoutMs: number,
+  env: NodeJS.ProcessEnv = process.env,
+  cwd: string = os.tmpdir(),
+): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const [program, ...args] = argv;
+    execFile(
+      program,
+      args,
+      // cwd: never the workspace (`python -m` imports from its current folder)
+      { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env, cwd, windowsHide: true },
+      (err, stdout, stderr) => {
+        const failed = err as (NodeJS.ErrnoException & { code?: unknown; killed?: boolean }) | null;
+        if (failed && typeof failed.code === 'string') {
+          // ENOENT, EACCES: the program did not start
+          resolve({ code: null, stdout: String(stdout), stderr: String(stderr), error: `cannot run ${program}: ${failed.code}` });
+          return;
+        }
+        const code = failed === null ? 0 : typeof failed.code === 'number' ? failed.code : null;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) + (failed?.killed ? `\n(stopped after ${timeoutMs / 1000} s)` : '') });
+      },
+    );
+  });
 }
 
 /** Whether `python -m localroute --version` succeeds within `timeoutMs`. */

@@ -2,16 +2,19 @@
  * Finding the language server, in this order:
  *
  * 1. the `localroute.server.path` setting (a whole argv) — not in an untrusted workspace;
- * 2. the interpreter chosen in the Python extension, as `python -m localroute serve`,
- *    when that extension is installed and the interpreter has localroute — not in an
- *    untrusted workspace either (the interpreter may be the repository's own `.venv`);
- * 3. `localroute serve` with `localroute` found on `PATH`.
+ * 2. the server bundled with the extension, in the environment the extension owns
+ *    (installed on first start, see bundled.ts);
+ * 3. when the extension has no bundled server or could not install it: the interpreter
+ *    chosen in the Python extension, as `python -m localroute serve`, when that extension is
+ *    installed and the interpreter has localroute — not in an untrusted workspace (the
+ *    interpreter may be the repository's own `.venv`);
+ * 4. `localroute serve` with `localroute` found on `PATH`.
  *
  * Pure: every effect (settings, the Python extension, the file system) comes in as a
  * dependency, so `node --test` checks the order and the messages.
  */
 
-export type ServerSource = 'setting' | 'python' | 'path';
+export type ServerSource = 'setting' | 'bundled' | 'python' | 'path';
 
 export interface ServerCommand {
   argv: string[];
@@ -31,6 +34,9 @@ export interface DiscoveryDeps {
   pythonHasLocalroute: (python: string) => Promise<boolean>;
   /** Resolve a program name on PATH, or check a path: the absolute path if executable. */
   which: (program: string) => Promise<string | undefined>;
+  /** The bundled server's argv (installing it first if needed); `absent` when the package
+   * ships none; an error message when it could not be installed. */
+  bundled: () => Promise<{ argv: string[] } | { absent: true } | { error: string }>;
 }
 
 export interface Discovery {
@@ -44,18 +50,21 @@ export interface Discovery {
   error?: string;
 }
 
-export const INSTALL_COMMAND = 'python3 -m pip install localroute';
-
-export const NOT_FOUND_MESSAGE =
-  'localroute: the language server was not found. Install it with ' +
-  `\`${INSTALL_COMMAND}\` (from a clone of the repository: \`pip install .\`), ` +
-  'select a Python interpreter that has it in the Python extension, ' +
-  'or set `localroute.server.path` to its command line, e.g. ' +
-  '["/path/to/python", "-m", "localroute", "serve"].';
+export function notFoundMessage(bundleError: string | undefined): string {
+  const why = bundleError
+    ? `the bundled server could not be installed: ${bundleError}`
+    : 'this build of the extension has no bundled server';
+  return (
+    `localroute: the language server was not found (${why}). ` +
+    'Set `localroute.server.path` to the command line of a server you installed, e.g. ' +
+    '["/path/to/python", "-m", "localroute", "serve"], then run "localroute: Restart Server".'
+  );
+}
 
 export function describe(command: ServerCommand): string {
   const from = {
     setting: 'the localroute.server.path setting',
+    bundled: 'the server bundled with the extension',
     python: "the Python extension's interpreter",
     path: 'PATH',
   }[command.source];
@@ -88,7 +97,21 @@ export async function findServer(deps: DiscoveryDeps): Promise<Discovery> {
     notes.push('localroute.server.path is not set.');
   }
 
-  // 2. the Python extension's interpreter
+  // 2. the bundled server
+  let bundleError: string | undefined;
+  const bundled = await deps.bundled();
+  if ('argv' in bundled) {
+    return { command: { argv: bundled.argv, source: 'bundled' }, notes, warnings };
+  }
+  if ('error' in bundled) {
+    bundleError = bundled.error;
+    notes.push(`The bundled server could not be installed: ${bundled.error}`);
+    warnings.push(`localroute: the bundled server could not be installed: ${bundled.error}`);
+  } else {
+    notes.push('This build of the extension has no bundled server.');
+  }
+
+  // 3. the Python extension's interpreter
   if (!deps.pythonExtensionInstalled) {
     notes.push('The Python extension is not installed.');
   } else if (!deps.trusted) {
@@ -113,11 +136,12 @@ export async function findServer(deps: DiscoveryDeps): Promise<Discovery> {
     }
   }
 
-  // 3. PATH
+  // 4. PATH
   const onPath = await deps.which('localroute');
   if (onPath !== undefined) {
     return { command: { argv: [onPath, 'serve'], source: 'path' }, notes, warnings };
   }
   notes.push('localroute is not on PATH.');
-  return { notes, warnings, error: NOT_FOUND_MESSAGE };
+  // The error says it all; the warning about the bundle would repeat it.
+  return { notes, warnings: warnings.filter((w) => !w.includes('bundled server')), error: notFoundMessage(bundleError) };
 }

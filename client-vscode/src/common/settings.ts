@@ -96,3 +96,15 @@ export function configurationAnswer(
 ): unknown[] {
   return items.map((item, i) => (item.section === 'localroute' ? settings : (answered[i] ?? null)));
 }
+
+/** The setting that lets bulk review (folders, changed files) use cloud backends. */
+export const BULK_ALLOW_CLOUD_KEY = 'bulk.allowCloud';
+
+/**
+ * Whether bulk review may use cloud backends: only the user's own (global) setting counts,
+ * and only an explicit `true`. A workspace value is never read: a repository must not be
+ * able to send all of its files to a cloud model.
+ */
+export function bulkAllowCloud(inspect: Inspect): boolean {
+  return inspect(BULK_ALLOW_CLOUD_KEY)?.globalValue === true;
+}

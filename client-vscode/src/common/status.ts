@@ -7,48 +7,20 @@
  * Pure: no runtime import of `vscode`.
  */
 
-export interface RoutePrediction {
-  backend: string;
-  model: string;
-  locality: string;
-}
+import type { BackendStatus, ReviewFilesResult, RouteCandidate, RouteResult } from './contract';
 
-export interface RouteCandidate {
-  backend: string;
-  model: string;
-  locality: string;
-  /** `up`, `down` or `unknown` (from the server's health cache) */
-  state?: string;
-}
+/** A route answer, or the part of one that is known (every field may be missing). */
+export type RouteView = Partial<Omit<RouteResult, 'candidates'>> & {
+  candidates?: ReadonlyArray<Pick<RouteCandidate, 'backend' | 'locality'> & Partial<RouteCandidate>>;
+};
 
-/** The result of `localroute.route {uri, task}` (the fields used here). */
-export interface RouteResult {
-  task?: string;
-  summary?: string;
-  private?: boolean;
-  reasons?: string[];
-  predicted?: RoutePrediction | null;
-  candidates?: RouteCandidate[];
-  reason?: string;
-}
+/** A backend of `localroute.status`, with only the fields the picker needs. */
+export type BackendView = Pick<BackendStatus, 'name' | 'kind' | 'locality' | 'up'> &
+  Partial<Omit<BackendStatus, 'name' | 'kind' | 'locality' | 'up'>>;
 
-export interface BackendStatus {
-  name: string;
-  kind: string;
-  locality: string;
-  up: boolean;
-  latency_ms?: number | null;
-  models?: string[];
-  detail?: string | null;
-  url?: string | null;
-  start_command?: string[] | null;
-}
-
-/** The result of `localroute.status {}`. */
-export interface StatusResult {
-  backends: BackendStatus[];
-  tasks?: Record<string, { route?: string[]; route_private?: string[] | null }>;
-}
+/** Service states the server knows from start/stop commands (`starting`, `stopped`), by
+ * backend name, from the last `localroute.status`. */
+export type ServiceStates = Readonly<Record<string, string>>;
 
 export type Severity = 'information' | 'warning' | 'error';
 
@@ -65,22 +37,29 @@ const ICONS: Record<string, string> = {
 };
 
 /** `local`, `private-network`, `cloud`, `refused: private`, or `no backend available`. */
-export function routeLabel(route: RouteResult): string {
+export function routeLabel(route: RouteView): string {
   if (route.predicted) {
     return route.predicted.locality;
   }
   return route.private ? 'refused: private' : 'no backend available';
 }
 
-/** Whether the route's local backend(s) are up, from the route's own candidates. */
-export function localBackendLabel(route: RouteResult): string | undefined {
+/** Whether the route's local backend(s) are up, from the route's own candidates; a backend
+ * that is down because localroute stopped it (or is starting it) says so. */
+export function localBackendLabel(route: RouteView, services: ServiceStates = {}): string | undefined {
   const locals = new Map<string, string>();
   for (const candidate of route.candidates ?? []) {
     if (candidate.locality === 'local' && !locals.has(candidate.backend)) {
-      locals.set(candidate.backend, candidate.state ?? 'unknown');
+      const service = services[candidate.backend];
+      const known = candidate.state ?? 'unknown';
+      locals.set(
+        candidate.backend,
+        known !== 'up' && (service === 'stopped' || service === 'starting') ? service : known,
+      );
     }
   }
-  const state = (s: string): string => (s === 'up' ? 'up' : s === 'down' ? 'down' : 'not checked yet');
+  const state = (s: string): string =>
+    s === 'up' || s === 'down' || s === 'stopped' || s === 'starting' ? s : 'not checked yet';
   if (locals.size === 0) {
     return undefined;
   }
@@ -93,7 +72,7 @@ export function localBackendLabel(route: RouteResult): string | undefined {
 
 /** The item for a route answer. Short: the hover it shows in is narrow; the reasons are in
  * the status picker (the item's command). */
-export function statusView(route: RouteResult): StatusView {
+export function statusView(route: RouteView, services: ServiceStates = {}): StatusView {
   const label = routeLabel(route);
   const parts: string[] = [];
   const task = route.task ?? 'review';
@@ -103,7 +82,7 @@ export function statusView(route: RouteResult): StatusView {
   if (route.private && route.predicted) {
     parts.push('private'); // (refused already says so)
   }
-  const local = localBackendLabel(route);
+  const local = localBackendLabel(route, services);
   if (local) {
     parts.push(local);
   }
@@ -128,16 +107,61 @@ export function unavailableView(why: string): StatusView {
 }
 
 /** One line per backend for the status picker. */
-export function backendLine(backend: BackendStatus): { label: string; description: string; detail: string } {
+export function backendLine(backend: BackendView): { label: string; description: string; detail: string } {
   const latency =
     backend.up && typeof backend.latency_ms === 'number' ? `, ${Math.round(backend.latency_ms)} ms` : '';
   const models = backend.models && backend.models.length > 0 ? `models: ${backend.models.join(', ')}` : '';
-  const where = backend.url ? backend.url : '';
+  const where = backend.url ? backend.url : backend.executable ? [backend.executable, backend.version].filter(Boolean).join(' ') : '';
+  const state = backendState(backend);
+  const icon = state === 'up' ? '$(pass-filled)' : state === 'starting' ? '$(loading~spin)' : state === 'stopped' ? '$(debug-stop)' : '$(error)';
   return {
-    label: `${backend.up ? '$(pass-filled)' : '$(error)'} ${backend.name}`,
-    description: `${backend.kind}, ${backend.locality}, ${backend.up ? 'up' : 'down'}${latency}`,
+    label: `${icon} ${backend.name}`,
+    description: `${backend.kind}, ${backend.locality}, ${state}${latency}`,
     detail: [where, models, backend.up ? '' : (backend.detail ?? '')].filter(Boolean).join(' · '),
   };
+}
+
+/** `up`, `down`, `starting` or `stopped` (older servers send only `up`). */
+export function backendState(backend: Pick<BackendView, 'up' | 'state'>): string {
+  if (typeof backend.state === 'string' && backend.state !== '') {
+    return backend.state;
+  }
+  return backend.up ? 'up' : 'down';
+}
+
+/** Backends that can be started (`start`) or stopped (`stop`) from the editor: those with
+ * that command in the user's configuration. */
+export function controllable<B extends BackendView>(backends: readonly B[], action: 'start' | 'stop'): B[] {
+  return backends.filter((backend) => {
+    const argv = action === 'start' ? backend.start_command : backend.stop_command;
+    return Array.isArray(argv) && argv.length > 0;
+  });
+}
+
+/** The states by name, for the status item. */
+export function serviceStates(backends: readonly BackendView[]): Record<string, string> {
+  return Object.fromEntries(backends.map((backend) => [backend.name, backendState(backend)]));
+}
+
+/** After a bulk review: `reviewed 3 of 3 files: 2 findings (local ×3)`, and what was not. */
+export function bulkSummary(result: ReviewFilesResult): string {
+  const reviewed = result.done - result.refused - result.not_reviewed;
+  const findings = result.findings === 1 ? '1 finding' : `${result.findings} findings`;
+  const used = Object.entries(result.backends)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, n]) => `${name} ×${n}`)
+    .join(', ');
+  const parts = [`reviewed ${reviewed} of ${result.files} file${result.files === 1 ? '' : 's'}: ${findings}${used ? ` (${used})` : ''}`];
+  if (result.refused > 0) {
+    parts.push(`${result.refused} refused (private, no local backend)`);
+  }
+  if (result.not_reviewed > 0) {
+    parts.push(`${result.not_reviewed} not reviewed (see the log)`);
+  }
+  if (result.done < result.files) {
+    parts.push(`${result.files - result.done} not reached`);
+  }
+  return parts.join('; ');
 }
 
 /** The message after a review: `1 finding from coder @ local (local)`. */
@@ -147,9 +171,11 @@ export function reviewMessage(result: {
   backend?: string;
   locality?: string;
   cached?: boolean;
+  consented?: boolean;
 }): string {
   const n = result.findings ?? 0;
   const findings = n === 0 ? 'no findings' : n === 1 ? '1 finding' : `${n} findings`;
   const cached = result.cached ? ', from the cache' : '';
-  return `localroute: ${findings} — ${result.model} @ ${result.backend} (${result.locality}${cached})`;
+  const consented = result.consented ? ', sent with your consent' : '';
+  return `localroute: ${findings} — ${result.model} @ ${result.backend} (${result.locality}${cached}${consented})`;
 }

@@ -3,7 +3,8 @@
 import * as vscode from 'vscode';
 
 import type { LocalrouteClient } from './client';
-import { type RouteResult, type StatusView, statusView, unavailableView } from './status';
+import { type BackendStatus, ROUTE, type RouteResult, STATUS } from './contract';
+import { serviceStates, type StatusView, statusView, unavailableView } from './status';
 
 const SEVERITY: Record<StatusView['severity'], vscode.LanguageStatusSeverity> = {
   information: vscode.LanguageStatusSeverity.Information,
@@ -18,6 +19,9 @@ export class RouteStatusItem implements vscode.Disposable {
   private generation = 0;
   /** The last answer shown, for tests and the status picker. */
   last: { uri: string; route?: RouteResult; view: StatusView } | undefined;
+  /** Backend states from the last `localroute.status` (`stopped`, `starting`, …): the route
+   * answer says only up or down. */
+  private states: Record<string, string> = {};
 
   constructor(private readonly lsp: LocalrouteClient) {
     this.item = vscode.languages.createLanguageStatusItem('localroute.route', [
@@ -36,6 +40,7 @@ export class RouteStatusItem implements vscode.Disposable {
         }
       }),
       lsp.onDidChangeState(() => void this.refresh()),
+      lsp.onDidControlBackend(() => void this.refreshServices()),
       vscode.workspace.onDidChangeConfiguration((event) => {
         if (event.affectsConfiguration('localroute.status.refreshSeconds')) {
           this.schedule();
@@ -71,6 +76,20 @@ export class RouteStatusItem implements vscode.Disposable {
     this.item.accessibilityInformation = { label: `localroute: ${view.text.replace(/\$\([^)]*\)\s*/g, '')}. ${view.detail}` };
   }
 
+  /** Remember the backends' states from a `localroute.status` answer. */
+  services(backends: readonly BackendStatus[]): void {
+    this.states = serviceStates(backends);
+  }
+
+  /** Ask the server for every backend's state (it probes them), then refresh. */
+  async refreshServices(): Promise<void> {
+    const status = await this.lsp.execute(STATUS, {}).catch(() => undefined);
+    if (status !== undefined) {
+      this.services(status.backends);
+    }
+    await this.refresh();
+  }
+
   /** Ask the server where the active file's code would go now (nothing is sent). */
   async refresh(): Promise<void> {
     const generation = ++this.generation;
@@ -87,9 +106,9 @@ export class RouteStatusItem implements vscode.Disposable {
     }
     this.item.busy = true;
     try {
-      const route = await this.lsp.execute<RouteResult>('localroute.route', { uri, task: 'review' });
+      const route = await this.lsp.execute(ROUTE, { uri, task: 'review' });
       if (generation === this.generation) {
-        const view = statusView(route);
+        const view = statusView(route, this.states);
         this.last = { uri, route, view };
         this.show(view);
       }

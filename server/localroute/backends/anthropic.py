@@ -38,11 +38,12 @@ from localroute.backends.http import (
     client_for,
     read_limited,
 )
+from localroute.backends.model_info import parse_models
 from localroute.backends.openai_errors import (
+    context_overflow,
     int_or_none,
     one_line,
     parse_error_body,
-    parse_models,
     retry_after,
     transport_error,
 )
@@ -158,6 +159,9 @@ class AnthropicBackend:
                 f"authentication failed ({label}): {msg}; check the API key in ${self.key_env}",
                 status=status,
             )
+        overflow = context_overflow(self.name, status, info, secret=self._api_key())
+        if overflow is not None:
+            return overflow
         if status == 404:
             what = (
                 f"model '{model}' not found"

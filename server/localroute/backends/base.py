@@ -6,8 +6,12 @@ Error tree::
     ├── BackendUnavailable        refused, connect timeout, reset, 5xx, 429, budget spent:
     │                             the backend is marked down and the next candidate tried
     └── BackendRequestError       the backend answered but refused this request
-                                  (unknown model, bad key, bad request): the next candidate
-                                  is tried, the backend is not marked down
+        │                         (unknown model, bad key, bad request): the next candidate
+        │                         is tried, the backend is not marked down
+        ├── ContextOverflow       the prompt does not fit the model's context window;
+        │                         .window holds the window when the server said it
+        └── DegenerateAnswer      the answer was no answer (it repeated itself, echoed the
+                                  prompt): stopped as soon as seen, next candidate tried
 
 Messages never contain secrets or the code that was sent.
 """
@@ -57,6 +61,43 @@ class BackendUnavailable(BackendError):
 
 class BackendRequestError(BackendError):
     """The backend is up but rejected this request."""
+
+
+class ContextOverflow(BackendRequestError):
+    """The prompt (with room for the answer) is larger than the model's context window.
+
+    ``window`` and ``prompt_tokens`` are the server's numbers when it gave them, else None.
+    A smaller prompt (the file in chunks) may still fit the same model.
+    """
+
+    def __init__(
+        self,
+        backend: str,
+        message: str,
+        *,
+        window: int | None = None,
+        prompt_tokens: int | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(backend, message, status=status)
+        self.window = window
+        self.prompt_tokens = prompt_tokens
+
+
+NO_USABLE_ANSWER = "gave no usable answer"
+"""How a :class:`DegenerateAnswer` message begins."""
+
+
+class DegenerateAnswer(BackendRequestError):
+    """The answer was no answer: ``reason`` says why (``repetition``, ``prompt echo``).
+
+    Raised from the ``on_text`` callback while the answer streams, which makes every backend
+    stop reading and close the connection (or kill its process), or after the answer ended.
+    """
+
+    def __init__(self, backend: str, reason: str) -> None:
+        super().__init__(backend, f"{NO_USABLE_ANSWER} ({reason})")
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -120,7 +161,8 @@ class Backend(Protocol):
         """Run one chat completion, streaming text pieces to ``on_text``.
 
         Raises :class:`BackendError`. Cancellation (``CancelledError``) closes the
-        connection at once and propagates.
+        connection at once and propagates; so does a :class:`BackendError` raised by
+        ``on_text`` (e.g. :class:`DegenerateAnswer`), unchanged.
         """
         ...
 

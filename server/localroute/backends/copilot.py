@@ -38,7 +38,7 @@ from localroute.backends.copilot_auth import (
     exchange_token,
 )
 from localroute.backends.http import PROBE_READ_S, client_for, read_limited
-from localroute.backends.openai import ERROR_BODY_LIMIT, AnswerReader
+from localroute.backends.openai import ERROR_BODY_LIMIT
 from localroute.backends.openai_errors import (
     error_for_status,
     int_or_none,
@@ -47,6 +47,7 @@ from localroute.backends.openai_errors import (
     retry_after,
     transport_error,
 )
+from localroute.backends.openai_stream import AnswerReader
 from localroute.config.models import CopilotBackendConfig, Locality
 from localroute.config.paths import find_oauth_token
 

@@ -32,6 +32,7 @@ from localroute.backends.base import (
     BackendUnavailable,
     ChatRequest,
     ChatResult,
+    ContextOverflow,
     ProbeResult,
     TextCallback,
 )
@@ -93,6 +94,22 @@ def server_root(url: str) -> str:
     return root
 
 
+def running_windows(ps: Any) -> dict[str, int]:
+    """The context window of each loaded model in an ``/api/ps`` answer (``context_length``,
+    Ollama ≥ 0.11; older servers do not say)."""
+    items = ps.get("models") if isinstance(ps, dict) else None
+    windows: dict[str, int] = {}
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        window = int_or_none(item.get("context_length"))
+        names = {item.get("name"), item.get("model")}
+        for name in names:
+            if window and isinstance(name, str) and name:
+                windows[name] = window
+    return windows
+
+
 def model_names(tags: Any) -> tuple[str, ...]:
     """The model names in an ``/api/tags`` (or ``/api/ps``) answer."""
     items = tags.get("models") if isinstance(tags, dict) else None
@@ -151,8 +168,12 @@ class OllamaBackend:
     # -- probe -------------------------------------------------------------------------------
 
     async def probe(self) -> ProbeResult:
-        """``GET /api/version`` (up or not), then ``GET /api/tags`` (models). Never raises."""
-        return await guarded_probe(self.name, self.config, self._probe, self._transport_error)
+        """``GET /api/version`` (up or not), ``GET /api/tags`` (models) and ``GET /api/ps``
+        (the windows of loaded models; ``num_ctx``, when configured, is every model's).
+        Never raises."""
+        return await guarded_probe(
+            self.name, self.config, self._probe, self._transport_error, requests=3
+        )
 
     async def _probe(self, timeout: httpx.Timeout, start: float) -> ProbeResult:
         version = await self._client.get(f"{self.url}/api/version", timeout=timeout)
@@ -175,7 +196,13 @@ class OllamaBackend:
             if tags.is_success:
                 models = model_names(tags.json())
         num_ctx = self.config.num_ctx
-        context = dict.fromkeys(models, num_ctx) if num_ctx else {}
+        if num_ctx:
+            return ProbeResult(True, latency, models, detail, dict.fromkeys(models, num_ctx))
+        context: dict[str, int] = {}
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            ps = await self._client.get(f"{self.url}/api/ps", timeout=timeout)
+            if ps.is_success:
+                context = running_windows(ps.json())
         return ProbeResult(True, latency, models, detail, context)
 
     # -- chat --------------------------------------------------------------------------------
@@ -310,6 +337,8 @@ class OllamaBackend:
 
     def _stream_error(self, error: Any) -> BackendError:
         err = error_in_stream(self.name, error)
+        if isinstance(err, ContextOverflow):
+            return err
         if isinstance(err, BackendRequestError) and _RESOURCE_FAILURE.search(err.message):
             return BackendUnavailable(self.name, err.message, status=err.status)
         return err

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import dataclasses
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+import urllib.parse
 from typing import Any
 
 import httpx
-from httpx_sse import EventSource
 
 from localroute.backends.base import (
     BackendError,
@@ -26,206 +25,88 @@ from localroute.backends.base import (
     BackendUnavailable,
     ChatRequest,
     ChatResult,
+    ContextOverflow,
     ProbeResult,
     TextCallback,
 )
 from localroute.backends.http import (
-    MAX_ANSWER_CHARS,
-    answer_too_large,
     client_for,
     guarded_probe,
     read_limited,
 )
+from localroute.backends.model_info import (
+    model_aliases,
+    parse_models,
+    props_window,
+    ready_models,
+)
 from localroute.backends.openai_errors import (
     error_for_status,
-    error_in_stream,
-    int_or_none,
     one_line,
     parse_error_body,
-    parse_models,
     rejects_structured_output,
     transport_error,
 )
+from localroute.backends.openai_stream import AnswerReader
 from localroute.config.models import Locality, OpenAIBackendConfig
 
 log = logging.getLogger(__name__)
 
 STRUCTURED_FORMS: tuple[str, ...] = ("json_schema", "json_object+schema", "json_object", "none")
-"""Structured-output forms, best first. ``json_schema`` is OpenAI's nesting, ``json_object+schema``
-is llama.cpp / llama-cpp-python's, ``json_object`` asks for any JSON, ``none`` sends nothing."""
+"""Structured-output forms, best first. ``json_schema`` is OpenAI's nesting (OpenAI, vLLM,
+llama.cpp's server, LM Studio), ``json_object+schema`` is llama.cpp / llama-cpp-python's,
+``json_object`` asks for any JSON, ``none`` sends nothing. Where the schema goes, the server
+constrains decoding to it (OpenAI only in strict mode, hence :func:`strict_schema`)."""
 
 ERROR_BODY_LIMIT = 64 * 1024
-_ANSWER_BODY_LIMIT = 16 * 1024 * 1024
-_DRAIN_S = 0.5
+_PROBE_REQUESTS = 6
+"""/health, /models, /props, /running and two llama-swap upstreams' /props at most."""
+_MAX_UPSTREAMS = 2
+_OVERFLOW_CHECK_S = 30.0
+"""How long asking "did the prompt fit?" may take (see :meth:`OpenAIBackend._overflow`)."""
 
 
 class _FormRejected(Exception):
     """The server refused the ``response_format`` we sent; try the next form."""
 
 
-@dataclass
-class _Answer:
-    model: str
-    parts: list[str] = field(default_factory=list)
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    finished: bool = False
-    done: bool = False
-    size: int = 0
-    events: int = 0
-    unreadable: int = 0
+def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` as OpenAI's strict mode wants it: every property of every object required,
+    the optional ones allowed to be ``null``, no other properties.
+
+    Strict mode is what makes OpenAI constrain decoding to the schema; other servers that
+    read this form (vLLM, llama.cpp) constrain with or without it and accept the result.
+    """
+    out = dict(schema)
+    if isinstance(out.get("items"), dict):
+        out["items"] = strict_schema(out["items"])
+    properties = out.get("properties")
+    if out.get("type") == "object" and isinstance(properties, dict):
+        required = set(out.get("required") or ())
+        strict: dict[str, Any] = {}
+        for name, prop in properties.items():
+            prop = strict_schema(prop) if isinstance(prop, dict) else prop
+            if name not in required and isinstance(prop, dict) and "type" in prop:
+                types = prop["type"] if isinstance(prop["type"], list) else [prop["type"]]
+                prop = {**prop, "type": [*types, "null"] if "null" not in types else types}
+            strict[name] = prop
+        out["properties"] = strict
+        out["required"] = list(strict)
+        out["additionalProperties"] = False
+    return out
 
 
 def _response_format(form: str, schema: dict[str, Any]) -> dict[str, Any] | None:
     if form == "json_schema":
-        return {"type": "json_schema", "json_schema": {"name": "localroute", "schema": schema}}
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": "localroute", "schema": strict_schema(schema), "strict": True},
+        }
     if form == "json_object+schema":
         return {"type": "json_object", "schema": schema}
     if form == "json_object":
         return {"type": "json_object"}
     return None
-
-
-def _content_text(content: Any) -> str:
-    """``delta.content`` as text: a string, or a list of ``{"type":"text","text":...}`` parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
-        )
-    return ""
-
-
-class AnswerReader:
-    """Collects one chat answer that came with HTTP 200: an OpenAI SSE stream (read with
-    httpx-sse) or one JSON document. Shared by every OpenAI-shaped backend (also Copilot).
-
-    Tolerates ``choices: []`` chunks, a missing ``id``, reasoning deltas, ``usage`` on any
-    chunk and extra fields; ``{"error": ...}`` inside the answer raises a :class:`BackendError`.
-    """
-
-    def __init__(
-        self,
-        backend: str,
-        model: str,
-        on_text: TextCallback | None = None,
-        *,
-        secret: str | None = None,
-    ) -> None:
-        self.backend = backend
-        self.answer = _Answer(model=model)
-        self.on_text = on_text
-        self.secret = secret
-        """Blanked out of error messages taken from the answer."""
-
-    async def read(self, response: httpx.Response) -> None:
-        """Read the whole answer from ``response`` (whose status was 2xx)."""
-        content_type = response.headers.get("content-type", "").lower()
-        if "text/event-stream" in content_type:
-            await self._read_stream(response)
-        else:
-            raw = await read_limited(response, _ANSWER_BODY_LIMIT)
-            self._read_whole(raw, content_type)
-
-    def result(self, structured: str) -> ChatResult:
-        """The answer read; :class:`BackendUnavailable` when the stream ended early."""
-        answer = self.answer
-        if answer.unreadable and not answer.events:
-            raise BackendUnavailable(
-                self.backend,
-                f"no readable event in the answer stream ({answer.unreadable} not valid JSON)",
-            )
-        if not (answer.done or answer.finished):
-            raise BackendUnavailable(self.backend, "the answer stream ended before it was complete")
-        return ChatResult(
-            text="".join(answer.parts),
-            model=answer.model,
-            prompt_tokens=answer.prompt_tokens,
-            completion_tokens=answer.completion_tokens,
-            structured=structured,
-        )
-
-    async def _read_stream(self, response: httpx.Response) -> None:
-        # After [DONE] the little that is left (the end of the chunked body) is still
-        # read, briefly, so the connection returns to the pool instead of being closed.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(None) as drain:
-                async with contextlib.aclosing(EventSource(response).aiter_sse()) as events:
-                    async for event in events:
-                        if not self.answer.done and self._feed(event.data, event.event):
-                            drain.reschedule(asyncio.get_running_loop().time() + _DRAIN_S)
-
-    def _read_whole(self, raw: bytes, content_type: str) -> None:
-        """A 200 answer that is not ``text/event-stream``: one JSON document, or unlabelled SSE."""
-        text = raw.decode("utf-8", errors="replace")
-        try:
-            data = json.loads(text)
-        except ValueError:
-            if "data:" not in text:
-                raise BackendUnavailable(
-                    self.backend, f"unexpected answer (content-type {content_type or 'none'})"
-                ) from None
-            for line in text.splitlines():
-                if line.startswith("data:") and self._feed(line[5:], ""):
-                    return
-            return
-        self._chunk(data)
-        self.answer.finished = True
-
-    def _feed(self, data: str, event: str) -> bool:
-        """Handle one SSE ``data`` payload; True at ``[DONE]``."""
-        data = data.strip()
-        if data == "[DONE]":
-            self.answer.done = True
-            return True
-        if not data:
-            return False
-        try:
-            chunk = json.loads(data)
-        except ValueError:
-            if event == "error":
-                raise error_in_stream(self.backend, data, secret=self.secret) from None
-            log.debug("%s: skipping a stream event that is not JSON", self.backend)
-            self.answer.unreadable += 1
-            return False
-        self.answer.events += 1
-        if event == "error" and isinstance(chunk, dict) and "error" not in chunk:
-            chunk = {"error": chunk}
-        self._chunk(chunk)
-        return False
-
-    def _chunk(self, chunk: Any) -> None:
-        """One ``chat.completion.chunk`` (or a whole ``chat.completion``)."""
-        answer = self.answer
-        if isinstance(chunk, list) and chunk:
-            chunk = chunk[0]
-        if not isinstance(chunk, dict):
-            return
-        if chunk.get("error"):
-            raise error_in_stream(self.backend, chunk["error"], secret=self.secret)
-        if isinstance(chunk.get("model"), str) and chunk["model"]:
-            answer.model = chunk["model"]
-        usage = chunk.get("usage")
-        if isinstance(usage, dict):
-            answer.prompt_tokens = int_or_none(usage.get("prompt_tokens"))
-            answer.completion_tokens = int_or_none(usage.get("completion_tokens"))
-        choices = chunk.get("choices")
-        for choice in choices if isinstance(choices, list) else []:
-            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
-                continue
-            delta = choice.get("delta") or choice.get("message")
-            if isinstance(delta, dict):
-                piece = _content_text(delta.get("content"))
-                if piece:
-                    answer.size += len(piece)
-                    if answer.size > MAX_ANSWER_CHARS:
-                        raise answer_too_large(self.backend)
-                    answer.parts.append(piece)
-                    if self.on_text is not None:
-                        self.on_text(piece)
-            if choice.get("finish_reason"):
-                answer.finished = True
 
 
 class OpenAIBackend:
@@ -249,6 +130,9 @@ class OpenAIBackend:
         self._client = client_for(config, locality, transport=transport)
         self.structured_forms: dict[str, str] = {}
         """The structured-output form each model accepted last (model id → form)."""
+        self.learned_windows: dict[str, int] = {}
+        """Context windows the server stated when a prompt did not fit (model id → tokens);
+        reported by the next probe, for servers that say it nowhere else."""
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -282,8 +166,19 @@ class OpenAIBackend:
     # -- probe -------------------------------------------------------------------------------
 
     async def probe(self) -> ProbeResult:
-        """``GET /health`` (llama.cpp, llama-swap), else ``GET /models``. Never raises."""
-        return await guarded_probe(self.name, self.config, self._probe, self._transport_error)
+        """``GET /health`` (llama.cpp, llama-swap), else ``GET /models``. Never raises.
+
+        Context windows come from what the server runs with where it says so (llama.cpp's
+        ``/props``, each model llama-swap has loaded, vLLM's ``max_model_len``), else from
+        ``/models`` metadata, and from what earlier overflow errors stated.
+        """
+        result = await guarded_probe(
+            self.name, self.config, self._probe, self._transport_error, requests=_PROBE_REQUESTS
+        )
+        if self.learned_windows:
+            context = {**result.context_tokens, **self.learned_windows}
+            return dataclasses.replace(result, context_tokens=context)
+        return result
 
     async def _probe(self, probe_timeout: httpx.Timeout, start: float) -> ProbeResult:
         headers = self._headers("application/json")
@@ -294,12 +189,15 @@ class OpenAIBackend:
         if health.is_success:
             models: tuple[str, ...] = ()
             context: dict[str, int] = {}
+            data: Any = None
             with contextlib.suppress(httpx.HTTPError, ValueError):
                 listing = await self._client.get(
                     f"{self.url}/models", headers=headers, timeout=probe_timeout
                 )
                 if listing.is_success:
-                    models, context = parse_models(listing.json())
+                    data = listing.json()
+                    models, context = parse_models(data)
+            context.update(await self._runtime_windows(data, models, headers, probe_timeout))
             return ProbeResult(True, latency, models, "ok", context)
         if health.status_code == 503:
             info = parse_error_body(health.content, health.headers.get("content-type", ""))
@@ -324,6 +222,39 @@ class OpenAIBackend:
         )  # fmt: skip
         return ProbeResult(False, latency, detail=self._auth_hint(err).message)
 
+    async def _runtime_windows(
+        self, listing: Any, models: tuple[str, ...], headers: dict[str, str], timeout: httpx.Timeout
+    ) -> dict[str, int]:
+        """The windows the server runs with: llama.cpp's ``/props`` (its one model), else
+        those of the models llama-swap has loaded (``/upstream/MODEL/props``). Only models
+        ``/running`` lists as ready are asked: an upstream request would start one that is
+        not. Empty when the server says nothing (llama-cpp-python, vLLM, OpenAI)."""
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            props = await self._client.get(f"{self.root}/props", headers=headers, timeout=timeout)
+            if props.is_success and (window := props_window(props.json())):
+                return dict.fromkeys(models, window)
+        windows: dict[str, int] = {}
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            running = await self._client.get(
+                f"{self.root}/running", headers=headers, timeout=timeout
+            )
+            if not running.is_success:
+                return windows
+            items = listing.get("data") if isinstance(listing, dict) else None
+            aliases = {
+                item["id"]: model_aliases(item)
+                for item in (items if isinstance(items, list) else [])
+                if isinstance(item, dict) and isinstance(item.get("id"), str)
+            }
+            for model in ready_models(running.json())[:_MAX_UPSTREAMS]:
+                path = urllib.parse.quote(model, safe="")
+                props = await self._client.get(
+                    f"{self.root}/upstream/{path}/props", headers=headers, timeout=timeout
+                )
+                if props.is_success and (window := props_window(props.json())):
+                    windows.update(dict.fromkeys([model, *aliases.get(model, [])], window))
+        return windows
+
     # -- chat --------------------------------------------------------------------------------
 
     async def chat(self, request: ChatRequest, on_text: TextCallback | None = None) -> ChatResult:
@@ -345,6 +276,10 @@ class OpenAIBackend:
                     if request.json_schema is not None:
                         self.structured_forms[request.model] = form
                     return result
+        except ContextOverflow as err:
+            if err.window:
+                self.learned_windows[request.model] = err.window
+            raise
         except TimeoutError:
             raise BackendUnavailable(
                 self.name, f"no answer within {self.config.timeout_s:g} s"
@@ -391,7 +326,49 @@ class OpenAIBackend:
                 )  # fmt: skip
                 raise self._auth_hint(err)
             await reader.read(response)
-        return reader.result(form)
+        try:
+            return reader.result(form)
+        except BackendUnavailable:
+            if reader.answer.events or reader.answer.unreadable or self.locality == "cloud":
+                raise
+            overflow = await self._overflow(request, form)
+            if overflow is not None:
+                raise overflow from None
+            raise
+
+    async def _overflow(self, request: ChatRequest, form: str) -> ContextOverflow | None:
+        """Whether the prompt did not fit, asked of a server whose stream ended before its
+        first event: llama-cpp-python's way of saying so (it finds out after it answered
+        200). The same request, not streamed and for one token, gets its error as a status
+        when the prompt does not fit, and costs little more than reading the prompt when it
+        does. Local and private-network servers only: a cloud says so before streaming."""
+        body = {**self._body(request, form), "stream": False, "max_tokens": 1}
+        body.pop("stream_options", None)
+        try:
+            async with asyncio.timeout(_OVERFLOW_CHECK_S):
+                for retry in (True, False):
+                    try:
+                        response = await self._client.post(
+                            f"{self.url}/chat/completions",
+                            json=body,
+                            headers=self._headers("application/json"),
+                        )
+                        break
+                    except (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError):
+                        # The server dropped the kept-alive connection the stream ended
+                        # on (llama-cpp-python does); a new one is made for the retry.
+                        if not retry:
+                            raise
+        except (TimeoutError, httpx.HTTPError):
+            return None
+        if response.is_success:
+            return None
+        err = error_for_status(
+            self.name, request.model, response.status_code, response.headers,
+            response.content[:ERROR_BODY_LIMIT], secret=self._api_key(),
+            path="/chat/completions",
+        )  # fmt: skip
+        return err if isinstance(err, ContextOverflow) else None
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -22,7 +22,12 @@ from typing import Any
 
 import httpx
 
-from localroute.backends.base import BackendError, BackendRequestError, BackendUnavailable
+from localroute.backends.base import (
+    BackendError,
+    BackendRequestError,
+    BackendUnavailable,
+    ContextOverflow,
+)
 
 MAX_MESSAGE = 300
 
@@ -49,6 +54,34 @@ _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
 _SPACE = re.compile(r"\s+")
 
 
+_OVERFLOW_CODES = frozenset(
+    {"context_length_exceeded", "exceed_context_size_error", "model_max_prompt_tokens_exceeded"}
+)
+"""OpenAI and llama-cpp-python, llama.cpp's server, Copilot."""
+_OVERFLOW_RE = re.compile(
+    r"context length|context window|context size|maximum context|prompt is too long|"
+    r"input token count|prompt token count|tokens to keep from the initial prompt|"
+    r"input length exceeds",
+    re.I,
+)
+"""What servers say when the prompt does not fit: vLLM, LM Studio, Ollama, Anthropic, Gemini."""
+_WINDOW_RES = (
+    re.compile(r"maximum context length is (\d+)", re.I),  # OpenAI, vLLM, llama-cpp-python
+    re.compile(r"context (?:window|size|length) (?:is |of )?\(?(\d+)", re.I),  # llama.cpp
+    re.compile(r"tokens? > (\d+) maximum", re.I),  # Anthropic
+    re.compile(r"exceeds the limit of (\d+)", re.I),  # Copilot
+    re.compile(r"maximum number of tokens allowed \((\d+)\)", re.I),  # Gemini
+)
+_PROMPT_RES = (
+    re.compile(r"\((\d+) in the messages", re.I),  # OpenAI, llama-cpp-python
+    re.compile(r"(?:resulted in|has|requested) (\d+) (?:input )?tokens", re.I),  # OpenAI, vLLM
+    re.compile(r"prompt is too long: (\d+) tokens", re.I),  # Anthropic
+    re.compile(r"prompt token count of (\d+)", re.I),  # Copilot
+    re.compile(r"input token count \((\d+)\)", re.I),  # Gemini
+    re.compile(r"requested tokens \((\d+)\)", re.I),  # llama-cpp-python's own words
+)
+
+
 @dataclass(frozen=True)
 class ErrorInfo:
     """What an error body says: a one-line message, and its type and code when given."""
@@ -57,6 +90,10 @@ class ErrorInfo:
     type: str | None = None
     code: str | int | None = None
     retry_after_s: float | None = None
+    window: int | None = None
+    """The context window, when the body states it (llama.cpp's ``n_ctx``)."""
+    prompt_tokens: int | None = None
+    """The prompt's size in tokens, when the body states it (llama.cpp's ``n_prompt_tokens``)."""
 
 
 def one_line(text: str, secret: str | None = None, limit: int = MAX_MESSAGE) -> str:
@@ -97,6 +134,8 @@ def _from_error_object(obj: dict[str, Any]) -> ErrorInfo:
         type=err_type if isinstance(err_type, str) else None,
         code=code if isinstance(code, str | int) and not isinstance(code, bool) else None,
         retry_after_s=retry,
+        window=int_or_none(obj.get("n_ctx")),
+        prompt_tokens=int_or_none(obj.get("n_prompt_tokens")),
     )
 
 
@@ -168,6 +207,44 @@ def rejects_structured_output(status: int, body: bytes) -> bool:
     return bool(_STRUCTURED_REJECTION.search(body[:8192].decode("utf-8", errors="replace")))
 
 
+def _first_number(patterns: tuple[re.Pattern[str], ...], text: str) -> int | None:
+    for pattern in patterns:
+        match = pattern.search(text)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def context_overflow(
+    backend: str, status: int | None, info: ErrorInfo, *, secret: str | None = None
+) -> ContextOverflow | None:
+    """The :class:`ContextOverflow` an error describes, or None when it is another error.
+
+    Recognised: llama.cpp's ``exceed_context_size_error``; OpenAI's and llama-cpp-python's
+    ``context_length_exceeded``; Copilot's ``model_max_prompt_tokens_exceeded``; and the
+    words of vLLM, LM Studio, Ollama, Anthropic and Gemini. The window and the prompt's
+    size are taken from the body where it states them.
+    """
+    if status is not None and status not in (400, 413, 422):
+        return None
+    labels = {str(info.code or "").lower(), str(info.type or "").lower()}
+    if not (labels & _OVERFLOW_CODES or _OVERFLOW_RE.search(info.message)):
+        return None
+    window = info.window or _first_number(_WINDOW_RES, info.message)
+    prompt = info.prompt_tokens or _first_number(_PROMPT_RES, info.message)
+    size = f" of {window} tokens" if window else ""
+    needs = f"; the prompt has {prompt}" if prompt else ""
+    label = f"HTTP {status}" if status is not None else "in the answer stream"
+    return ContextOverflow(
+        backend,
+        f"the prompt does not fit the model's context window{size}{needs} "
+        f"({label}): {one_line(info.message, secret)}",
+        window=window,
+        prompt_tokens=prompt,
+        status=status,
+    )
+
+
 def _model_missing(status: int, info: ErrorInfo) -> bool:
     if isinstance(info.code, str) and info.code.lower() in _MODEL_CODES:
         return True
@@ -202,6 +279,9 @@ def error_for_status(
         return BackendRequestError(
             backend, f"authentication failed (HTTP {status}): {msg}", status=status
         )
+    overflow = context_overflow(backend, status, info, secret=secret)
+    if overflow is not None:
+        return overflow
     if status in (404, 400) and _model_missing(status, info):
         return BackendRequestError(
             backend,
@@ -232,6 +312,9 @@ def error_in_stream(backend: str, error: Any, *, secret: str | None = None) -> B
         status = code
     elif isinstance(code, str) and code.isdigit():
         status = int(code)
+    overflow = context_overflow(backend, status, info, secret=secret)
+    if overflow is not None:
+        return overflow
     label = f"HTTP {status}" if status is not None else (info.type or "no status")
     text = f"error in the answer stream ({label}): {msg}"
     kind = f"{info.type or ''} {code if isinstance(code, str) else ''}"
@@ -248,28 +331,6 @@ def error_in_stream(backend: str, error: Any, *, secret: str | None = None) -> B
 
 def int_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def parse_models(data: Any) -> tuple[tuple[str, ...], dict[str, int]]:
-    """Model ids (with llama-swap aliases) and llama.cpp training contexts from ``/models``."""
-    items = data.get("data") if isinstance(data, dict) else data
-    ids: list[str] = []
-    context: dict[str, int] = {}
-    for item in items if isinstance(items, list) else []:
-        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-            continue
-        names = [item["id"]]
-        meta = item.get("meta")
-        if isinstance(meta, dict):
-            swap = meta.get("llamaswap")
-            aliases = swap.get("aliases") if isinstance(swap, dict) else None
-            if isinstance(aliases, list):
-                names += [a for a in aliases if isinstance(a, str) and a]
-            n_ctx = int_or_none(meta.get("n_ctx_train"))
-            if n_ctx:
-                context.update(dict.fromkeys(names, n_ctx))
-        ids += [n for n in names if n not in ids]
-    return tuple(ids), context
 
 
 def _root_os_error(exc: BaseException) -> OSError | None:

@@ -21,11 +21,18 @@ def ask(question: str) -> bool:
 
 
 async def review_with_consent(
-    pipeline: Pipeline, path: Path, *, task: str, root: Path, on_result: ResultCallback
+    pipeline: Pipeline,
+    path: Path,
+    *,
+    task: str,
+    root: Path,
+    on_result: ResultCallback,
+    names: tuple[Path, ...] = (),
 ) -> list[FileResult]:
     label = relative(path, root)
     text = await asyncio.to_thread(read_text, path)
-    classified = pipeline.classify(Document(identify_path(path), text, language_of(path)))
+    identity = identify_path(path, names)
+    classified = pipeline.classify(Document(identity, text, language_of(path)))
     request = TaskRequest(task, classified)
     try:
         outcome = await pipeline.run(request)

@@ -60,6 +60,9 @@ class Expansion:
 
     files: list[Path] = field(default_factory=list)
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+    names: dict[Path, tuple[Path, ...]] = field(default_factory=dict)
+    """Every name each file was reached by (a symlink's own name, the directory link it
+    sat under): privacy globs must see them all, not only the resolved path."""
 
 
 def expand_paths(
@@ -86,7 +89,7 @@ def expand_paths(
             walker.skip(path, REASON_NOT_FOUND)
         elif path.is_dir():
             directory = path.resolve()
-            walker.walk(directory, _initial_rules(directory, root_resolved))
+            walker.walk(directory, _initial_rules(directory, root_resolved), named=path)
         else:
             walker.consider_file(path)
     return walker.result()
@@ -176,20 +179,28 @@ class _Walker:
         self._max_bytes = max_bytes
         self._files: set[Path] = set()
         self._skipped: dict[Path, str] = {}
+        self._names: dict[Path, list[Path]] = {}
 
     def skip(self, path: Path, reason: str) -> None:
         self._skipped.setdefault(path, reason)
 
-    def consider_file(self, path: Path) -> None:
-        """Keep ``path`` unless it is missing, irregular, too large or binary."""
+    def consider_file(self, path: Path, named: Path | None = None) -> None:
+        """Keep ``path`` unless it is missing, irregular, too large or binary; ``named`` is
+        the name it was reached by when that differs (under a directory link)."""
         reason = _file_problem(path, self._max_bytes)
         if reason is None:
-            self._files.add(path.resolve())
+            resolved = path.resolve()
+            self._files.add(resolved)
+            names = self._names.setdefault(resolved, [])
+            for name in (path, named):
+                if name is not None and name != resolved and name not in names:
+                    names.append(name)
         else:
             self.skip(path, reason)
 
-    def walk(self, top: Path, rules: _Rules) -> None:
-        """Walk ``top`` depth-first, honouring ``rules`` and the ignore files met."""
+    def walk(self, top: Path, rules: _Rules, named: Path | None = None) -> None:
+        """Walk ``top`` depth-first, honouring ``rules`` and the ignore files met; ``named``
+        is the (unresolved) name the user gave ``top`` by."""
         stack: list[tuple[Path, _Rules]] = [(top, rules)]
         while stack:
             directory, inherited = stack.pop()
@@ -222,7 +233,8 @@ class _Walker:
                 elif is_link and _is_dir_quietly(path):
                     self.skip(path, REASON_SYMLINK_DIR)
                 else:
-                    self.consider_file(path)
+                    alias = named / path.relative_to(top) if named and named != top else None
+                    self.consider_file(path, alias)
             stack.extend(reversed(subdirs))
 
     def result(self) -> Expansion:
@@ -234,7 +246,8 @@ class _Walker:
             # A file named explicitly wins over the same file ignored in a walk.
             if _resolve_quietly(path) not in kept
         )
-        return Expansion(files=files, skipped=skipped)
+        names = {path: tuple(self._names.get(path, ())) for path in files}
+        return Expansion(files=files, skipped=skipped, names=names)
 
 
 def _is_dir_quietly(path: Path) -> bool:

@@ -16,7 +16,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -73,6 +73,8 @@ class _Selection:
     files: list[Path]
     skipped: list[tuple[Path, str]]
     ranges: Mapping[Path, Sequence[LineRange] | None] | None = None
+    names: Mapping[Path, tuple[Path, ...]] = field(default_factory=dict)
+    """Every name each file was reached by (privacy globs see them all)."""
     bulk: bool = False
     """Reviewed as a bulk run whatever the count (a change set): local unless asked."""
 
@@ -85,7 +87,7 @@ def _select(args: argparse.Namespace) -> _Selection | str:
         if args.include_untracked:
             return "--include-untracked goes with --changed-since"
         expansion = expand_paths(list(args.paths), root=Path.cwd(), max_bytes=args.max_bytes)
-        return _Selection(list(expansion.files), list(expansion.skipped))
+        return _Selection(list(expansion.files), list(expansion.skipped), names=expansion.names)
     try:
         changes = changed_since(
             args.changed_since,
@@ -118,7 +120,7 @@ def _select(args: argparse.Namespace) -> _Selection | str:
             file=sys.stderr,
         )
     skipped = sorted([*changes.skipped, *expansion.skipped])
-    return _Selection(list(expansion.files), skipped, ranges, bulk=True)
+    return _Selection(list(expansion.files), skipped, ranges, expansion.names, bulk=True)
 
 
 def _prepare(args: argparse.Namespace, store: PolicyStore) -> tuple[_Selection, bool] | int:
@@ -181,9 +183,7 @@ def run_review(args: argparse.Namespace, store: PolicyStore) -> int:
             print(json_line(result), flush=True)
 
     progress.start(args.jobs)
-    interrupted = asyncio.run(
-        _run(args, store, files, root, on_result, allow_cloud, selection.ranges)
-    )
+    interrupted = asyncio.run(_run(args, store, selection, root, on_result, allow_cloud))
     progress.clear()
     code = _exit_code(results, len(files), interrupted, args.fail_on)
     _report(args, results, selection.skipped, root, interrupted=interrupted, code=code)
@@ -266,22 +266,29 @@ def _exit_code(
 async def _run(
     args: argparse.Namespace,
     store: PolicyStore,
-    files: list[Path],
+    selection: _Selection,
     root: Path,
     on_result: ResultCallback,
     allow_cloud: bool,
-    ranges: Mapping[Path, Sequence[LineRange] | None] | None,
 ) -> bool:
     """Run the review; Ctrl-C cancels every request in flight. True when interrupted."""
     config = store.base().config
     pipeline = Pipeline(
         store, audit=audit_log_for(config.audit), results=ResultsCache.open(config.cache)
     )
+    files = selection.files
     if args.consent:
         from localroute.bulk.consent import review_with_consent
 
         run = asyncio.ensure_future(
-            review_with_consent(pipeline, files[0], task=args.task, root=root, on_result=on_result)
+            review_with_consent(
+                pipeline,
+                files[0],
+                task=args.task,
+                root=root,
+                on_result=on_result,
+                names=selection.names.get(files[0], ()),
+            )
         )
     else:
         run = asyncio.ensure_future(
@@ -294,7 +301,8 @@ async def _run(
                 on_result=on_result,
                 refresh=args.refresh,
                 allow_cloud=allow_cloud,
-                ranges=ranges,
+                ranges=selection.ranges,
+                names=selection.names,
             )
         )
     loop = asyncio.get_running_loop()

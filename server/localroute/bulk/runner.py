@@ -134,6 +134,7 @@ async def review_file(
     refresh: bool = False,
     allow_cloud: bool = True,
     ranges: Sequence[LineRange] | None = None,
+    names: tuple[Path, ...] = (),
 ) -> FileResult:
     """Review one file: classified whole first, then reviewed whole, or by ``ranges`` (the
     changed hunks), in chunks where a part is too large for the model's window.
@@ -146,7 +147,7 @@ async def review_file(
         text = await asyncio.to_thread(read_text, path)
     except OSError as exc:
         return FileResult(label, task, None, None, None, (), f"cannot read: {exc.strerror}")
-    document = Document(identify_path(path), text, language_of(path))
+    document = Document(identify_path(path, names), text, language_of(path))
     classified = pipeline.classify(document)
     request = TaskRequest(task, classified, refresh=refresh, allow_cloud=allow_cloud)
     requests = plan_requests(pipeline, request, ranges)
@@ -194,11 +195,15 @@ def _result(
     backends = sorted({o.backend for o in outcomes})
     models = sorted({o.model for o in outcomes})
     localities = sorted({o.locality for o in outcomes})
-    sent = {o.backend for o in outcomes} | {b for e in errors for b in e.sent_to}
+    sent = {b for o in outcomes for b in o.sent_to} | {b for e in errors for b in e.sent_to}
     error: str | None = None
     if errors:
-        error = str(errors[0])
+        error = str(next((e for e in errors if e.sent_to), errors[0]))
         if parts > 1:
+            # One part's "Nothing was sent." is not true of the file when others went out.
+            if sent:
+                error = error.removesuffix(" Nothing was sent.")
+                error += f" Parts of the file were sent to {', '.join(sorted(sent))}."
             error = f"{len(errors)} of {parts} parts: {error}"
     return FileResult(
         label,
@@ -226,6 +231,7 @@ async def review_files(
     refresh: bool = False,
     allow_cloud: bool = False,
     ranges: Mapping[Path, Sequence[LineRange] | None] | None = None,
+    names: Mapping[Path, tuple[Path, ...]] | None = None,
 ) -> list[FileResult]:
     """Review every file, at most `jobs` at once; results are reported as files finish.
 
@@ -249,6 +255,7 @@ async def review_files(
                 refresh=refresh,
                 allow_cloud=allow_cloud,
                 ranges=None if ranges is None else ranges.get(path),
+                names=(names or {}).get(path, ()),
             )
             results.append(result)
             if on_result is not None:

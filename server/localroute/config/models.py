@@ -63,6 +63,9 @@ BUILTIN_PRIVACY_GLOBS: tuple[str, ...] = (
     "**/.boto",
     "**/*.ovpn",
     "**/.password-store/**",
+    # The project's own privacy rules name its private places: they stay local too.
+    "**/.localroute.toml",
+    "**/localroute.toml",
 )
 
 
@@ -246,25 +249,69 @@ class CommandBackendConfig(_BackendBase):
 
     kind: Literal["command"] = Field(description="Protocol spoken by the backend.")
     argv: list[str] = Field(
-        min_length=1, description="argv template; `{model}` is replaced by the route's model."
+        min_length=1,
+        description="argv template; `{model}` is replaced by the route's model, `{run_dir}` by "
+        "the run directory, `{file:NAME}` by the path of the file NAME of `files`.",
     )
     output: Literal["text", "opencode-json"] = Field(
         default="text", description="How stdout is read."
     )
     env: dict[str, str] | None = Field(
         default=None,
-        description="Environment variables to set for the CLI; values may reference "
-        "`${VAR}` of the server's environment.",
+        description="Environment variables to set for the CLI (on top of the server's); values "
+        "may reference `${VAR}` of the server's environment (unset: the run fails, naming it), "
+        "`{run_dir}` and `{file:NAME}`.",
     )
     cwd: str | None = Field(
         default=None,
-        description="Working directory of the CLI; default: a fresh empty temporary "
-        "directory per run (removed afterwards), never the workspace.",
+        description="Working directory of the CLI (`PWD` matches it); default: the run "
+        "directory, a fresh empty temporary directory per run (removed afterwards), never "
+        "the workspace.",
+    )
+    files: dict[str, str] | None = Field(
+        default=None,
+        description="Files written into the run directory before every run, name → text (e.g. "
+        "a CLI's deny-all policy or settings file); names are relative (subfolders allowed). "
+        "The run fails when one cannot be written; `{file:NAME}` naming a file not listed here "
+        "is a configuration error.",
+    )
+    stop_on_stderr: str | None = Field(
+        default=None,
+        description="Regular expression: when a line the CLI writes to stderr matches, the CLI "
+        "is stopped at once and the backend counts as unavailable (ends a CLI's own retries of a "
+        "dead model service, so that localroute's fallback decides).",
     )
     probe_argv: list[str] | None = Field(
         default=None,
-        description='argv run once to check the CLI works; default `[argv[0], "--version"]`.',
+        description="argv run once (no stdin, short timeout) to check the CLI works; its first "
+        "line of output is the version shown by `localroute status`; default `[argv[0], "
+        '"--version"]`.',
     )
+
+    @model_validator(mode="after")
+    def _valid_command(self) -> CommandBackendConfig:
+        import re
+
+        for name in self.files or {}:
+            parts = name.replace("\\", "/").split("/")
+            if not name or name.startswith("/") or any(p in ("", ".", "..") for p in parts):
+                raise ValueError(
+                    f"files: {name!r} must be a relative path inside the run directory"
+                )
+        for var in self.env or {}:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", var):
+                raise ValueError(f"env: {var!r} is not a valid environment variable name")
+        templates = [*self.argv, *(self.probe_argv or []), *(self.env or {}).values()]
+        for text in templates:
+            for name in re.findall(r"\{file:([^}]*)\}", text):
+                if name not in (self.files or {}):
+                    raise ValueError(f"{{file:{name}}} names no file of `files`")
+        if self.stop_on_stderr is not None:
+            try:
+                re.compile(self.stop_on_stderr)
+            except re.error as exc:
+                raise ValueError(f"stop_on_stderr is not a regular expression: {exc}") from None
+        return self
 
 
 BackendConfig = Annotated[

@@ -38,6 +38,7 @@ from localroute.config.trust import (
     ConfigProblem,
     RawSource,
     editor_sources,
+    for_editor,
     merge_trusted,
     merge_untrusted,
     stricter_privacy,
@@ -155,12 +156,18 @@ class _Resolution:
         self, source: RawSource, data: Mapping[str, Any], *, report: bool, commit: bool = True
     ) -> bool:
         """Merge ``data`` as ``source`` says; True when the result validated."""
+        if source.editor:
+            data, ignored = for_editor(self.current, data, source.name)
+            if report:
+                self.problems.extend(ignored)
         if source.trusted:
             candidate = merge_trusted(self.current, data)
         else:
             candidate, ignored = merge_untrusted(self.current, data, source.name)
             if report:
                 self.problems.extend(ignored)
+            if any(problem.severity == "error" for problem in ignored):
+                return False
         try:
             validated = Config.model_validate(candidate)
         except ValidationError as exc:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from localroute.config.models import PrivacyConfig
+from localroute.config.models import COPILOT, PrivacyConfig
 
 USER_FILE_ONLY_KEYS = ("start_command", "stop_command")
 """Backend keys that run a program: read from the user file only."""
@@ -45,6 +45,49 @@ class RawSource:
     problems: list[ConfigProblem] = field(default_factory=list)
     """Problems reading the source at all: its privacy part is unreadable too."""
     warnings: list[ConfigProblem] = field(default_factory=list)
+    editor: bool = False
+    """Editor settings: they never shape a program the server runs (see :func:`for_editor`)."""
+
+
+def for_editor(
+    current: Mapping[str, Any], data: Mapping[str, Any], source: str
+) -> tuple[dict[str, Any], list[ConfigProblem]]:
+    """``data`` without what editor settings may not change given the configuration so far:
+    any key of a backend that is (or would become) a `command` backend — its argv, env,
+    files and cwd decide what a CLI may do — and the user-file-only keys of any backend."""
+    out = copy.deepcopy(dict(data))
+    ignored: list[ConfigProblem] = []
+    backends = out.get("backends")
+    if not isinstance(backends, dict):
+        return out, ignored
+    known = current.get("backends", {})
+    for name, backend in list(backends.items()):
+        if not isinstance(backend, dict):
+            continue
+        existing = known.get(name) if isinstance(known, dict) else None
+        kind = backend.get("kind") or (existing or {}).get("kind")
+        if kind == "command":
+            del backends[name]
+            ignored.append(
+                ConfigProblem(
+                    source,
+                    f"backends.{name}",
+                    "ignored: command backends are read from the user file only",
+                    "warning",
+                )
+            )
+            continue
+        for key in USER_FILE_ONLY_KEYS:
+            if backend.pop(key, None) is not None:
+                ignored.append(
+                    ConfigProblem(
+                        source,
+                        f"backends.{name}.{key}",
+                        f"ignored: {key} is read from the user file only",
+                        "warning",
+                    )
+                )
+    return out, ignored
 
 
 def editor_sources(settings: Any, *, name: str = "editor settings") -> list[RawSource]:
@@ -52,7 +95,11 @@ def editor_sources(settings: Any, *, name: str = "editor settings") -> list[RawS
     if settings is None or settings == {}:
         return []
     if not isinstance(settings, dict):
-        return [RawSource(name, {}, True, [ConfigProblem(name, "", "settings must be an object")])]
+        return [
+            RawSource(
+                name, {}, True, [ConfigProblem(name, "", "settings must be an object")], editor=True
+            )
+        ]
     if "user" in settings or "workspace" in settings:
         split: list[RawSource] = []
         for level, trusted in (("user", True), ("workspace", False)):
@@ -65,35 +112,26 @@ def editor_sources(settings: Any, *, name: str = "editor settings") -> list[RawS
 
 def editor_sources_one(part: Any, name: str, trusted: bool) -> list[RawSource]:
     if not isinstance(part, dict):
-        return [RawSource(name, {}, trusted, [ConfigProblem(name, "", "must be an object")])]
+        return [
+            RawSource(
+                name, {}, trusted, [ConfigProblem(name, "", "must be an object")], editor=True
+            )
+        ]
     data = copy.deepcopy(part)
     ignored: list[ConfigProblem] = []
-
-    def ignore(key: str, why: str) -> None:
-        ignored.append(ConfigProblem(name, key, f"ignored: {why}", "warning"))
-
-    # What runs a program, and the user's own consent switch, come from the user file only.
-    backends = data.get("backends")
-    if isinstance(backends, dict):
-        for backend_name, backend in list(backends.items()):
-            if not isinstance(backend, dict):
-                continue
-            if backend.get("kind") == "command":
-                del backends[backend_name]
-                ignore(
-                    f"backends.{backend_name}", "command backends are read from the user file only"
-                )
-                continue
-            for key in USER_FILE_ONLY_KEYS:
-                if backend.pop(key, None) is not None:
-                    ignore(
-                        f"backends.{backend_name}.{key}", f"{key} is read from the user file only"
-                    )
+    # The user's own consent switch comes from the user file only.
     privacy = data.get("privacy")
     if isinstance(privacy, dict) and privacy.get("allow_consent") is True:
         del privacy["allow_consent"]
-        ignore("privacy.allow_consent", "consent can only be allowed in the user file")
-    return [RawSource(name, data, trusted, warnings=ignored)]
+        ignored.append(
+            ConfigProblem(
+                name,
+                "privacy.allow_consent",
+                "ignored: consent can only be allowed in the user file",
+                "warning",
+            )
+        )
+    return [RawSource(name, data, trusted, warnings=ignored, editor=True)]
 
 
 def deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -172,7 +210,26 @@ def merge_untrusted(
                         current = tasks[tname].get("route", [])
                     kept = [entry for entry in current or [] if entry in rvalue]
                     added = [entry for entry in rvalue if entry not in (current or [])]
-                    if added:
+                    defined = merged.get("backends", {})
+                    undefined = [
+                        e
+                        for e in added
+                        if isinstance(e, str)
+                        and e.partition(":")[0] not in defined
+                        and e.partition(":")[0] != COPILOT
+                    ]
+                    if undefined:
+                        # A typo (`locl:coder`) would read as "remove local:coder" and send
+                        # code further down the route: an error, and the file's routes are
+                        # not used.
+                        ignored.append(
+                            ConfigProblem(
+                                source,
+                                f"tasks.{tname}.{rkey}",
+                                f"entries {undefined} name no defined backend",
+                            )
+                        )
+                    elif added:
                         ignore(
                             f"tasks.{tname}.{rkey}",
                             f"entries {added} are not in the trusted route; "

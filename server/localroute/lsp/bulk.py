@@ -8,6 +8,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,10 +36,15 @@ MAX_FILES = 2000
 log = logging.getLogger(__name__)
 
 
-Selection = tuple[
-    list[Path], list[tuple[Path, str]], dict[Path, tuple[LineRange, ...] | None] | None
-]
-"""The files to review, those skipped with why, and (changedSince) their changed lines."""
+@dataclass
+class Selection:
+    """The files to review, those skipped with why, every name a file was reached by, and
+    (``changedSince``) their changed lines."""
+
+    files: list[Path]
+    skipped: list[tuple[Path, str]]
+    names: dict[Path, tuple[Path, ...]] = field(default_factory=dict)
+    ranges: dict[Path, tuple[LineRange, ...] | None] | None = None
 
 
 def _files(argument: dict[str, Any], roots: Sequence[Path]) -> Selection:
@@ -65,17 +71,15 @@ def _files(argument: dict[str, Any], roots: Sequence[Path]) -> Selection:
         raise JsonRpcInvalidParams(f"{name}: {outside[0]} is outside the workspace")
     since = argument.get("changedSince")
     if since is not None:
-        files, skipped, ranges = _changed(
-            since, paths, roots, named=bool(uris), glob=bool(pattern) and not uris
-        )
+        selection = _changed(since, paths, roots, named=bool(uris), glob=bool(pattern) and not uris)
     else:
         expansion = expand_paths(paths, root=roots[0])
-        files, skipped, ranges = list(expansion.files), list(expansion.skipped), None
-    if len(files) > MAX_FILES:
+        selection = Selection(list(expansion.files), list(expansion.skipped), expansion.names)
+    if len(selection.files) > MAX_FILES:
         raise JsonRpcInvalidParams(
-            f"{name}: {len(files)} files; at most {MAX_FILES} at once (narrow the glob)"
+            f"{name}: {len(selection.files)} files; at most {MAX_FILES} at once (narrow the glob)"
         )
-    return files, skipped, ranges
+    return selection
 
 
 def _changed(
@@ -95,6 +99,7 @@ def _changed(
     files: list[Path] = []
     skipped: list[tuple[Path, str]] = []
     ranges: dict[Path, tuple[LineRange, ...] | None] = {}
+    names: dict[Path, tuple[Path, ...]] = {}
     failures: list[str] = []
     attempted = 0
     for root in roots:
@@ -113,6 +118,7 @@ def _changed(
         kept = set(expansion.files)
         ranges.update((c.path.resolve(), c.ranges) for c in changed if c.path.resolve() in kept)
         files += expansion.files
+        names.update(expansion.names)
         skipped += [
             (path, why)
             for path, why in [*changes.skipped, *expansion.skipped]
@@ -121,7 +127,7 @@ def _changed(
     if failures and len(failures) == attempted:
         # Not one folder could answer: the request fails and says why.
         raise RequestFailedError(f"{name}: changedSince: {failures[0]}")
-    return sorted(set(files)), sorted(skipped), ranges
+    return Selection(sorted(set(files)), sorted(skipped), names, ranges)
 
 
 def _inside(path: Path, roots: Sequence[Path]) -> bool:
@@ -150,10 +156,11 @@ async def review_files(ls: LocalrouteServer, *args: Any) -> contract.ReviewFiles
     if not roots:
         raise JsonRpcInvalidParams(f"{contract.REVIEW_FILES}: no workspace folder is open")
     try:
-        files, skipped, ranges = await asyncio.to_thread(_files, argument, roots)
+        selection = await asyncio.to_thread(_files, argument, roots)
     except RequestFailedError as exc:
         ls.show(f"localroute: {exc.message}")
         raise
+    files, skipped = selection.files, selection.skipped
     display_root = roots[0]
     if skipped:
         shown = "; ".join(f"{relative(p, display_root)}: {why}" for p, why in skipped[:5])
@@ -204,7 +211,8 @@ async def review_files(ls: LocalrouteServer, *args: Any) -> contract.ReviewFiles
             on_result=on_result,
             refresh=argument.get("refresh") is True,
             allow_cloud=argument.get("allowCloud") is True,
-            ranges=ranges,
+            ranges=selection.ranges,
+            names=selection.names,
         )
     except BaseException:
         progress.end(f"cancelled after {totals['done']}/{len(files)} files")

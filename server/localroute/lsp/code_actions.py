@@ -6,6 +6,7 @@ availability (a background probe is started for what is not known yet).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
@@ -102,55 +103,43 @@ def code_action(ls: LocalrouteServer, params: types.CodeActionParams) -> list[ty
 
 def start_actions(ls: LocalrouteServer, decisions: list[RouteDecision]) -> list[types.CodeAction]:
     """`Start local models (NAME)` for a backend in a route that is down and can be started."""
-    names: list[str] = []
-    for decision in decisions:
-        for candidate in decision.candidates:
-            backend = ls.config.backends[candidate.backend]
-            if (
-                backend.start_command
-                and ls.pipeline.health.state(candidate.backend) == "down"
-                and candidate.backend not in names
-            ):
-                names.append(candidate.backend)
-    return [
-        types.CodeAction(
-            title=f"Start local models ({name})",
-            kind=f"{types.CodeActionKind.Source.value}.localroute.start",
-            command=types.Command(
-                title=f"Start local models ({name})",
-                command=START_BACKEND,
-                arguments=[{"backend": name}],
-            ),
-        )
-        for name in names
-    ]
+    return _service_actions(ls, decisions, "start", lambda state: state == "down")
 
 
 def stop_actions(ls: LocalrouteServer, decisions: list[RouteDecision]) -> list[types.CodeAction]:
     """`Stop local models (NAME)` for a backend in a route that can be stopped and is not
     known to be down (the guide: free the GPU for something else)."""
+    return _service_actions(ls, decisions, "stop", lambda state: state != "down")
+
+
+def _service_actions(
+    ls: LocalrouteServer,
+    decisions: list[RouteDecision],
+    verb: str,
+    wanted: Callable[[str], bool],
+) -> list[types.CodeAction]:
     names: list[str] = []
     for decision in decisions:
         for candidate in decision.candidates:
             backend = ls.config.backends[candidate.backend]
-            if (
-                backend.stop_command
-                and ls.pipeline.health.state(candidate.backend) != "down"
-                and candidate.backend not in names
-            ):
+            command = backend.start_command if verb == "start" else backend.stop_command
+            state = ls.pipeline.health.state(candidate.backend)
+            if command and wanted(state) and candidate.backend not in names:
                 names.append(candidate.backend)
-    return [
-        types.CodeAction(
-            title=f"Stop local models ({name})",
-            kind=f"{types.CodeActionKind.Source.value}.localroute.stop",
-            command=types.Command(
-                title=f"Stop local models ({name})",
-                command=STOP_BACKEND,
-                arguments=[{"backend": name}],
-            ),
+    command_name = START_BACKEND if verb == "start" else STOP_BACKEND
+    actions: list[types.CodeAction] = []
+    for name in names:
+        title = f"{verb.capitalize()} local models ({name})"
+        actions.append(
+            types.CodeAction(
+                title=title,
+                kind=f"{types.CodeActionKind.Source.value}.localroute.{verb}",
+                command=types.Command(
+                    title=title, command=command_name, arguments=[{"backend": name}]
+                ),
+            )
         )
-        for name in names
-    ]
+    return actions
 
 
 def _range_json(selection: types.Range) -> dict[str, Any]:

@@ -5,7 +5,7 @@ calls the pipeline, and turns the outcome into diagnostics, hovers or an error."
 from __future__ import annotations
 
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
@@ -103,7 +103,7 @@ async def review(ls: LocalrouteServer, *args: Any) -> contract.ReviewResult | co
     task = task_name(ls.config.tasks, args, contract.REVIEW, "diagnostics")
     request = snapshot(ls, target, task)
     if ls.deliver_later:
-        ls.run_task(_deliver(ls, _review(ls, request, target), request), "review")
+        ls.run_task(_deliver(ls, lambda r: _review(ls, r, target), request), "review")
         return _accepted(request, "diagnostics")
     return await _review(ls, request, target)
 
@@ -131,7 +131,7 @@ async def explain(ls: LocalrouteServer, *args: Any) -> contract.ExplainResult | 
     task = task_name(ls.config.tasks, args, contract.EXPLAIN, "hover")
     request = snapshot(ls, target, task)
     if ls.deliver_later:
-        ls.run_task(_deliver(ls, _explain(ls, request), request), "explain")
+        ls.run_task(_deliver(ls, lambda r: _explain(ls, r), request), "explain")
         return _accepted(request, "hover")
     return await _explain(ls, request)
 
@@ -159,18 +159,24 @@ def _accepted(request: TaskRequest, delivery: str) -> contract.Accepted:
     }
 
 
-async def _deliver(
-    ls: LocalrouteServer,
-    work: Coroutine[Any, Any, contract.ReviewResult | contract.ExplainResult],
-    request: TaskRequest,
-) -> None:
+Work = Callable[[TaskRequest], Coroutine[Any, Any, contract.ReviewResult | contract.ExplainResult]]
+
+
+async def _deliver(ls: LocalrouteServer, work: Work, request: TaskRequest) -> None:
     """Finish a command that was answered at once (a client that waits for
     `workspace/executeCommand` with a short timeout): the results arrive as diagnostics
-    or hover, and a message says what came of it."""
+    or hover, and a message says what came of it. A refusal that offers consent asks the
+    user with `window/showMessageRequest`; only their answer sends anything."""
     try:
-        result = await work
-    except RequestFailedError:
-        return  # the reason was already shown with window/showMessage
+        result = await work(request)
+    except RequestFailedError as exc:
+        token = await _ask_consent(ls, exc, request)
+        if token is None:
+            return  # the reason was already shown with window/showMessage
+        try:
+            result = await work(request.but(consent=token))
+        except RequestFailedError:
+            return
     where = f"{result['model']} @ {result['backend']} ({result['locality']})"
     what = f"localroute: {_title(ls, request).lower()} of {request.label}"
     markdown = result.get("markdown")
@@ -178,6 +184,30 @@ async def _deliver(
         ls.show(f"{what} ({where}):\n\n{markdown}", types.MessageType.Info)
     else:
         ls.show(f"{what}: {result.get('findings', 0)} finding(s) ({where})", types.MessageType.Info)
+
+
+async def _ask_consent(
+    ls: LocalrouteServer, error: RequestFailedError, request: TaskRequest
+) -> str | None:
+    """The consent token when the user chose to send this one request anyway."""
+    data = error.data if isinstance(error.data, dict) else {}
+    offer = data.get("consent")
+    if not isinstance(offer, dict) or not isinstance(offer.get("token"), str):
+        return None
+    send = f"Send to {offer.get('backend')} anyway (this once)"
+    # "Do not send" first: Eglot pre-fills the first action, so RET picks it, and Helix
+    # preselects it; sending must take an explicit choice.
+    params = types.ShowMessageRequestParams(
+        type=types.MessageType.Warning,
+        message=f"localroute: {error.message}",
+        actions=[types.MessageActionItem(title="Do not send"), types.MessageActionItem(title=send)],
+    )
+    try:
+        chosen = await ls.window_show_message_request_async(params)
+    except Exception as exc:  # a client without the request: nothing is sent
+        log.info("consent not asked: %s", exc)
+        return None
+    return str(offer["token"]) if chosen is not None and chosen.title == send else None
 
 
 async def route(ls: LocalrouteServer, *args: Any) -> contract.RouteResult:

@@ -7,13 +7,14 @@ unopened document must be a regular file of bounded size.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from localroute.identity import identify
+from localroute.identity import DocumentIdentity, identify
 from localroute.requests import Document
 
 if TYPE_CHECKING:
@@ -69,9 +70,14 @@ def read_file(path: str, name: str) -> str:
         )
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
-            return clean(handle.read(MAX_UNOPENED_BYTES))
+            text = handle.read(MAX_UNOPENED_BYTES)
     except OSError as exc:
         raise UnreadableDocument(f"cannot read {name}: {exc.strerror}") from exc
+    if "\0" in text:
+        # Binary, or UTF-16/32 text (Windows tools): read as UTF-8 its words, credentials
+        # included, are spread over NUL bytes that no detector sees. Bulk review skips it too.
+        raise UnreadableDocument(f"{name} is not open and is not UTF-8 text")
+    return clean(text)
 
 
 def load_document(ls: LocalrouteServer, uri: str) -> Document:
@@ -80,9 +86,24 @@ def load_document(ls: LocalrouteServer, uri: str) -> Document:
     text = document_text(ls, uri)
     identity = identify(uri)
     owner: str | None = None
-    if identity.source in ("vcs", "notebook") and identity.fs_path:
-        try:
-            owner = read_file(identity.fs_path, identity.fs_path)
-        except UnreadableDocument:
-            owner = None
+    if identity.source in ("vcs", "notebook") and identity.path:
+        # The file as it is on disk and as the editor has it now (unsaved edits count);
+        # for a notebook, its other cells too: the notebook is one document.
+        parts = [
+            document.source
+            for other, document in ls.workspace.text_documents.items()
+            if other != uri and _stands_for(other, identity)
+        ]
+        if identity.fs_path:
+            with contextlib.suppress(UnreadableDocument):
+                parts.insert(0, read_file(identity.fs_path, identity.fs_path))
+        owner = "\n".join(parts) if parts else None
     return Document(identity, text.text, text.language, owner_text=owner)
+
+
+def _stands_for(uri: str, view: DocumentIdentity) -> bool:
+    """Whether the open document ``uri`` is the file ``view`` shows, or a cell of its notebook."""
+    other = identify(uri)
+    if other.path != view.path:
+        return False
+    return other.source == "file" or (view.source == other.source == "notebook")

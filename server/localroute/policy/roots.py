@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import os
 import posixpath
-import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from localroute.config.sources import WORKSPACE_FILE_NAMES
+from localroute.identity import nfc
 
 ROOT_MARKERS = (*WORKSPACE_FILE_NAMES, ".git")
 
@@ -53,16 +53,11 @@ def _contains_loosely(folder: str, path: str) -> bool:
     return contains(folder, path) or contains(folder.casefold(), path.casefold())
 
 
-def _is_file(path: str) -> bool:
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except (OSError, ValueError):
-        return False
-
-
 def _exists(path: str) -> bool:
+    """Whether there is an entry by that name, even one that cannot be followed (a dangling
+    or looping link): a workspace file that cannot be read must fail closed, not vanish."""
     try:
-        os.stat(path)
+        os.lstat(path)
     except (OSError, ValueError):
         return False
     return True
@@ -85,15 +80,17 @@ def _ancestors(path: str) -> list[str]:
 def place(
     path: str, *, workspace_folders: Sequence[str] = (), client_root: str | None = None
 ) -> Placement:
-    """Find the project root of the canonical ``path``, its workspace files and glob bases."""
-    folders = [f for f in workspace_folders if f and _contains_loosely(f, path)]
+    """Find the project root of ``path`` (as the file system spells it), its workspace files
+    and glob bases. Folders are compared in Unicode NFC, as canonical paths are."""
+    named = nfc(path)
+    folders = [f for f in workspace_folders if f and _contains_loosely(f, named)]
     root: ProjectRoot | None = None
     if folders:
         root = ProjectRoot(max(folders, key=len), "workspace folder")
-    elif client_root and _contains_loosely(client_root, path):
+    elif client_root and _contains_loosely(client_root, named):
         root = ProjectRoot(client_root, "client root")
     bases: list[str] = [f for f in folders]
-    if client_root and _contains_loosely(client_root, path):
+    if client_root and _contains_loosely(client_root, named):
         bases.append(client_root)
     files: list[str] = []
     for directory in _ancestors(path):
@@ -104,7 +101,8 @@ def place(
         if root is None:
             root = ProjectRoot(directory, found[0])
         for name in WORKSPACE_FILE_NAMES:
-            candidate = posixpath.join(directory, name)
-            if name in found and _is_file(candidate):
-                files.append(candidate)
+            # Anything by that name counts; one that is not a readable file is reported
+            # as unreadable by the store, which then fails closed.
+            if name in found:
+                files.append(posixpath.join(directory, name))
     return Placement(root, tuple(reversed(files)), tuple(dict.fromkeys(bases)))

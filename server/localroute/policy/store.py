@@ -62,11 +62,26 @@ class Policy:
         return os.path.basename(path) or path
 
 
+def _disk_path(identity: DocumentIdentity) -> str:
+    """The file's path as the file system spells it (symlinks resolved, but not normalised
+    to NFC): directories named in NFD must be found by their own name."""
+    given = identity.fs_path
+    if given and given.startswith("/") and not given.startswith("//"):
+        try:
+            return os.path.realpath(given)
+        except (OSError, ValueError):
+            pass
+    return identity.path or ""
+
+
 def _signature(path: Path) -> _Signature:
     try:
         info = os.stat(path)
     except (OSError, ValueError):
-        return None
+        try:  # a link that cannot be followed is still there: its own signature
+            info = os.lstat(path)
+        except (OSError, ValueError):
+            return None
     return (info.st_mtime_ns, info.st_size, info.st_ino, info.st_ctime_ns)
 
 
@@ -83,6 +98,12 @@ class _Files:
         if cached is not None and cached[0] == signature:
             return cached
         source = None if signature is None else read_toml(path, trusted=trusted)
+        if source is None and signature is not None:
+            # There is an entry by that name but nothing to read (a dangling or looping
+            # link, raced away): unreadable, so its scope fails closed.
+            name = str(path)
+            problem = ConfigProblem(name, "", "cannot read: not a readable file")
+            source = RawSource(name, {}, trusted, [problem])
         entry = (signature, source)
         self._cache[key] = entry
         return entry
@@ -156,7 +177,9 @@ class PolicyStore:
         placement = Placement(None, (), ())
         if identity.path is not None:
             placement = place(
-                identity.path, workspace_folders=self._folders, client_root=self._client_root
+                _disk_path(identity),
+                workspace_folders=self._folders,
+                client_root=self._client_root,
             )
             if placement.root is None:
                 forced.append(
@@ -182,7 +205,15 @@ class PolicyStore:
             bases=placement.bases,
             forced_private=tuple(forced),
             problems=loaded.problems,
-            key=(tuple((s[0], s[1]) for s in sources), self._settings_version, self._copilot),
+            # Where the file sits is part of what decided it (a folder added at run time
+            # moves the root and the bases its globs are matched against).
+            key=(
+                tuple((s[0], s[1]) for s in sources),
+                self._settings_version,
+                self._copilot,
+                placement,
+                tuple(forced),
+            ),
         )
 
     def problems(self) -> tuple[ConfigProblem, ...]:

@@ -133,6 +133,7 @@ def classify_document(
     other: list[str] = []
     if identity.fs_path and identity.fs_path != identity.path:
         other.append(identity.fs_path)
+    other.extend(identity.aliases)
     if identity.path is None and identity.source == "unknown":
         raw = uri_path(identity.uri)
         if raw:

@@ -31,13 +31,18 @@ class ConsentOffer:
         return {"token": self.token, "backend": self.backend, "expires_in_s": self.expires_in_s}
 
 
+Span = tuple[int | None, int | None]
+"""The lines of the request (start, end); (None, None) is the whole file."""
+
+
 @dataclass(frozen=True)
 class Consent:
-    """A redeemed token: this document content, this task, this backend, once."""
+    """A redeemed token: this document content, these lines, this task, this backend, once."""
 
     content_hash: str
     task: str
     backend: str
+    span: Span = (None, None)
 
     def check(self, *, content_hash: str, task: str, backend: str) -> None:
         if (content_hash, task, backend) != (self.content_hash, self.task, self.backend):
@@ -53,18 +58,24 @@ class ConsentStore:
         self._ttl_s = ttl_s
         self._offers: dict[str, tuple[Consent, float]] = {}
 
-    def offer(self, *, content_hash: str, task: str, backend: str) -> ConsentOffer:
-        """A new single-use token for sending this content with this task to ``backend``."""
+    def offer(
+        self, *, content_hash: str, task: str, backend: str, span: Span = (None, None)
+    ) -> ConsentOffer:
+        """A new single-use token for sending this content (these lines) with this task to
+        ``backend``."""
         now = time.monotonic()
         self._offers = {t: v for t, v in self._offers.items() if v[1] > now}
         while len(self._offers) >= MAX_OFFERS:
             self._offers.pop(next(iter(self._offers)))
         token = secrets.token_urlsafe(24)
-        self._offers[token] = (Consent(content_hash, task, backend), now + self._ttl_s)
+        self._offers[token] = (Consent(content_hash, task, backend, span), now + self._ttl_s)
         return ConsentOffer(token, backend, int(self._ttl_s))
 
-    def redeem(self, token: str, *, content_hash: str, task: str) -> Consent:
-        """Spend ``token`` for this content and task; raise :class:`ConsentError` otherwise."""
+    def redeem(
+        self, token: str, *, content_hash: str, task: str, span: Span = (None, None)
+    ) -> Consent:
+        """Spend ``token`` for this content, lines and task; raise :class:`ConsentError`
+        otherwise (the token is spent either way: it was shown once)."""
         entry = self._offers.pop(token, None)
         if entry is None:
             raise ConsentError("the consent token is unknown or was already used")
@@ -75,4 +86,6 @@ class ConsentStore:
             raise ConsentError("the document changed since consent was given; ask again")
         if consent.task != task:
             raise ConsentError(f"the consent token was given for the {consent.task} task")
+        if consent.span != span:
+            raise ConsentError("the consent token was given for other lines of the document")
         return consent

@@ -66,7 +66,8 @@ def glob_to_regex(glob: str) -> re.Pattern[str]:
     # the workspace root and an absolute path at the file system root.
     prefix = "/?" if anchored else ""
     # gitignore: a pattern that matches a directory covers everything under it.
-    below = "" if g.endswith("**") else "(?:/.*)?"
+    # (Only a whole `**` segment ends it: `secret**` is `secret*`, which covers `secrets/`.)
+    below = "" if _is_double_star(g.rsplit("/", 1)[-1]) else "(?:/.*)?"
     try:
         return re.compile(
             rf"\A{prefix}{_translate(g, floating=floating)}{below}\Z", re.IGNORECASE | re.DOTALL
@@ -264,7 +265,11 @@ def match_privacy_glob(
     two readings disagree the file is treated as private, the safe side). A
     leading ``~`` is expanded to the home directory.
     """
-    candidates = [nfc(c) for c in candidate_paths(path, workspace_roots)]
+    # Names are compared in NFC, but symlinks are resolved by the names on disk: take the
+    # path and the roots in both spellings.
+    roots = list(dict.fromkeys([*workspace_roots, *(nfc(r) for r in workspace_roots if r)]))
+    forms = dict.fromkeys((path, nfc(path)))
+    candidates = list(dict.fromkeys(nfc(c) for form in forms for c in candidate_paths(form, roots)))
     for glob in globs:
         pattern_text = glob.strip()
         if not pattern_text:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Severity = Literal["error", "warning", "info", "hint"]
@@ -24,6 +24,9 @@ class Finding:
     severity: Severity
     message: str
     suggestion: str | None = None
+    unstructured: bool = field(default=False, compare=False)
+    """The model's free text kept as it is, because no findings could be read from it (not
+    part of equality: it says how the finding was made, not what it says)."""
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ def build_prompt(
     first_line: int,
     whole_file: bool,
 ) -> Prompt:
+    """The prompt task ``name`` sends for ``lines`` (see the task modules for each kind)."""
     if task.prompt:
         return build_custom_prompt(
             task.prompt,
@@ -41,6 +42,23 @@ def build_prompt(
         first_line=first_line,
         whole_file=whole_file,
     )
+
+
+DEFAULT_MAX_TOKENS = 1024
+"""The answer budget of a findings task whose configuration sets none."""
+
+DEFAULT_HOVER_MAX_TOKENS = 512
+"""The answer budget of an explanation (a hover task) whose configuration sets none: enough
+for a few paragraphs and a short example, and a cap on what a model that rambles costs."""
+
+
+def max_tokens_for(name: str, task: TaskConfig) -> int:
+    """The most tokens task ``name`` lets a model answer with."""
+    if task.max_tokens:
+        return task.max_tokens
+    if task.output_kind(name) == "diagnostics":
+        return DEFAULT_MAX_TOKENS
+    return DEFAULT_HOVER_MAX_TOKENS
 
 
 def estimate_tokens(prompt: Prompt) -> int:

@@ -13,6 +13,7 @@ from localroute.privacy.secrets.documents import find_in_documents
 from localroute.privacy.secrets.keys import find_private_keys
 from localroute.privacy.secrets.tokens import find_tokens
 
+_LONE_CR = re.compile(r"\r(?!\n)")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _AWS_SECRET_VALUE = re.compile(r"[A-Za-z0-9/+]{40}")
 _TWILIO_AUTH_TOKEN = re.compile(r"[0-9a-f]{32}")
@@ -72,6 +73,10 @@ def find_secrets(text: str, *, first_line: int = 1) -> list[SecretHit]:
     GitHub token, ...) is not reported again as a generic credential
     assignment.
     """
+    # A lone `\r` ends a line (LSP's line model) but not for `^`/`$`: without this, an
+    # unquoted `TOKEN=...` in a file with classic Mac line endings went unseen (and every
+    # hit was on "line 1"). Same length, so offsets still point into the original text.
+    text = _LONE_CR.sub("\n", text)
     found, cleared = _find(text, nested=False)
     if not found:
         return []

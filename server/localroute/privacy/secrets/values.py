@@ -102,13 +102,33 @@ def char_classes(value: str) -> int:
     return lower + upper + digit + symbol
 
 
+_VOWELS = frozenset("aeiouyAEIOUY")
+_LOWER_WORD = re.compile(r"[A-Z]?[a-z]+")
+
+
+def _random_letters(value: str) -> bool:
+    """Letters drawn at random rather than words run together: too few vowels, or a
+    lower-case word of three letters or more without any (`Gfhz`). Identifiers such as
+    `someVeryLongName`, `Authorization` or `my-release-postgresql` have neither."""
+    letters = [c for c in value if c.isalpha()]
+    if len(letters) < 12:
+        return False
+    if sum(c in _VOWELS for c in letters) < 0.25 * len(letters):
+        return True
+    for word in _LOWER_WORD.findall(value):
+        lowered = word.lower()
+        if len(lowered) >= 3 and not _VOWELS.intersection(lowered):
+            return True
+    return False
+
+
 def _is_wordy(value: str) -> bool:
     # Identifiers, header names, env var names and words ("Authorization",
     # "OPENAI_API_KEY", "bert-base-uncased") rather than random characters.
     # Random strings have short humps ("aBcDeF") or digits inside; a couple
     # of trailing digits is a version ("auth0", "EC2") when there are pieces.
     pieces = [p for p in _WORD_SEPARATORS.split(value) if p]
-    if not pieces:
+    if not pieces or _random_letters(value):
         return False
     for piece in pieces:
         letters = _TRAILING_DIGITS.sub("", piece) if len(pieces) > 1 else piece

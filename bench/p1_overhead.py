@@ -1,0 +1,158 @@
+"""P1: the server's own cost of a review, against an instant backend.
+
+A real ``localroute serve`` over stdio, driven by pygls' client announcing
+``window.workDoneProgress`` (as VS Code and Neovim do). Each sample is
+``localroute.review`` → its answer and its diagnostics. The baseline, measured in the
+same process and interleaved with the reviews, is a direct HTTP call to the same
+loopback fake with the very body the server sent (streamed, read to the end, on a kept
+connection), so the difference is what the router adds: JSON-RPC, progress, privacy
+classification, routing, prompt, parsing, publishing. P1' is a second server, running
+at the same time, whose client does not announce ``workDoneProgress`` (the server then
+answers such a client at once and delivers the results by notification; the round trip
+still ends when the diagnostics arrived): the samples of both interleave.
+
+Run alone: ``python -m bench.p1_overhead [-n 200]`` from the checkout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from tests.fakes.openai_fake import FakeOpenAI
+
+from bench.common import (
+    ANSWER,
+    SOURCE,
+    Row,
+    isolated_env,
+    median,
+    ms,
+    openai_backend,
+    p90,
+    review_task,
+    scratch,
+)
+from bench.session import Session
+
+GOAL_MS = 1.0
+WARM_UP = 10
+
+
+async def _direct(client: httpx.AsyncClient, url: str, body: bytes) -> float:
+    began = time.perf_counter()
+    async with client.stream(
+        "POST", url, content=body, headers={"Content-Type": "application/json"}
+    ) as response:
+        async for _ in response.aiter_lines():
+            pass
+    return (time.perf_counter() - began) * 1000
+
+
+@dataclass
+class Samples:
+    """Review round trips of one server and the direct calls made right after each (ms)."""
+
+    reviews: list[float] = field(default_factory=list)
+    direct: list[float] = field(default_factory=list)
+    messages: Counter[str] = field(default_factory=Counter)
+
+
+async def _started(tmp: Path, config: Path, *, progress: bool) -> tuple[Session, str]:
+    session = Session(["-m", "localroute", "serve"], isolated_env(tmp, config), progress=progress)
+    await session.start()
+    await session.initialize(tmp / "ws")
+    session.initialized()
+    name = "calc.py" if progress else "calc_no_progress.py"
+    return session, session.open(tmp / "ws" / name, SOURCE)
+
+
+async def measure_sessions(n: int, *, without_progress: bool = True) -> dict[str, Samples]:
+    """Both servers run at once and their samples interleave (review, direct call,
+    other review, direct call …), so load that comes and goes touches both alike."""
+    with FakeOpenAI() as fake, scratch() as tmp:
+        fake.answer = ANSWER
+        config = tmp / "config.toml"
+        config.write_text(openai_backend("local", fake.url) + review_task("local:coder"))
+        sessions: dict[str, tuple[Session, str]] = {}
+        try:
+            sessions["progress"] = await _started(tmp, config, progress=True)
+            if without_progress:
+                sessions["no progress"] = await _started(tmp, config, progress=False)
+            for session, uri in sessions.values():
+                for _ in range(WARM_UP):
+                    await session.review(uri)
+            body = fake.chat_requests[-1].body
+            url = f"{fake.url}/chat/completions"
+            data = {name: Samples() for name in sessions}
+            async with httpx.AsyncClient(timeout=30) as client:
+                for _ in range(WARM_UP):
+                    await _direct(client, url, body)
+                for _ in range(n):
+                    for name, (session, uri) in sessions.items():
+                        since = time.perf_counter()
+                        elapsed, _result = await session.timed_review(uri)
+                        data[name].reviews.append(elapsed)
+                        data[name].messages.update(session.messages_since(since))
+                        data[name].direct.append(await _direct(client, url, body))
+        finally:
+            for session, _uri in sessions.values():
+                await session.stop()
+    return data
+
+
+def rows_from(data: dict[str, Samples]) -> list[Row]:
+    rows = [_row("P1", "review round trip − direct HTTP call", data["progress"], GOAL_MS)]
+    if "no progress" in data:
+        rows.append(_row("P1'", "same, client without workDoneProgress", data["no progress"]))
+    return rows
+
+
+def _row(key: str, what: str, data: Samples, goal: float | None = None) -> Row:
+    reviews, direct = data.reviews, data.direct
+    paired = [r - d for r, d in zip(reviews, direct, strict=True)]
+    delta = median(reviews) - median(direct)
+    return Row(
+        key=key,
+        what=what,
+        goal=f"median ≤ +{goal:g} ms" if goal is not None else "—",
+        baseline=f"{ms(median(direct))} (p90 {ms(p90(direct))})",
+        measured=f"{ms(median(reviews))} (p90 {ms(p90(reviews))})",
+        delta=f"+{delta:.2f} ms",
+        passed=None if goal is None else delta <= goal,
+        value=delta,
+        details={
+            "n": len(reviews),
+            "review_median_ms": median(reviews),
+            "review_p90_ms": p90(reviews),
+            "direct_median_ms": median(direct),
+            "direct_p90_ms": p90(direct),
+            "difference_of_medians_ms": delta,
+            "median_of_paired_differences_ms": median(paired),
+            "p90_of_paired_differences_ms": p90(paired),
+            "messages_per_review": {k: v / len(reviews) for k, v in sorted(data.messages.items())},
+        },
+    )
+
+
+async def measure(n: int, *, compare_without_progress: bool = True) -> list[Row]:
+    return rows_from(await measure_sessions(n, without_progress=compare_without_progress))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("-n", type=int, default=200, help="reviews (default 200)")
+    args = parser.parse_args()
+    for row in asyncio.run(measure(args.n)):
+        print(row.key, row.what, "|", row.baseline, "|", row.measured, "|", row.delta)
+        print("   ", row.details)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,102 @@
+"""Where the server's idle memory goes beyond pygls, httpx and pydantic (P6m).
+
+Runs one fresh interpreter (this checkout's ``server/`` first on the path) that
+imports pygls, httpx and pydantic — the P6 memory baseline — then, step by step,
+what ``localroute serve`` loads, printing the resident memory each step adds. The
+first step is a trivial pydantic model in a separate interpreter: ``import pydantic``
+loads almost nothing, a first model loads pydantic's machinery.
+
+Run: ``python -m bench.profile_memory`` from the checkout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import tempfile
+from pathlib import Path
+
+from bench.common import PYTHON, isolated_env
+
+PROBE = r"""
+import importlib, sys
+
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+
+import pygls.lsp.server, httpx, pydantic
+base = last = rss()
+print(f"{'pygls + httpx + pydantic imported (the P6m baseline)':<56} {base:7.1f} MiB")
+
+def step(label, action):
+    global last
+    modules = len(sys.modules)
+    try:
+        action()
+    except Exception as exc:  # the server's modules move: say what is gone, go on
+        print(f"  {label}: skipped ({type(exc).__name__}: {exc})")
+        return
+    now = rss()
+    print(f"+ {label:<54} {now - last:+7.1f} MiB  {len(sys.modules) - modules:+4d} modules")
+    last = now
+
+if sys.argv[1] == "model":
+    def model():
+        class Settings(pydantic.BaseModel):
+            name: str = "x"
+        Settings(name="y")
+    step("one trivial pydantic model", model)
+    raise SystemExit
+
+for name in [
+    "localroute.config.models",
+    "localroute.config.sources",
+    "localroute.privacy",
+    "localroute.policy",
+    "localroute.pipeline",
+    "localroute.bulk.files",
+    "localroute.lsp.registry",
+    "localroute.lsp.server",
+]:
+    step(f"import {name}", lambda name=name: importlib.import_module(name))
+
+def pipeline():
+    from localroute.config.models import default_config
+    from localroute.pipeline import Pipeline
+    Pipeline(default_config(copilot_available=False))
+
+def backend():
+    from localroute.backends import openai
+
+def async_http():
+    import anyio._backends._asyncio, httpcore, h11
+
+def tls():
+    from localroute.backends.http import tls_context
+    tls_context()
+
+step("a Pipeline of the default configuration", pipeline)
+step("import the OpenAI-compatible backend", backend)
+step("first request: anyio, httpcore, h11", async_http)
+step("TLS context (built for http:// backends too)", tls)
+print(f"{'total above the baseline':<56} {last - base:+7.1f} MiB")
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = isolated_env(Path(tmp))
+        for mode in ("model", "server"):
+            done = subprocess.run(
+                [PYTHON, "-c", PROBE, mode], env=env, capture_output=True, text=True, check=True
+            )
+            print(done.stdout.rstrip())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

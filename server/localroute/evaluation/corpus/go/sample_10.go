@@ -1,0 +1,15 @@
+package client
+
+import (
+	"io"
+	"net/http"
+)
+
+func FetchBody(url string) ([]byte, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return io.ReadAll(resp.Body)
+}

@@ -1,0 +1,5 @@
+use std::num::ParseIntError;
+
+pub fn parse_port(input: &str) -> Result<u16, ParseIntError> {
+    input.trim().parse()
+}

@@ -1,0 +1,6 @@
+export function isMissing(value: number | undefined): boolean {
+  if (value === undefined) {
+    return true;
+  }
+  return value === NaN;
+}

@@ -1,0 +1,4 @@
+export function progressLabel(done: number, total: number): string {
+  const percent = Math.round((done / total) * 100);
+  return `${percent}% (${done}/${total})`;
+}

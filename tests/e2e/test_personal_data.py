@@ -1,0 +1,62 @@
+"""Personal data is private (the guide: "credentials, personal info, proprietary code →
+local only"): through a real server, with the local model down, the cloud gets nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.conftest import ROOT, closed_port_url
+from tests.fakes.openai_fake import FakeOpenAI
+
+CORPUS = ROOT / "tests" / "data" / "personal_corpus" / "true_positives"
+
+
+def config(local: str, cloud: str, *, detect: bool | None = None) -> str:
+    privacy = "" if detect is None else f"[privacy]\ndetect_personal_data = {str(detect).lower()}\n"
+    return (
+        f'[backends.local]\nkind = "openai"\nurl = "{local}"\n'
+        f'[backends.cloud]\nkind = "openai"\nurl = "{cloud}"\nlocality = "cloud"\n'
+        '[tasks.review]\nroute = ["local:coder", "cloud:big"]\n' + privacy
+    )
+
+
+async def test_a_customer_export_never_reaches_the_cloud(start_session: Any) -> None:
+    text = (CORPUS / "users.json").read_text()
+    with FakeOpenAI() as cloud:
+        async with start_session(config(closed_port_url(), cloud.url)) as s:
+            uri = s.open("fixtures/users.json", text, language="json")
+            route = await s.command("localroute.route", {"uri": uri, "task": "review"})
+            assert route["private"] is True
+            assert any(r.startswith("personal data: ") for r in route["reasons"])
+            # The reason names the kind and the count, never a value.
+            assert "@" not in " ".join(route["reasons"])
+            try:
+                await s.command("localroute.review", {"uri": uri})
+                raise AssertionError("a private document was answered")
+            except Exception as exc:  # the refusal
+                assert "refused" in str(exc) and "personal data" in str(exc)
+            assert cloud.chat_requests == []
+
+
+async def test_the_user_can_turn_detection_off_but_a_workspace_cannot(
+    start_session: Any, tmp_path: Path
+) -> None:
+    text = (CORPUS / "users.json").read_text()
+    with FakeOpenAI() as cloud:
+        cloud.answer = '{"findings": []}'
+        off = config(closed_port_url(), cloud.url, detect=False)
+        async with start_session(off) as s:
+            uri = s.open("fixtures/users.json", text, language="json")
+            result = await s.command("localroute.review", {"uri": uri})
+            assert result["backend"] == "cloud"
+        assert len(cloud.chat_requests) == 1
+
+        # The user's default (on) cannot be turned off by the repository's own file.
+        workspace_file = {".localroute.toml": "[privacy]\ndetect_personal_data = false\n"}
+        on = config(closed_port_url(), cloud.url)
+        async with start_session(on, workspace_files=workspace_file) as s:
+            uri = s.open("fixtures/users.json", text, language="json")
+            route = await s.command("localroute.route", {"uri": uri, "task": "review"})
+            assert route["private"] is True
+        assert len(cloud.chat_requests) == 1
