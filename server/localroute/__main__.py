@@ -1,3 +1,3 @@
-from localroute.cli import main
+from localroute.cli import run
 
-raise SystemExit(main())
+run()

@@ -73,13 +73,16 @@ class AuditLog:
         self.max_bytes = max_bytes
         self.backups = backups
         self._lock = threading.Lock()
+        self._ready = False  # the folder exists (made once, not on every request)
 
     def record(self, entry: AuditEntry) -> None:
         """Append one line; an audit failure is logged, never raised into a request."""
         line = json.dumps(asdict(entry), ensure_ascii=False) + "\n"
         try:
             with self._lock:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                if not self._ready:
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                    self._ready = True
                 self._rotate_if_needed(len(line))
                 fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
                 with os.fdopen(fd, "a", encoding="utf-8") as handle:

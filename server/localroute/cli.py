@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from localroute import __version__
 
@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     route.add_argument("--format", choices=["text", "json"], default="text")
     route.add_argument("--probe", action="store_true", help="probe the backends first")
 
-    from localroute.bulk.review_command import EXIT_CODES_HELP
+    from localroute.exit_codes import EXIT_CODES_HELP
 
     review = sub.add_parser(
         "review",
@@ -125,6 +125,19 @@ def _parser() -> argparse.ArgumentParser:
 
 EXIT_BROKEN_PIPE = 141
 """128 + SIGPIPE, as a shell reports a command whose reader went away (`| head`)."""
+
+
+def run() -> NoReturn:
+    """The `localroute` program: :func:`main`, then out at once. A command-line run has
+    nothing to tidy up after its last line (its files are closed, its output flushed
+    here), and the interpreter's own shutdown costs a tenth of a second or more."""
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        code = EXIT_BROKEN_PIPE
+    os._exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from localroute.privacy import classify
+from localroute.privacy.classify import classify
 from tests.property.common import Cases, planned
 from tests.property.credentials import Content, assert_never_shows, contents
 from tests.property.tree import all_globs

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from pathspec import GitIgnoreSpec
 
-from localroute.privacy import glob_to_regex, match_privacy_glob
+from localroute.privacy.globs import glob_to_regex, match_privacy_glob
 from tests.property.common import SEEDS, Cases, pick, planned
 from tests.property.globs_reference import (
     instantiate,

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from localroute.config.models import Config, PrivacyConfig
 from localroute.identity import identify
 from localroute.policy.roots import place
-from localroute.privacy import classify_document
+from localroute.privacy.classify import classify_document
 from tests.property.adversarial import ADVERSARIAL, Adversarial
 from tests.property.common import SEEDS, Cases, planned
 from tests.property.globs_reference import instantiate, random_glob, reference_match

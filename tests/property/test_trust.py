@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from localroute.config.locality import effective_locality
 from localroute.identity import identify_path
 from localroute.policy import PolicyStore
-from localroute.privacy import classify
+from localroute.privacy.classify import classify
 from localroute.routing.router import decide
 from tests.property.common import SEEDS, Cases, pick, planned, to_toml
 from tests.property.harness import MODELS, POOL, POOL_NAMES

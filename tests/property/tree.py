@@ -31,7 +31,7 @@ from urllib.parse import quote
 from hypothesis import strategies as st
 
 from localroute.config.models import BUILTIN_PRIVACY_GLOBS
-from localroute.privacy import match_privacy_glob
+from localroute.privacy.globs import match_privacy_glob
 from tests.property.common import SEEDS, pick, to_toml
 
 USER_GLOBS = ("internal/**", "confidential")

@@ -6,7 +6,7 @@ from typing import Any
 
 from localroute.backends.base import ChatRequest
 from localroute.config.models import Locality
-from localroute.privacy import classify
+from localroute.privacy.classify import classify
 from localroute.privacy.gate import clear
 
 

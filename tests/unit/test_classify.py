@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from localroute.config.models import BUILTIN_PRIVACY_GLOBS
 from localroute.identity import identify
-from localroute.privacy import classify
+from localroute.privacy.classify import classify
 
 GITHUB_TOKEN = "gh" + "p_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
 AWS_KEY_ID = "AK" + "IA" + "Q3EGRPZ7KD2WXN5M"

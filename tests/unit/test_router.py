@@ -13,7 +13,7 @@ from localroute.config.models import (
     TaskConfig,
     backend_config,
 )
-from localroute.privacy import PrivacyVerdict
+from localroute.privacy.classify import PrivacyVerdict
 from localroute.routing.router import (
     Candidate,
     RouteDecision,

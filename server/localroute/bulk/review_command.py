@@ -35,26 +35,17 @@ from localroute.bulk.report import (
 )
 from localroute.bulk.runner import ResultCallback, relative, review_files
 from localroute.bulk.sarif import FileResult, to_sarif
+from localroute.exit_codes import (
+    EXIT_FINDINGS,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_REVIEWED,
+    EXIT_OK,
+    EXIT_USAGE,
+)
 from localroute.identity import identify_path
 from localroute.pipeline import Pipeline
 from localroute.policy import PolicyStore
 from localroute.results_cache import ResultsCache
-
-EXIT_OK = 0
-EXIT_FINDINGS = 1
-EXIT_USAGE = 2
-EXIT_NOT_REVIEWED = 3
-EXIT_INTERRUPTED = 130
-
-EXIT_CODES_HELP = """\
-exit status:
-  0    every file reviewed, no finding at or above --fail-on
-  1    findings at or above --fail-on
-  2    usage or configuration error (nothing was sent)
-  3    some file was refused (private, no allowed backend) or not reviewed
-       (no backend answered); takes precedence over 1
-  130  interrupted (Ctrl-C); the report covers the files finished so far
-"""
 
 
 def configuration_errors(store: PolicyStore, files: list[Path]) -> list[str]:

@@ -17,6 +17,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+WORKSPACE_FILE_NAMES = (".localroute.toml", "localroute.toml")
+"""The workspace files, at a project root or in any directory above a file."""
+
 COPILOT_FILES = ("apps.json", "hosts.json")
 """Files of the Copilot plugins under ``$XDG_CONFIG_HOME/github-copilot/``, in lookup order."""
 

@@ -33,7 +33,11 @@ from localroute.config.models import (
     default_config,
     default_config_data,
 )
-from localroute.config.paths import copilot_token_present, user_config_path
+from localroute.config.paths import (
+    WORKSPACE_FILE_NAMES,
+    copilot_token_present,
+    user_config_path,
+)
 from localroute.config.trust import (
     ConfigProblem,
     RawSource,
@@ -58,8 +62,6 @@ __all__ = [
     "user_config_path",
     "workspace_sources",
 ]
-
-WORKSPACE_FILE_NAMES = (".localroute.toml", "localroute.toml")
 
 
 @dataclass(frozen=True)

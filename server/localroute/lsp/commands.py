@@ -69,8 +69,13 @@ async def run_task(ls: LocalrouteServer, request: TaskRequest, title: str) -> Ta
         progress.end("cancelled")
         raise
     progress.end(f"answered by {outcome.model} @ {outcome.backend}")
-    if outcome.attempts and not outcome.cached:
-        # Say so when the preferred backend did not answer: the user chose it first.
+    if not outcome.attempts and not outcome.cached:
+        ls.last_fallback = ()
+    fallback = (*(a.split(":", 1)[0] for a in outcome.attempts), outcome.backend)
+    if outcome.attempts and not outcome.cached and fallback != ls.last_fallback:
+        # Say so when the preferred backend did not answer (the user chose it first) —
+        # once per change, not for every request while the same backend stays down.
+        ls.last_fallback = fallback
         ls.show(
             f"localroute: {title.lower()} answered by {outcome.model} @ {outcome.backend} "
             f"({outcome.locality}) after: {'; '.join(outcome.attempts)}",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from localroute.config.sources import WORKSPACE_FILE_NAMES
+from localroute.config.paths import WORKSPACE_FILE_NAMES
 
 if TYPE_CHECKING:
     from localroute.lsp.server import LocalrouteServer
@@ -43,14 +43,16 @@ def initialize(ls: LocalrouteServer, params: types.InitializeParams) -> None:
     # timeout, and so does Eglot (10 s, "Timed out"): answer at once and deliver the
     # results by notification, unless the client says otherwise.
     ls.deliver_later = asked if isinstance(asked, bool) else (not progress or client == "eglot")
-    ls.update_workspace()
-    ls.store.set_editor_settings(ls.init_settings)
+    # Nothing is read here: the configuration is loaded on first use, after `initialize`
+    # has been answered (at `initialized`, or the first request).
 
 
 async def initialized(ls: LocalrouteServer, params: types.InitializedParams) -> None:
+    # Probe local backends first: a request that comes next joins the probe in flight,
+    # so a dead host costs it one short connect timeout at most.
+    ls.health_watch()
     await pull_settings(ls)
     ls.apply_settings()
-    ls.health_watch()
     await watch_config_files(ls)
 
 

@@ -10,7 +10,6 @@ command — and reports are sent at most every :data:`REPORT_EVERY_S`.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import time
 import uuid
@@ -19,20 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from localroute.routing.router import Candidate
+from localroute.lsp.context import WORK_DONE_TOKEN
 
 if TYPE_CHECKING:
     from localroute.lsp.server import LocalrouteServer
+    from localroute.routing.router import Candidate
 
 log = logging.getLogger(__name__)
 
 SHOW_AFTER_S = 0.2
 REPORT_EVERY_S = 0.25
-
-WORK_DONE_TOKEN: contextvars.ContextVar[str | int | None] = contextvars.ContextVar(
-    "localroute_work_done_token", default=None
-)
-"""The `workDoneToken` the client sent with the command being run (set by the protocol)."""
 
 
 class CommandProgress:

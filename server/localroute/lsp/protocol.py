@@ -24,8 +24,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcInva
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
-from localroute.lsp.progress import WORK_DONE_TOKEN
-from localroute.privacy.redact import redact
+from localroute.lsp.context import WORK_DONE_TOKEN
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +106,8 @@ class LocalrouteProtocol(LanguageServerProtocol):
             if exc is not None and not isinstance(exc, JsonRpcException):
                 self._request_futures.pop(msg_id, None)
                 log.error("request %s failed", msg_id, exc_info=exc)
+                from localroute.privacy.redact import redact
+
                 text = redact(f"internal error: {type(exc).__name__}: {exc}")[:300]
                 self._send_response(msg_id, error=_error(-32603, text))
                 return

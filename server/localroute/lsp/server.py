@@ -6,20 +6,20 @@ import asyncio
 import logging
 import os
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from localroute import __version__
-from localroute.audit import audit_log_for
 from localroute.identity import identify, identify_path
 from localroute.lsp.documents import DocumentAnchors
 from localroute.lsp.protocol import LocalrouteProtocol
-from localroute.lsp.results import ExplanationRecord, FindingRecord
-from localroute.pipeline import Pipeline
-from localroute.policy import PolicyStore
-from localroute.results_cache import ResultsCache
+
+if TYPE_CHECKING:
+    from localroute.lsp.results import ExplanationRecord, FindingRecord
+    from localroute.pipeline import Pipeline
+    from localroute.policy import PolicyStore
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ SHUTDOWN_WAIT_S = 2.0
 class LocalrouteServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("localroute", __version__, protocol_cls=LocalrouteProtocol)
-        self.store = PolicyStore()
+        self._store: PolicyStore | None = None
         self._pipeline: Pipeline | None = None
         self.findings: DocumentAnchors[FindingRecord] = DocumentAnchors()
         self.explanations: DocumentAnchors[ExplanationRecord] = DocumentAnchors()
@@ -38,13 +38,32 @@ class LocalrouteServer(LanguageServer):
         self.deliver_later = False
         """Answer long commands at once and deliver their results by notification
         (clients that wait for `workspace/executeCommand` with a short timeout)."""
+        self.last_fallback: tuple[str, ...] = ()
+        """The fallback last reported to the user (shown again only when it changes)."""
         self._tasks: set[asyncio.Task[Any]] = set()
         self._audit_config: object = None
 
     @property
+    def store(self) -> PolicyStore:
+        """Made on first use, from the folders and settings known by then: answering
+        `initialize` waits for no configuration (nor for the modules that read it)."""
+        if self._store is None:
+            from localroute.policy import PolicyStore
+
+            self._store = PolicyStore(
+                editor_settings=self.current_settings(),
+                workspace_folders=self.workspace_paths(),
+                client_root=self.client_root(),
+            )
+        return self._store
+
+    @property
     def pipeline(self) -> Pipeline:
-        """Made on first use: answering `initialize` does not wait for configuration."""
+        """Made on first use, like :attr:`store`."""
         if self._pipeline is None:
+            from localroute.pipeline import Pipeline
+            from localroute.results_cache import ResultsCache
+
             cache = ResultsCache.open(self.store.base().config.cache)
             self._pipeline = Pipeline(self.store, results=cache)
             self._refresh_audit()
@@ -55,6 +74,8 @@ class LocalrouteServer(LanguageServer):
         return self.pipeline.config
 
     def _refresh_audit(self) -> None:
+        from localroute.audit import audit_log_for
+
         pipeline = self.pipeline
         if pipeline.config.audit != self._audit_config:
             self._audit_config = pipeline.config.audit
@@ -78,12 +99,15 @@ class LocalrouteServer(LanguageServer):
         return identify(root_uri).path if root_uri else None
 
     def update_workspace(self) -> None:
-        self.store.set_workspace(self.workspace_paths(), self.client_root())
+        if self._store is not None:  # else the store reads the folders when it is made
+            self._store.set_workspace(self.workspace_paths(), self.client_root())
+
+    def current_settings(self) -> Any:
+        return self.pulled_settings if self.pulled_settings else self.init_settings
 
     def apply_settings(self) -> None:
         """Use the latest editor settings; report what is wrong with any source."""
-        settings = self.pulled_settings if self.pulled_settings else self.init_settings
-        self.store.set_editor_settings(settings)
+        self.store.set_editor_settings(self.current_settings())
         if self.pipeline.sync():
             self._refresh_audit()
             self.health_watch()

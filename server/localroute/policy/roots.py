@@ -16,7 +16,7 @@ import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from localroute.config.sources import WORKSPACE_FILE_NAMES
+from localroute.config.paths import WORKSPACE_FILE_NAMES
 from localroute.identity import nfc
 
 ROOT_MARKERS = (*WORKSPACE_FILE_NAMES, ".git")

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 
-from localroute.privacy.secrets import find_secrets
-
 
 def redact(text: str) -> str:
     """``text`` with every line that holds a credential replaced by a note naming its kind."""
+    # Imported here: the log filter is installed before the language server answers
+    # `initialize`, and the detectors' rules need not be compiled by then.
+    from localroute.privacy.secrets import find_secrets
+
     hits = find_secrets(text)
     if not hits:
         return text

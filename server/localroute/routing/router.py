@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from localroute.config.models import COPILOT, Config, Locality
-from localroute.privacy import PrivacyVerdict
+from localroute.privacy.classify import PrivacyVerdict
 
 Availability = str  # "up" | "down" | "unknown"
 

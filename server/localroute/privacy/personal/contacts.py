@@ -38,9 +38,6 @@ import bisect
 import re
 from collections.abc import Iterator
 
-import phonenumbers
-from phonenumbers import PhoneNumberType
-
 from localroute.privacy.personal.context import Document, line_window
 from localroute.privacy.personal.ids import Found, Run
 
@@ -199,15 +196,7 @@ _PLUS_PHONE = re.compile(r"\+[0-9]++(?:[ .\-/]?(?:\([0-9]{1,5}\)|[0-9]++)){0,8}+
 _PLUS_GROUP_END = re.compile(r"[ .\-/]?(?:\([0-9]{1,5}\)|[0-9]+)\Z")
 _PAREN_PHONE = re.compile(r"\([2-9][0-9]{2}\) ?[2-9][0-9]{2}[ .\-][0-9]{4}")
 _REGIONS_TRUNK_ZERO = ("GB", "DE", "FR", "IT", "NL", "BE", "CH", "AT", "AU")
-_NOT_PERSONAL_TYPES = frozenset(
-    {
-        PhoneNumberType.TOLL_FREE,
-        PhoneNumberType.PREMIUM_RATE,
-        PhoneNumberType.SHARED_COST,
-        PhoneNumberType.UAN,
-        PhoneNumberType.VOICEMAIL,
-    }
-)
+_NOT_PERSONAL_TYPE_NAMES = ("TOLL_FREE", "PREMIUM_RATE", "SHARED_COST", "UAN", "VOICEMAIL")
 # Numbers set aside for drama and examples, as E.164: North America's 555-01XX,
 # Ofcom's drama ranges (020 7946 0xxx, 0113 496 0xxx, ..., 07700 900xxx),
 # Australia's (0491 57x xxx, (0x) 5550 xxxx, (0x) 7010 xxxx).
@@ -224,13 +213,19 @@ def _personal_number(value: str, region: str | None, doc: Document) -> str | Non
     if doc.budget <= 0:
         return None
     doc.budget -= 1
+    # Imported here: phonenumbers' metadata costs tens of ms and MiB, and most documents
+    # never hold a candidate number.
+    import phonenumbers
+    from phonenumbers import PhoneNumberType
+
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
         return None
     # number_type is UNKNOWN exactly when is_valid_number is false; one call does both.
     kind = phonenumbers.number_type(number)
-    if kind == PhoneNumberType.UNKNOWN or kind in _NOT_PERSONAL_TYPES:
+    not_personal = {getattr(PhoneNumberType, name) for name in _NOT_PERSONAL_TYPE_NAMES}
+    if kind == PhoneNumberType.UNKNOWN or kind in not_personal:
         return None
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return None if _FICTIONAL.fullmatch(e164) else e164

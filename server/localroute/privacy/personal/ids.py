@@ -15,24 +15,42 @@ This module is pure: stdlib and python-stdnum only.
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from stdnum import iban, luhn
-from stdnum.br import cpf
-from stdnum.ca import sin
-from stdnum.de import idnr
-from stdnum.es import dni, nie
-from stdnum.fr import nir
-from stdnum.gb import nhs
-from stdnum.in_ import aadhaar, pan
-from stdnum.it import codicefiscale
-from stdnum.nl import bsn
-from stdnum.us import ssn
-
 from localroute.privacy.personal.context import Document
+
+
+def _validator(module: str) -> Callable[[str], bool]:
+    """python-stdnum's ``is_valid`` of ``stdnum.<module>``, imported on first use: most
+    documents never hold a candidate, and every request pays for what is imported."""
+    found: list[Callable[[str], bool]] = []
+
+    def is_valid(value: str) -> bool:
+        if not found:
+            found.append(importlib.import_module(f"stdnum.{module}").is_valid)
+        return found[0](value)
+
+    return is_valid
+
+
+_luhn = _validator("luhn")
+_iban = _validator("iban")
+_SSN = _validator("us.ssn")
+_SIN = _validator("ca.sin")
+_BSN = _validator("nl.bsn")
+_NHS = _validator("gb.nhs")
+_IDNR = _validator("de.idnr")
+_CPF = _validator("br.cpf")
+_AADHAAR = _validator("in_.aadhaar")
+_NIR = _validator("fr.nir")
+_DNI_VALID = _validator("es.dni")
+_PAN_VALID = _validator("in_.pan")
+_CF_VALID = _validator("it.codicefiscale")
+_NIE_VALID = _validator("es.nie")
 
 CARD = "payment card number"
 IBAN = "IBAN"
@@ -204,7 +222,7 @@ def is_card_number(digits: str) -> bool:
         return False
     if any(d * 5 in digits for d in "0123456789"):
         return False
-    return luhn.is_valid(digits)
+    return _luhn(digits)
 
 
 def _card(digits: str, doc: Document) -> bool:
@@ -261,17 +279,25 @@ def _fams(*names: str) -> frozenset[str]:
 
 
 _NUMERIC_IDS: tuple[_NumericId, ...] = (
-    _NumericId(US_SSN, _fams("ssn", "taxid"), frozenset({(9,), (3, 2, 4)}), "- ", ssn.is_valid),
-    _NumericId(CA_SIN, _fams("sin"), frozenset({(9,), (3, 3, 3)}), "- ", sin.is_valid),
-    _NumericId(NL_BSN, _fams("bsn"), frozenset({(9,), (4, 2, 3), (3, 3, 3)}), ". -", bsn.is_valid),
-    _NumericId(UK_NHS, _fams("nhs"), frozenset({(10,), (3, 3, 4)}), "- ", nhs.is_valid),
+    _NumericId(US_SSN, _fams("ssn", "taxid"), frozenset({(9,), (3, 2, 4)}), "- ", _SSN),
+    _NumericId(CA_SIN, _fams("sin"), frozenset({(9,), (3, 3, 3)}), "- ", _SIN),
+    _NumericId(NL_BSN, _fams("bsn"), frozenset({(9,), (4, 2, 3), (3, 3, 3)}), ". -", _BSN),
+    _NumericId(UK_NHS, _fams("nhs"), frozenset({(10,), (3, 3, 4)}), "- ", _NHS),
     _NumericId(
-        DE_TAX_ID, _fams("steuer", "taxid"), frozenset({(11,), (2, 3, 3, 3)}), " ", idnr.is_valid
+        DE_TAX_ID,
+        _fams("steuer", "taxid"),
+        frozenset({(11,), (2, 3, 3, 3)}),
+        " ",
+        _IDNR,
     ),
-    _NumericId(BR_CPF, _fams("cpf", "taxid"), frozenset({(11,), (3, 3, 3, 2)}), ".-", cpf.is_valid),
-    _NumericId(IN_AADHAAR, _fams("aadhaar"), frozenset({(12,), (4, 4, 4)}), " -", aadhaar.is_valid),
+    _NumericId(BR_CPF, _fams("cpf", "taxid"), frozenset({(11,), (3, 3, 3, 2)}), ".-", _CPF),
+    _NumericId(IN_AADHAAR, _fams("aadhaar"), frozenset({(12,), (4, 4, 4)}), " -", _AADHAAR),
     _NumericId(
-        FR_NIR, _fams("nir"), frozenset({(15,), (13, 2), (1, 2, 2, 2, 3, 3, 2)}), " ", nir.is_valid
+        FR_NIR,
+        _fams("nir"),
+        frozenset({(15,), (13, 2), (1, 2, 2, 2, 3, 3, 2)}),
+        " ",
+        _NIR,
     ),
 )
 _NUMERIC_ID_LENGTHS = frozenset(sum(shape) for f in _NUMERIC_IDS for shape in f.shapes)
@@ -324,13 +350,13 @@ def _dni(run: Run, doc: Document) -> tuple[str, str] | None:
     if _placeholder_digits(run.digits) or not doc.labels_near(run.start, end + 1) & _DNI_FAMILIES:
         return None
     doc.work -= 1
-    return (ES_DNI, value) if dni.is_valid(value) else None
+    return (ES_DNI, value) if _DNI_VALID(value) else None
 
 
 _UPPER_IDS: tuple[tuple[re.Pattern[str], str, frozenset[str], Callable[[str], bool]], ...] = (
-    (_PAN, IN_PAN, _fams("pan", "taxid"), pan.is_valid),
-    (_FISCAL_CODE, IT_FISCAL_CODE, _fams("cf", "taxid"), codicefiscale.is_valid),
-    (_NIE, ES_NIE, _DNI_FAMILIES, nie.is_valid),
+    (_PAN, IN_PAN, _fams("pan", "taxid"), _PAN_VALID),
+    (_FISCAL_CODE, IT_FISCAL_CODE, _fams("cf", "taxid"), _CF_VALID),
+    (_NIE, ES_NIE, _DNI_FAMILIES, _NIE_VALID),
 )
 
 
@@ -352,7 +378,7 @@ def _iban_at(text: str, start: int, doc: Document) -> tuple[str, int] | None:
             continue
         compact = value.replace(" ", "")
         doc.work -= 1
-        if compact not in _EXAMPLE_IBANS and iban.is_valid(compact):
+        if compact not in _EXAMPLE_IBANS and _iban(compact):
             return compact, end
     return None
 
