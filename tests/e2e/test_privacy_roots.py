@@ -103,9 +103,10 @@ async def test_no_root_at_all_and_folders_that_change_at_run_time(tmp_path: Path
             # Bulk review covers every root, each under its own rules.
             bulk = await s.command("localroute.reviewFiles", {"allowCloud": True})
             # a: later/x, later2/y, .localroute.toml; b: docs/private/x, public.py;
-            # c: vault/v, c.py, .localroute.toml. Refused: the four under globs.
-            assert (bulk["files"], bulk["refused"], bulk["not_reviewed"]) == (8, 4, 0), bulk
-            assert bulk["backends"] == {"cloud": 4}, bulk
+            # c: vault/v, c.py, .localroute.toml. Refused: the four under globs, and the two
+            # workspace files (they name the project's private places: built-in globs).
+            assert (bulk["files"], bulk["refused"], bulk["not_reviewed"]) == (8, 6, 0), bulk
+            assert bulk["backends"] == {"cloud": 2}, bulk
 
             s.folders_changed(removed=[b])
             await s.refused("localroute.review", {"uri": public_b, "refresh": True})
@@ -159,8 +160,8 @@ def test_the_cli_finds_the_root_from_the_file_wherever_it_is_run(tmp_path: Path)
         )  # fmt: skip
         assert both.returncode == 3, both.stderr
         status = {os.path.basename(r["path"]): r["status"] for r in json_lines(both.stdout)}
-        # The workspace files themselves are ordinary files of the project.
-        assert status.pop(".localroute.toml") == status.pop("localroute.toml") == "reviewed"
+        # The workspace files name the project's private places: they stay local too.
+        assert status.pop(".localroute.toml") == status.pop("localroute.toml") == "refused"
         assert status == {
             "plan.py": "refused",
             "keep.py": "reviewed",
@@ -168,7 +169,7 @@ def test_the_cli_finds_the_root_from_the_file_wherever_it_is_run(tmp_path: Path)
             "z.py": "refused",
             "q.py": "reviewed",
         }, status
-        assert len(cloud.chat_requests) == 5
+        assert len(cloud.chat_requests) == 3
         assert_not_received(cloud, "MARK_PROJECT_PRIVATE")
 
 
