@@ -212,12 +212,20 @@ def _severity(value: object) -> Severity:
 
 
 class ResultsCache:
-    """The pipeline's disk cache: the rule, the key, and the store off the event loop."""
+    """The pipeline's disk cache: the rule, the key, and the store.
+
+    Lookups read the file directly (a WAL reader never waits for a writer); answers are
+    written in the background, in batches — whatever arrived while the last batch was
+    being written — so a request never waits for the disk.
+    """
 
     def __init__(self, store: AnswerStore) -> None:
         self.store = store
         self._off = False
-        self._pending: set[asyncio.Task[None]] = set()
+        self._puts: list[tuple[str, str]] = []
+        self._touches: list[str] = []
+        self._deletes: list[str] = []
+        self._writer: asyncio.Task[None] | None = None
 
     @classmethod
     def open(cls, config: CacheConfig, env: Mapping[str, str] | None = None) -> ResultsCache | None:
@@ -265,18 +273,18 @@ class ResultsCache:
         if not keyed:
             return None
         try:
-            found = await asyncio.to_thread(self.store.get_first, [key for key, _ in keyed])
+            found = self.store.get_first([key for key, _ in keyed])
         except sqlite3.Error as exc:
             self._failed(exc)
             return None
         if found is None:
             return None
-        key, value = found
+        key, value, stale = found
         candidate = next(c for k, c in keyed if k == key)
         try:
             outcome = decode(value)
         except (ValueError, KeyError, TypeError):
-            await self._forget(key)
+            self._schedule(deletes=[key])
             return None
         if (outcome.backend, outcome.model, outcome.locality) != (
             candidate.backend,
@@ -284,6 +292,8 @@ class ResultsCache:
             candidate.locality,
         ):
             return None
+        if stale:
+            self._schedule(touches=[key])
         return outcome
 
     async def remember(
@@ -291,37 +301,43 @@ class ResultsCache:
     ) -> None:
         """Store a fresh answer where the rule allows it, in the background: the request
         does not wait for the disk (an interrupt right after an answer keeps it in the
-        report); :meth:`aclose` waits for what is pending."""
+        report); :meth:`flush` and :meth:`aclose` wait for what is pending."""
         if self._off or outcome.cached or not may_store(request, candidate, outcome):
             return
         key = answer_key(request, prompt, candidate)
-        if key is None:
-            return
-        value = encode(outcome)
-        task = asyncio.get_running_loop().create_task(self._put(key, value))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        if key is not None:
+            self._schedule(puts=[(key, encode(outcome))])
 
-    async def _put(self, key: str, value: str) -> None:
-        try:
-            await asyncio.to_thread(self.store.put, key, value)
-        except sqlite3.Error as exc:
-            self._failed(exc)
+    def _schedule(
+        self,
+        puts: Sequence[tuple[str, str]] = (),
+        touches: Sequence[str] = (),
+        deletes: Sequence[str] = (),
+    ) -> None:
+        self._puts += puts
+        self._touches += touches
+        self._deletes += deletes
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write_batches())
 
-    async def _forget(self, key: str) -> None:
-        try:
-            await asyncio.to_thread(self.store.delete, key)
-        except sqlite3.Error as exc:
-            self._failed(exc)
+    async def _write_batches(self) -> None:
+        while not self._off and (self._puts or self._touches or self._deletes):
+            puts, self._puts = self._puts, []
+            touches, self._touches = self._touches, []
+            deletes, self._deletes = self._deletes, []
+            try:
+                await asyncio.to_thread(self.store.write, puts, touches, deletes)
+            except sqlite3.Error as exc:
+                self._failed(exc)
 
     async def flush(self, timeout_s: float = 10.0) -> None:
-        """Wait for the writes under way (they are short)."""
-        if self._pending:
-            await asyncio.wait(set(self._pending), timeout=timeout_s)
+        """Wait for the writes under way and queued (they are short)."""
+        if self._writer is not None and not self._writer.done():
+            await asyncio.wait({self._writer}, timeout=timeout_s)
 
     async def aclose(self) -> None:
-        """Finish the writes under way, then close the file."""
-        self._off = True
+        """Finish the writes, then close the file."""
         await self.flush()
+        self._off = True
         with contextlib.suppress(sqlite3.Error):
             await asyncio.to_thread(self.store.close)

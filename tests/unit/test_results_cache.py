@@ -97,6 +97,11 @@ class Runs:
             if Path(f"{self.db}{suffix}").exists()
         )
 
+    def last_used(self) -> float:
+        with sqlite3.connect(self.db) as db:
+            (used,) = db.execute("SELECT max(used) FROM answers").fetchone()
+        return float(used)
+
     def entries(self) -> list[dict[str, Any]]:
         with sqlite3.connect(self.db) as db:
             return [json.loads(v) for (v,) in db.execute("SELECT value FROM answers")]
@@ -114,13 +119,17 @@ async def runs(tmp_path: Path, fakes: tuple[FakeOpenAI, FakeOpenAI]) -> AsyncIte
 
 
 async def test_a_second_run_answers_from_disk_and_sends_nothing(
-    runs: Runs, fakes: tuple[FakeOpenAI, FakeOpenAI]
+    runs: Runs, fakes: tuple[FakeOpenAI, FakeOpenAI], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import localroute.results_store as store_module
+
     local, cloud = fakes
     pipeline = runs.pipeline()
     first = await pipeline.run(runs.request(pipeline))
     assert first.cached is False and len(local.chat_requests) == 1
     await runs.flush()
+    stored_at = runs.last_used()
+    monkeypatch.setattr(store_module, "TOUCH_AFTER_S", 0.0)
 
     again = runs.pipeline()  # a new process: its memory cache is empty
     second = await again.run(runs.request(again))
@@ -128,6 +137,8 @@ async def test_a_second_run_answers_from_disk_and_sends_nothing(
     assert second.findings == first.findings == (Finding(1, 1, "warning", "b may be 0"),)
     assert (second.backend, second.model, second.locality) == ("local", "coder", "local")
     assert len(local.chat_requests) == 1 and cloud.chat_requests == []
+    await runs.flush()
+    assert runs.last_used() > stored_at  # a hit refreshes the entry's use (for eviction)
 
     fresh = await again.run(runs.request(again, refresh=True))
     assert fresh.cached is False and len(local.chat_requests) == 2
@@ -271,13 +282,15 @@ def test_the_bound_evicts_the_least_recently_used(
     for i in range(40):
         store.put(f"k{i}", value)
         if i >= 5:
-            assert store.get_first(["k0"]) is not None  # used all along: kept
+            found = store.get_first(["k0"])
+            assert found is not None and found[2] is True  # its use is to be refreshed
+            store.write(touches=["k0"])  # as the cache does after a hit
     count, size = store.stats()
     assert size <= 20_000 and count < 40
-    assert store.get_first(["k0"]) is not None
+    assert store.get_first(["k0"]) is not None  # used all along: kept
     assert store.get_first(["k1"]) is None  # the oldest unused went first
     assert store.get_first(["k39"]) is not None
-    assert store.get_first(["missing", "k39", "k0"]) == ("k39", value)
+    assert store.get_first(["missing", "k39", "k0"]) == ("k39", value, True)
     store.close()
 
 
