@@ -132,11 +132,13 @@ def run() -> NoReturn:
     nothing to tidy up after its last line (its files are closed, its output flushed
     here), and the interpreter's own shutdown costs a tenth of a second or more."""
     code = main()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except BrokenPipeError:
-        code = EXIT_BROKEN_PIPE
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BrokenPipeError:
+            code = EXIT_BROKEN_PIPE
+        except (ValueError, OSError):
+            pass  # closed already (the language server closes stdout when it exits)
     os._exit(code)
 
 

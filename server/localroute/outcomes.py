@@ -3,9 +3,11 @@ says why there is none, what was tried and what was sent — true piece by piece
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
+from localroute.audit import AuditEntry, safe_outcome
 from localroute.backends.base import ChatResult
 from localroute.config.models import Locality
 from localroute.privacy.redact import redact
@@ -110,4 +112,34 @@ def refusal_message(
         f"refused: {request.label} is private ({decision.verdict.summary}) and no "
         f"{allowed} backend could take it. Tried: {_tried(attempts)}. "
         f"{_sent(sent_to, localities)}"
+    )
+
+
+def audit_entry(
+    request: TaskRequest,
+    decision: RouteDecision,
+    prompt: Prompt,
+    candidate: Candidate | None,
+    outcome: str,
+    began: float | None = None,
+    *,
+    sent: bool = False,
+    result: ChatResult | None = None,
+    consented: bool = False,
+) -> AuditEntry:
+    """The audit line of one try (never the code, never a credential)."""
+    return AuditEntry(
+        task=request.task,
+        file=request.document.document.identity.label,
+        privacy="private" if decision.private else "not private",
+        privacy_reason=decision.verdict.summary,
+        backend=candidate.backend if candidate else None,
+        model=candidate.model if candidate else None,
+        locality=candidate.locality if candidate else None,
+        bytes_sent=len(f"{prompt.system}{prompt.user}".encode()) if sent else 0,
+        outcome=safe_outcome(outcome),
+        latency_ms=None if began is None else round((time.monotonic() - began) * 1000, 1),
+        prompt_tokens=result.prompt_tokens if result else None,
+        completion_tokens=result.completion_tokens if result else None,
+        consent=consented,
     )

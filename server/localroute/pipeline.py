@@ -9,27 +9,25 @@ the privacy gate (:func:`localroute.privacy.gate.clear`).
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import time
-from dataclasses import replace
 
 from cachetools import LRUCache
 
-from localroute.audit import AuditEntry, AuditLog, safe_outcome
-from localroute.backends.base import Backend, BackendError, ChatRequest, ChatResult, ProbeResult
+from localroute.asking import Asker
+from localroute.audit import AuditLog
+from localroute.backends.base import (
+    Backend,
+    ProbeResult,
+)
 from localroute.config.locality import effective_locality
 from localroute.config.models import Config, Locality
 from localroute.identity import DocumentIdentity
-from localroute.outcomes import answer_outcome, failure_message, refusal_message
 from localroute.policy import PolicyStore
 from localroute.privacy.classify import PrivacyVerdict, classify_document, content_hash
-from localroute.privacy.consent import Consent, ConsentError, ConsentOffer, ConsentStore
-from localroute.privacy.gate import clear
+from localroute.privacy.consent import ConsentStore
 from localroute.requests import (
     ClassifiedDocument,
     Document,
-    NoObserver,
     Observer,
     RequestFailed,
     RequestRefused,
@@ -43,13 +41,10 @@ from localroute.routing.router import (
     Candidate,
     RouteDecision,
     decide,
-    first_cloud_backend,
     fit_window,
-    privacy_blocked,
 )
 from localroute.sending import BackendPool
 from localroute.tasks.findings import Prompt
-from localroute.tasks.guard import AnswerGuard
 from localroute.tasks.prompts import build_prompt, estimate_tokens, max_tokens_for
 
 log = logging.getLogger(__name__)
@@ -94,6 +89,7 @@ class Pipeline:
         self._verdicts: LRUCache[tuple[object, ...], PrivacyVerdict] = LRUCache(maxsize=512)
         self.results = results
         """Answers on disk, behind the in-memory cache (:mod:`localroute.results_cache`)."""
+        self._asker = Asker(self)
         self.services: dict[str, str] = {}
         """What this process last did to a backend's service: starting, up or stopped."""
 
@@ -243,205 +239,6 @@ class Pipeline:
             whole_file=request.start_line is None,
         )
 
-    def _consent(self, request: TaskRequest) -> Consent | None:
-        if request.consent is None:
-            return None
-        if not request.document.policy.config.privacy.allow_consent:
-            raise TaskError("consent is turned off (privacy.allow_consent = false)")
-        try:
-            return self.consents.redeem(
-                request.consent,
-                content_hash=request.verdict.content_hash,
-                task=request.task,
-                span=(request.start_line, request.end_line),
-            )
-        except ConsentError as exc:
-            raise TaskError(str(exc)) from exc
-
     async def run(self, request: TaskRequest, observer: Observer | None = None) -> TaskOutcome:
-        config = request.document.policy.config
-        if request.task not in config.tasks:
-            known = ", ".join(config.tasks)
-            raise TaskError(f"unknown task '{request.task}' (configured: {known})")
-        self.sync()
-        observer = observer or NoObserver()
-        consent = self._consent(request)
-        first, last = request.line_span()
-        prompt = self.prompt_for(request)
-        decision = self.decide(
-            request, prompt, consent_backend=consent.backend if consent else None
-        )
-        key = self._cache_key(request, prompt, decision)
-        if self._cache is not None and not request.refresh and consent is None:
-            hit = self._cache.get(key)
-            if hit is not None:
-                return replace(hit, cached=True, sent_to=())
-        if self.results is not None and not request.refresh and consent is None:
-            stored = await self.results.lookup(request, prompt, decision)
-            if stored is not None:
-                if self._cache is not None:
-                    self._cache[key] = stored
-                return stored
-
-        attempts: list[str] = [f"{s.entry}: {s.reason}" for s in decision.skipped]
-        sent_to: list[str] = []
-        for candidate in decision.candidates:
-            if self.health.state(candidate.backend) == "unknown" and self.health.probing(
-                candidate.backend
-            ):
-                # Join the probe already in flight (started at `initialized`): a dead host
-                # then costs this request at most one connect timeout, shared.
-                timeout = self.config.backends[candidate.backend].connect_timeout_s
-                await self.health.settle(candidate.backend, timeout + 0.05)
-            if self.health.state(candidate.backend) == "down" and consent is None:
-                detail = self.health.health(candidate.backend).detail
-                attempts.append(f"{candidate.entry}: down ({detail})")
-                continue
-            spent = self.budget_spent(candidate.backend)
-            if spent is not None:
-                attempts.append(f"{candidate.entry}: {spent}")
-                continue
-            observer.attempting(candidate)
-            try:
-                result = await self._send(candidate, prompt, request, decision, observer, consent)
-            except BackendError as exc:
-                if not exc.nothing_sent:
-                    sent_to.append(candidate.backend)
-                attempts.append(f"{candidate.entry}: {exc.message}")
-                continue
-            outcome = answer_outcome(
-                request, decision, candidate, result, (first, last), attempts, prompt
-            )
-            outcome = replace(
-                outcome,
-                consented=consent is not None,
-                sent_to=tuple(dict.fromkeys([*sent_to, candidate.backend])),
-            )
-            if self._cache is not None and consent is None:
-                self._cache[key] = outcome
-            if self.results is not None and consent is None:
-                await self.results.remember(request, prompt, candidate, outcome)
-            return outcome
-        refused = decision.private and privacy_blocked(decision)
-        self._audit(request, decision, prompt, None, "refused" if refused else "failed")
-        if refused:
-            raise RequestRefused(
-                refusal_message(request, decision, attempts, tuple(sent_to), self.localities()),
-                sent_to=tuple(sent_to),
-                consent=self._offer(request),
-            )
-        raise RequestFailed(
-            failure_message(request, decision, attempts, tuple(sent_to), self.localities()),
-            sent_to=tuple(sent_to),
-        )
-
-    async def _send(
-        self,
-        candidate: Candidate,
-        prompt: Prompt,
-        request: TaskRequest,
-        decision: RouteDecision,
-        observer: Observer,
-        consent: Consent | None,
-    ) -> ChatResult:
-        # The single gate: nothing reaches a backend without its clearance.
-        clearance = clear(
-            request.verdict,
-            backend=candidate.backend,
-            locality=candidate.locality,
-            system=prompt.system,
-            user=prompt.user,
-            task=request.task,
-            consent=consent,
-        )
-        task = request.document.policy.config.tasks[request.task]
-        chat_request = ChatRequest(
-            model=candidate.model,
-            system=prompt.system,
-            user=prompt.user,
-            clearance=clearance,
-            json_schema=prompt.json_schema,
-            max_tokens=max_tokens_for(request.task, task),
-        )
-        received = 0
-        guard = AnswerGuard(prompt, candidate.backend)
-
-        def on_text(piece: str) -> None:
-            nonlocal received
-            received += len(piece)
-            observer.received(received)
-            guard.feed(piece)  # raises DegenerateAnswer: the backend stops reading
-
-        def record(outcome: str, began: float, sent: bool, result: ChatResult | None) -> None:
-            self._audit(
-                request,
-                decision,
-                prompt,
-                candidate,
-                outcome,
-                began,
-                sent=sent,
-                result=result,
-                consented=clearance.consented,
-            )
-
-        return await self.pool.send(
-            chat_request,
-            on_text=on_text,
-            record=record,
-            estimated_tokens=estimate_tokens(prompt),
-            check=lambda result: guard.finish(result.text),
-        )
-
-    def _audit(
-        self,
-        request: TaskRequest,
-        decision: RouteDecision,
-        prompt: Prompt,
-        candidate: Candidate | None,
-        outcome: str,
-        began: float | None = None,
-        *,
-        sent: bool = False,
-        result: ChatResult | None = None,
-        consented: bool = False,
-    ) -> None:
-        if self.audit is None:
-            return
-        self.audit.record(
-            AuditEntry(
-                task=request.task,
-                file=request.document.document.identity.label,
-                privacy="private" if decision.private else "not private",
-                privacy_reason=decision.verdict.summary,
-                backend=candidate.backend if candidate else None,
-                model=candidate.model if candidate else None,
-                locality=candidate.locality if candidate else None,
-                bytes_sent=len(f"{prompt.system}{prompt.user}".encode()) if sent else 0,
-                outcome=safe_outcome(outcome),
-                latency_ms=None if began is None else round((time.monotonic() - began) * 1000, 1),
-                prompt_tokens=result.prompt_tokens if result else None,
-                completion_tokens=result.completion_tokens if result else None,
-                consent=consented,
-            )
-        )
-
-    def _offer(self, request: TaskRequest) -> ConsentOffer | None:
-        config = request.document.policy.config
-        if not config.privacy.allow_consent or not request.allow_cloud:
-            return None
-        backend = first_cloud_backend(config, request.task, self.localities())
-        if backend is None:
-            return None
-        return self.consents.offer(
-            content_hash=request.verdict.content_hash,
-            task=request.task,
-            backend=backend,
-            span=(request.start_line, request.end_line),
-        )
-
-    def _cache_key(
-        self, request: TaskRequest, prompt: Prompt, decision: RouteDecision
-    ) -> tuple[object, ...]:
-        digest = hashlib.sha256(f"{prompt.system}\0{prompt.user}".encode()).hexdigest()
-        return (request.task, digest, tuple(c.entry for c in decision.candidates))
+        """Ask the request's route in order, through the gate; see :mod:`localroute.asking`."""
+        return await self._asker.run(request, observer)

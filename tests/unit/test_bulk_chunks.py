@@ -1,4 +1,4 @@
-"""Tests for localroute.bulk.chunks: splitting large files and merging chunk findings."""
+"""Tests for localroute.tasks.chunks: splitting large files and merging chunk findings."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from localroute.bulk.chunks import Chunk, block_starts, merge_findings, split_for_window
+from localroute.tasks.chunks import Chunk, block_starts, merge_findings, split_for_window
 from localroute.tasks.findings import Finding
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -15,6 +16,7 @@ from localroute.backends.base import (
     BackendUnavailable,
     ChatRequest,
     ChatResult,
+    ContextOverflow,
     ProbeResult,
     TextCallback,
 )
@@ -65,6 +67,7 @@ class FakeBackend:
         self.locality = locality
         self.script: list[Behaviour] = []  # consumed first, one per chat
         self.default: Behaviour = '{"findings": []}'
+        self.answer_fn: Callable[[ChatRequest], Behaviour] | None = None
         self.delay = 0.0
         self.started = asyncio.Event()
         self.requests: list[ChatRequest] = []
@@ -87,7 +90,12 @@ class FakeBackend:
         try:
             if self.delay:
                 await asyncio.sleep(self.delay)
-            behaviour = self.script.pop(0) if self.script else self.default
+            if self.script:
+                behaviour = self.script.pop(0)
+            elif self.answer_fn is not None:
+                behaviour = self.answer_fn(request)
+            else:
+                behaviour = self.default
             if isinstance(behaviour, BaseException):
                 raise behaviour
             if on_text is not None:
@@ -647,3 +655,43 @@ async def test_predicted_skips_down_and_probes_in_the_background(build: Builder)
     # Cloud backends are not probed to predict a route: nothing leaves the network.
     assert "copilot" not in h.fakes or h["copilot"].probes == 0
     assert all(fake.calls == 0 for fake in h.fakes.values())  # nothing sent
+
+
+# --- a prompt too large for the window -----------------------------------------------------
+
+
+BIG = "".join(f"def f{i}(x):\n    y = x + {i}\n    return y * 2\n\n" for i in range(120))
+
+
+async def test_a_prompt_too_large_is_asked_again_in_parts_of_the_same_local_model(
+    build: Builder,
+) -> None:
+    h = build()
+
+    def local(request: ChatRequest) -> Behaviour:
+        numbered = re.findall(r"^\s*(\d+) \|", request.user, re.MULTILINE)
+        if len(numbered) > 200:
+            return ContextOverflow("local", "the request exceeds the context size", window=2048)
+        first = int(numbered[0])
+        return findings_json({"line": first, "severity": "info", "message": f"part at {first}"})
+
+    h["local"].answer_fn = local
+    outcome = await h.pipeline.run(request(text=BIG))
+    assert outcome.backend == "local"
+    assert h["copilot"].calls == 0  # not sent down the route to the cloud
+    assert h["local"].calls >= 3  # the whole file once, then its parts
+    assert "asked in" in outcome.reason and "parts" in outcome.reason
+    starts = [f.line for f in outcome.findings]
+    assert starts[0] == 0 and len(starts) == h["local"].calls - 1
+    # Parts start at top-level definitions (every fourth line here).
+    assert all(line % 4 == 0 for line in starts)
+
+
+async def test_a_private_file_too_large_for_every_part_is_refused_not_sent_away(
+    build: Builder,
+) -> None:
+    h = build()
+    h["local"].default = ContextOverflow("local", "the request exceeds the context size")
+    with pytest.raises(RequestRefused, match="one failed"):
+        await h.pipeline.run(request(path="/ws/secrets/big.py", text=BIG))
+    assert h["copilot"].calls == 0

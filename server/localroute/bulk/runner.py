@@ -11,7 +11,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from localroute.bulk.chunks import Chunk, merge_findings, split_for_window
 from localroute.bulk.hunks import LineRange
 from localroute.bulk.sarif import FileResult
 from localroute.identity import identify_path
@@ -24,6 +23,7 @@ from localroute.pipeline import (
     TaskOutcome,
     TaskRequest,
 )
+from localroute.tasks.chunks import Chunk, merge_findings, split_for_window
 from localroute.tasks.findings import Finding
 from localroute.tasks.prompts import estimate_tokens
 

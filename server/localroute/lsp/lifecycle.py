@@ -9,7 +9,9 @@ soon as it changed on disk; the client's notifications only make that visible so
 
 from __future__ import annotations
 
+import importlib
 import logging
+import threading
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +46,27 @@ def initialize(ls: LocalrouteServer, params: types.InitializeParams) -> None:
     # results by notification, unless the client says otherwise.
     ls.deliver_later = asked if isinstance(asked, bool) else (not progress or client == "eglot")
     # Nothing is read here: the configuration is loaded on first use, after `initialize`
-    # has been answered (at `initialized`, or the first request).
+    # has been answered (at `initialized`, or the first request). The modules that takes
+    # are imported meanwhile in a thread, while the answer goes out.
+    threading.Thread(target=_warm_up, name="localroute-warm-up", daemon=True).start()
+
+
+WARM_UP = (
+    "localroute.pipeline",
+    "localroute.lsp.commands",
+    "localroute.lsp.code_actions",
+    "localroute.privacy.secrets",
+    "localroute.privacy.personal",
+    "localroute.backends.openai",
+)
+
+
+def _warm_up() -> None:
+    for module in WARM_UP:
+        try:
+            importlib.import_module(module)
+        except Exception:  # the request that needs it will say what is wrong
+            log.debug("warm-up import of %s failed", module, exc_info=True)
 
 
 async def initialized(ls: LocalrouteServer, params: types.InitializedParams) -> None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
-from localroute.privacy.personal import contacts, ids
+from localroute.privacy.personal import contacts, ids, kinds
 from localroute.privacy.personal.context import Document
 
 RUN_THRESHOLD = 3
@@ -43,20 +43,20 @@ MAX_COUNTED = 100
 """Distinct values counted per kind; beyond it the count reads "100 or more"."""
 
 PERSONAL_KINDS: dict[str, str] = {
-    ids.CARD: "payment card numbers",
-    ids.IBAN: "IBANs",
-    ids.US_SSN: "US social security numbers",
-    ids.UK_NHS: "UK NHS numbers",
-    ids.CA_SIN: "Canadian social insurance numbers",
-    ids.DE_TAX_ID: "German tax IDs",
-    ids.FR_NIR: "French social security numbers",
-    ids.ES_DNI: "Spanish DNIs",
-    ids.ES_NIE: "Spanish NIEs",
-    ids.NL_BSN: "Dutch citizen service numbers",
-    ids.IN_AADHAAR: "Indian Aadhaar numbers",
-    ids.IN_PAN: "Indian PANs",
-    ids.BR_CPF: "Brazilian CPF numbers",
-    ids.IT_FISCAL_CODE: "Italian fiscal codes",
+    kinds.CARD: "payment card numbers",
+    kinds.IBAN: "IBANs",
+    kinds.US_SSN: "US social security numbers",
+    kinds.UK_NHS: "UK NHS numbers",
+    kinds.CA_SIN: "Canadian social insurance numbers",
+    kinds.DE_TAX_ID: "German tax IDs",
+    kinds.FR_NIR: "French social security numbers",
+    kinds.ES_DNI: "Spanish DNIs",
+    kinds.ES_NIE: "Spanish NIEs",
+    kinds.NL_BSN: "Dutch citizen service numbers",
+    kinds.IN_AADHAAR: "Indian Aadhaar numbers",
+    kinds.IN_PAN: "Indian PANs",
+    kinds.BR_CPF: "Brazilian CPF numbers",
+    kinds.IT_FISCAL_CODE: "Italian fiscal codes",
     contacts.EMAIL: "e-mail addresses",
     contacts.PHONE: "phone numbers",
 }
@@ -135,7 +135,7 @@ def find_personal_data(text: str, *, first_line: int = 1) -> list[PersonalHit]:
                 continue
         card = ids.card_in_run(run, doc)
         if card is not None:
-            tally.add(ids.CARD, card, run.start)
+            tally.add(kinds.CARD, card, run.start)
             continue
         national = ids.national_id_in_run(run, doc)
         if national is not None:

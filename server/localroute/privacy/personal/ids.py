@@ -15,57 +15,28 @@ This module is pure: stdlib and python-stdnum only.
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from localroute.privacy.personal import kinds
 from localroute.privacy.personal.context import Document
-
-
-def _validator(module: str) -> Callable[[str], bool]:
-    """python-stdnum's ``is_valid`` of ``stdnum.<module>``, imported on first use: most
-    documents never hold a candidate, and every request pays for what is imported."""
-    found: list[Callable[[str], bool]] = []
-
-    def is_valid(value: str) -> bool:
-        if not found:
-            found.append(importlib.import_module(f"stdnum.{module}").is_valid)
-        return found[0](value)
-
-    return is_valid
-
-
-_luhn = _validator("luhn")
-_iban = _validator("iban")
-_SSN = _validator("us.ssn")
-_SIN = _validator("ca.sin")
-_BSN = _validator("nl.bsn")
-_NHS = _validator("gb.nhs")
-_IDNR = _validator("de.idnr")
-_CPF = _validator("br.cpf")
-_AADHAAR = _validator("in_.aadhaar")
-_NIR = _validator("fr.nir")
-_DNI_VALID = _validator("es.dni")
-_PAN_VALID = _validator("in_.pan")
-_CF_VALID = _validator("it.codicefiscale")
-_NIE_VALID = _validator("es.nie")
-
-CARD = "payment card number"
-IBAN = "IBAN"
-US_SSN = "US social security number"
-UK_NHS = "UK NHS number"
-CA_SIN = "Canadian social insurance number"
-DE_TAX_ID = "German tax ID"
-FR_NIR = "French social security number"
-ES_DNI = "Spanish DNI"
-ES_NIE = "Spanish NIE"
-NL_BSN = "Dutch citizen service number"
-IN_AADHAAR = "Indian Aadhaar number"
-IN_PAN = "Indian PAN"
-BR_CPF = "Brazilian CPF number"
-IT_FISCAL_CODE = "Italian fiscal code"
+from localroute.privacy.personal.kinds import (
+    BR_CPF,
+    CA_SIN,
+    DE_TAX_ID,
+    ES_DNI,
+    ES_NIE,
+    FR_NIR,
+    IBAN,
+    IN_AADHAAR,
+    IN_PAN,
+    IT_FISCAL_CODE,
+    NL_BSN,
+    UK_NHS,
+    US_SSN,
+)
 
 Found = tuple[str, str, int]
 """(kind, normalised value, offset): the value only counts distinct ones and never leaves."""
@@ -222,7 +193,7 @@ def is_card_number(digits: str) -> bool:
         return False
     if any(d * 5 in digits for d in "0123456789"):
         return False
-    return _luhn(digits)
+    return kinds.LUHN_VALID(digits)
 
 
 def _card(digits: str, doc: Document) -> bool:
@@ -279,25 +250,25 @@ def _fams(*names: str) -> frozenset[str]:
 
 
 _NUMERIC_IDS: tuple[_NumericId, ...] = (
-    _NumericId(US_SSN, _fams("ssn", "taxid"), frozenset({(9,), (3, 2, 4)}), "- ", _SSN),
-    _NumericId(CA_SIN, _fams("sin"), frozenset({(9,), (3, 3, 3)}), "- ", _SIN),
-    _NumericId(NL_BSN, _fams("bsn"), frozenset({(9,), (4, 2, 3), (3, 3, 3)}), ". -", _BSN),
-    _NumericId(UK_NHS, _fams("nhs"), frozenset({(10,), (3, 3, 4)}), "- ", _NHS),
+    _NumericId(US_SSN, _fams("ssn", "taxid"), frozenset({(9,), (3, 2, 4)}), "- ", kinds.SSN),
+    _NumericId(CA_SIN, _fams("sin"), frozenset({(9,), (3, 3, 3)}), "- ", kinds.SIN),
+    _NumericId(NL_BSN, _fams("bsn"), frozenset({(9,), (4, 2, 3), (3, 3, 3)}), ". -", kinds.BSN),
+    _NumericId(UK_NHS, _fams("nhs"), frozenset({(10,), (3, 3, 4)}), "- ", kinds.NHS),
     _NumericId(
         DE_TAX_ID,
         _fams("steuer", "taxid"),
         frozenset({(11,), (2, 3, 3, 3)}),
         " ",
-        _IDNR,
+        kinds.IDNR,
     ),
-    _NumericId(BR_CPF, _fams("cpf", "taxid"), frozenset({(11,), (3, 3, 3, 2)}), ".-", _CPF),
-    _NumericId(IN_AADHAAR, _fams("aadhaar"), frozenset({(12,), (4, 4, 4)}), " -", _AADHAAR),
+    _NumericId(BR_CPF, _fams("cpf", "taxid"), frozenset({(11,), (3, 3, 3, 2)}), ".-", kinds.CPF),
+    _NumericId(IN_AADHAAR, _fams("aadhaar"), frozenset({(12,), (4, 4, 4)}), " -", kinds.AADHAAR),
     _NumericId(
         FR_NIR,
         _fams("nir"),
         frozenset({(15,), (13, 2), (1, 2, 2, 2, 3, 3, 2)}),
         " ",
-        _NIR,
+        kinds.NIR,
     ),
 )
 _NUMERIC_ID_LENGTHS = frozenset(sum(shape) for f in _NUMERIC_IDS for shape in f.shapes)
@@ -350,13 +321,13 @@ def _dni(run: Run, doc: Document) -> tuple[str, str] | None:
     if _placeholder_digits(run.digits) or not doc.labels_near(run.start, end + 1) & _DNI_FAMILIES:
         return None
     doc.work -= 1
-    return (ES_DNI, value) if _DNI_VALID(value) else None
+    return (ES_DNI, value) if kinds.DNI_VALID(value) else None
 
 
 _UPPER_IDS: tuple[tuple[re.Pattern[str], str, frozenset[str], Callable[[str], bool]], ...] = (
-    (_PAN, IN_PAN, _fams("pan", "taxid"), _PAN_VALID),
-    (_FISCAL_CODE, IT_FISCAL_CODE, _fams("cf", "taxid"), _CF_VALID),
-    (_NIE, ES_NIE, _DNI_FAMILIES, _NIE_VALID),
+    (_PAN, IN_PAN, _fams("pan", "taxid"), kinds.PAN_VALID),
+    (_FISCAL_CODE, IT_FISCAL_CODE, _fams("cf", "taxid"), kinds.CF_VALID),
+    (_NIE, ES_NIE, _DNI_FAMILIES, kinds.NIE_VALID),
 )
 
 
@@ -378,7 +349,7 @@ def _iban_at(text: str, start: int, doc: Document) -> tuple[str, int] | None:
             continue
         compact = value.replace(" ", "")
         doc.work -= 1
-        if compact not in _EXAMPLE_IBANS and _iban(compact):
+        if compact not in _EXAMPLE_IBANS and kinds.IBAN_VALID(compact):
             return compact, end
     return None
 
