@@ -189,11 +189,15 @@ async def test_a_private_files_cloud_answer_given_with_consent_is_never_stored(
     local.error = None
     await runs.pipeline().run(runs.request(runs.open[-1], text=text))
     await runs.flush()
-    assert len(runs.entries()) == 1
-    offer = pipeline._offer(runs.request(pipeline, text=text))
-    assert offer is not None
+    assert [e["locality"] for e in runs.entries()] == ["local"]  # the local answer is kept
+    local.error = (503, "down", "text/plain", {})
+    later = runs.pipeline()
+    with pytest.raises(RequestRefused) as again:
+        await later.run(runs.request(later, text=text, refresh=True))
+    assert again.value.consent is not None
     before = len(cloud.chat_requests)
-    await pipeline.run(runs.request(pipeline, text=text, consent=offer.token))
+    sent = await later.run(runs.request(later, text=text, consent=again.value.consent.token))
+    assert sent.cached is False and sent.locality == "cloud"
     assert len(cloud.chat_requests) == before + 1
 
 
