@@ -222,6 +222,13 @@ class Asker:
             observer.received(received)
             guard.feed(piece)  # raises DegenerateAnswer: the backend stops reading
 
+        def restart() -> None:  # another endpoint of the backend answers afresh
+            nonlocal received, guard
+            received, guard = 0, AnswerGuard(prompt, candidate.backend)
+
+        def on_status(state: str) -> None:  # the server is loading the model
+            observer.status(state)
+
         def record(outcome: str, began: float, sent: bool, result: ChatResult | None) -> None:
             self._audit(
                 request,
@@ -241,6 +248,8 @@ class Asker:
             record=record,
             estimated_tokens=estimate_tokens(prompt),
             check=lambda result: guard.finish(result.text),
+            on_status=on_status,
+            restart=restart,
         )
 
     def _audit(self, *args: Any, **fields: Any) -> None:

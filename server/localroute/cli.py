@@ -286,6 +286,10 @@ async def _status(args: argparse.Namespace) -> int:
         )
         if b["version"]:
             print(f"{'':<12} version: {b['version']}")
+        for e in b["endpoints"] if len(b["endpoints"]) > 1 else ():
+            took = f"{e['latency_ms']:.0f} ms" if e["latency_ms"] is not None else "-"
+            load = f"{e['in_flight']} in flight"
+            print(f"{'':<12} {e['url']}  {e['state']} {took}  {load}  {e['detail']}")
         if not b["up"]:
             print(f"{'':<12} {b['detail']}")
             if b["start_command"]:

@@ -160,11 +160,28 @@ class CliDetails(TypedDict):
     """The first line its `--version` (or `probe_argv`) printed."""
 
 
+class EndpointStatus(TypedDict):
+    """One URL of a backend, as its last probe or request found it."""
+
+    url: str
+    locality: Locality
+    """Where this URL runs; never more public than its backend's locality."""
+    state: str
+    """`up`, `down` or `unknown` (not probed nor used yet)."""
+    detail: str
+    latency_ms: float | None
+    in_flight: int
+    """Requests this server has running on it now."""
+
+
 class BackendStatus(CliDetails):
     name: str
     kind: str
     locality: Locality
     url: str | None
+    """The backend's URL (its first, with `urls`)."""
+    endpoints: list[EndpointStatus]
+    """Every URL of the backend (one, or those of `urls`); empty for kinds without."""
     up: bool
     state: str
     """`up`, `down`, `starting` or `stopped`."""

@@ -129,7 +129,7 @@ class Pipeline:
     async def _probe(self, name: str) -> ProbeResult:
         if name not in self.config.backends:
             return ProbeResult(up=False, detail="not configured")
-        return await self.pool.backend(name).probe()
+        return await self.pool.probe(name)
 
     async def aclose(self) -> None:
         await self.health.aclose()

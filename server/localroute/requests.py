@@ -176,6 +176,9 @@ class RequestFailed(TaskError):
 class Observer(Protocol):
     def attempting(self, candidate: Candidate) -> None: ...
     def received(self, characters: int) -> None: ...
+    def status(self, state: str) -> None:
+        """What the backend's server is doing before it answers (``loading``)."""
+        ...
 
 
 class NoObserver:
@@ -185,4 +188,7 @@ class NoObserver:
         return None
 
     def received(self, characters: int) -> None:
+        return None
+
+    def status(self, state: str) -> None:
         return None

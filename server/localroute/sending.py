@@ -1,10 +1,15 @@
-"""Sending one cleared request to one backend: slots, queues, busy retries, health.
+"""Sending one cleared request to one backend: endpoints, slots, queues, busy retries, health.
 
 The pipeline decides *where* a request may go; this module only delivers a
 :class:`~localroute.backends.base.ChatRequest` that already carries the privacy
 gate's clearance, within the backend's `max_concurrency` and `max_queue`, waiting
 out a short "busy" (429 with a short Retry-After) instead of moving the code on,
 and marking the backend down when it is unavailable.
+
+A backend with several endpoints (`urls`) takes each try to the least busy one
+(:mod:`localroute.routing.endpoints`); an endpoint that fails (refused, reset, 5xx)
+is marked down and the request tried again on another endpoint of the same backend
+before the pipeline moves on to its next candidate. Every try is recorded once.
 """
 
 from __future__ import annotations
@@ -12,20 +17,22 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from localroute.backends.base import (
     Backend,
     BackendError,
-    BackendRequestError,
     BackendUnavailable,
     ChatRequest,
     ChatResult,
+    ProbeResult,
+    StatusCallback,
     TextCallback,
 )
-from localroute.backends.registry import create_backend
 from localroute.config.locality import effective_locality
 from localroute.config.models import BackendConfig
 from localroute.routing.budget import Budget
+from localroute.routing.endpoints import Endpoint, EndpointGroup
 from localroute.routing.health import HealthMonitor
 
 BUSY_RETRIES = 3
@@ -37,6 +44,22 @@ Record = Callable[[str, float, bool, ChatResult | None], None]
 """Audit one try: outcome, start time, whether bytes were sent, the result."""
 
 
+@dataclass
+class _Tries:
+    """What the tries of one request on one backend's endpoints have done so far."""
+
+    began: float = field(default_factory=time.monotonic)
+    """When the current try started."""
+    delivered: bool = False
+    """An earlier try (on another endpoint) did receive the prompt."""
+    failures: list[str] = field(default_factory=list)
+
+
+def _busy(exc: BackendUnavailable) -> bool:
+    wait = exc.retry_after_s
+    return exc.status == 429 and wait is not None and wait <= BUSY_WAIT_MAX_S
+
+
 class BackendPool:
     """The live backend instances of one configuration and their limits."""
 
@@ -44,19 +67,30 @@ class BackendPool:
         self.configs = backends
         self.health = health
         self.budget = Budget()
-        self._backends: dict[str, Backend] = {}
-        self._limits: dict[str, asyncio.Semaphore] = {}
-        self._waiting: dict[str, int] = {}
-        self._retired: list[Backend] = []
+        self._groups: dict[str, EndpointGroup] = {}
+        self._retired: list[EndpointGroup] = []
+
+    def group(self, name: str) -> EndpointGroup:
+        """The endpoints of a backend, made on first use."""
+        group = self._groups.get(name)
+        if group is None:
+            config = self.configs[name]
+            group = EndpointGroup(name, config, effective_locality(config))
+            self._groups[name] = group
+        return group
 
     def backend(self, name: str) -> Backend:
-        backend = self._backends.get(name)
-        if backend is None:
-            config = self.configs[name]
-            backend = create_backend(name, config, effective_locality(config))
-            self._backends[name] = backend
-            self._limits[name] = asyncio.Semaphore(config.max_concurrency)
-        return backend
+        """The backend instance of the backend's (first) endpoint."""
+        return self.group(name).endpoints[0].backend
+
+    async def probe(self, name: str) -> ProbeResult:
+        """Probe every endpoint of a backend (see :meth:`EndpointGroup.probe`)."""
+        return await self.group(name).probe()
+
+    def in_flight(self, name: str) -> dict[str, int]:
+        """Requests in flight on each endpoint of a backend, by URL."""
+        group = self._groups.get(name)
+        return {e.url: e.in_flight for e in group.endpoints} if group is not None else {}
 
     def reconfigure(self, backends: dict[str, BackendConfig]) -> set[str]:
         """Switch to new settings; backends whose settings changed start afresh (their old
@@ -65,22 +99,21 @@ class BackendPool:
         changed = {n for n in old.keys() | backends.keys() if old.get(n) != backends.get(n)}
         for name in changed:
             self.health.forget(name)
-            self._limits.pop(name, None)
-            instance = self._backends.pop(name, None)
-            if instance is not None:
-                self._retired.append(instance)
+            group = self._groups.pop(name, None)
+            if group is not None:
+                self._retired.append(group)
         return changed
 
     async def close_retired(self) -> None:
         retired, self._retired = self._retired, []
-        for backend in retired:
-            await backend.aclose()
+        for group in retired:
+            await group.aclose()
 
     async def aclose(self) -> None:
         await self.close_retired()
-        backends, self._backends = list(self._backends.values()), {}
-        for backend in backends:
-            await backend.aclose()
+        groups, self._groups = list(self._groups.values()), {}
+        for group in groups:
+            await group.aclose()
 
     def budget_spent(self, name: str) -> str | None:
         return self.budget.exhausted(name, self.configs[name])
@@ -93,9 +126,12 @@ class BackendPool:
         record: Record,
         estimated_tokens: int,
         check: Callable[[ChatResult], None] | None = None,
+        on_status: StatusCallback | None = None,
+        restart: Callable[[], None] | None = None,
     ) -> ChatResult:
         """One backend, waiting out busy answers; any other failure is recorded and raised,
-        marking the backend down when it is unavailable."""
+        marking the backend down when it is unavailable. Before a try on another endpoint
+        after one that failed, ``restart`` is called (what ``on_text`` saw is void)."""
         name = request.clearance.backend
         budget_s = self.configs[name].timeout_s
         # The backend enforces its own budget and closes its connection when it expires;
@@ -104,21 +140,24 @@ class BackendPool:
         deadline = time.monotonic() + budget_s + DEADLINE_GRACE_S
         delivered = False  # an earlier try (answered "busy") did receive the prompt
         for busy_retry in range(BUSY_RETRIES + 1):
-            began = time.monotonic()
+            tries = _Tries()
             try:
                 async with asyncio.timeout_at(_loop_deadline(deadline)):
-                    result = await self._chat(request, on_text, check)
+                    result = await self._tries(
+                        request, on_text, on_status, check, record, restart, tries
+                    )
             except TimeoutError:
                 exc = BackendUnavailable(name, f"no answer within {budget_s:g} s (busy)")
-                record(f"unavailable: {exc.message}", began, True, None)
+                record(f"unavailable: {exc.message}", tries.began, True, None)
                 self.health.mark_down(name, exc.message)
                 raise exc from None
             except BackendError as exc:
                 unavailable = isinstance(exc, BackendUnavailable)
                 kind = "unavailable" if unavailable else "rejected"
-                record(f"{kind}: {exc.message}", began, not exc.nothing_sent, None)
+                record(f"{kind}: {exc.message}", tries.began, not exc.nothing_sent, None)
+                delivered = delivered or tries.delivered
                 wait = exc.retry_after_s if isinstance(exc, BackendUnavailable) else None
-                busy = exc.status == 429 and wait is not None and wait <= BUSY_WAIT_MAX_S
+                busy = isinstance(exc, BackendUnavailable) and _busy(exc)
                 fits = wait is not None and time.monotonic() + wait < deadline - DEADLINE_GRACE_S
                 if busy and fits and wait is not None and busy_retry < BUSY_RETRIES:
                     delivered = delivered or not exc.nothing_sent
@@ -129,46 +168,69 @@ class BackendPool:
                 exc.nothing_sent = exc.nothing_sent and not delivered
                 raise
             except asyncio.CancelledError:
-                record("cancelled", began, True, None)
+                record("cancelled", tries.began, True, None)
                 raise
-            record("ok", began, True, result)
+            record("ok", tries.began, True, result)
             tokens = (result.prompt_tokens or 0) + (result.completion_tokens or 0)
             self.budget.record(name, tokens or estimated_tokens)
             return result
         raise AssertionError("unreachable")  # the loop returns or raises
 
-    async def _chat(
+    async def _tries(
         self,
         request: ChatRequest,
         on_text: TextCallback,
+        on_status: StatusCallback | None,
         check: Callable[[ChatResult], None] | None,
+        record: Record,
+        restart: Callable[[], None] | None,
+        tries: _Tries,
     ) -> ChatResult:
+        """Try the backend's endpoints, one at a time, until one answers; the failure of
+        the last one is raised (earlier ones are recorded here)."""
         name = request.clearance.backend
-        backend = self.backend(name)
-        limit = self._limits[name]
-        config = self.configs[name]
-        waiting = self._waiting.get(name, 0)
-        if limit.locked() and waiting >= config.max_queue:
-            raise BackendRequestError(
-                name,
-                f"queue full: {waiting} requests already wait for its "
-                f"{config.max_concurrency} slots",
-                nothing_sent=True,
-            )
-        self._waiting[name] = waiting + 1
-        try:
-            await limit.acquire()
-        finally:
-            self._waiting[name] -= 1
-        try:
-            started = time.monotonic()
-            result = await backend.chat(request, on_text)
-            if check is not None:
-                check(result)  # an answer that is no answer fails like any other error
-        finally:
-            limit.release()
-        self.health.mark_up(name, latency_ms=(time.monotonic() - started) * 1000)
-        return result
+        group = self.group(name)
+        tried: set[str] = set()
+        while True:
+            endpoint = await group.acquire(tried, lambda url: self.health.endpoint_state(name, url))
+            tried.add(endpoint.url)
+            tries.began = time.monotonic()
+            try:
+                result = await endpoint.backend.chat(request, on_text, on_status=on_status)
+                if check is not None:
+                    check(result)  # an answer that is no answer fails like any other error
+            except BackendUnavailable as exc:
+                self._failed(group, endpoint, exc, tries)
+                if not group.untried(tried):
+                    if len(tries.failures) > 1:
+                        exc.message = f"every endpoint failed: {'; '.join(tries.failures)}"
+                        exc.args = (exc.message,)
+                    exc.nothing_sent = exc.nothing_sent and not tries.delivered
+                    raise
+                record(f"unavailable: {exc.message}", tries.began, not exc.nothing_sent, None)
+                tries.delivered = tries.delivered or not exc.nothing_sent
+                if restart is not None:
+                    restart()
+                continue
+            finally:
+                group.release(endpoint)
+            latency_ms = (time.monotonic() - tries.began) * 1000
+            if endpoint.url:
+                self.health.mark_endpoint_up(name, endpoint.url, latency_ms=latency_ms)
+            self.health.mark_up(name, latency_ms=latency_ms)
+            return result
+
+    def _failed(
+        self, group: EndpointGroup, endpoint: Endpoint, exc: BackendUnavailable, tries: _Tries
+    ) -> None:
+        """One endpoint failed: it is down (unless merely busy), and the message names it
+        when the backend has several."""
+        if endpoint.url and not _busy(exc):
+            self.health.mark_endpoint_down(group.name, endpoint.url, exc.message)
+        if group.several:
+            exc.message = f"{endpoint.label}: {exc.message}"
+            exc.args = (exc.message,)
+            tries.failures.append(exc.message)
 
 
 def _loop_deadline(monotonic_deadline: float) -> float:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from localroute import contract
+from localroute.config.locality import display_url, endpoint_localities
+from localroute.config.models import BackendConfig
 from localroute.pipeline import Pipeline, TaskRequest
 
 
@@ -59,6 +61,31 @@ def _cli_details(pipeline: Pipeline, name: str, kind: str) -> contract.CliDetail
     }
 
 
+def _endpoints(
+    pipeline: Pipeline, name: str, config: BackendConfig
+) -> list[contract.EndpointStatus]:
+    """Each URL of a backend: what its last probe or request said, and its load now."""
+    known = pipeline.health.endpoints(name)
+    localities = endpoint_localities(config)
+    in_flight = pipeline.pool.in_flight(name)
+    endpoints: list[contract.EndpointStatus] = []
+    for url in config.endpoints:
+        health = known.get(url)
+        endpoints.append(
+            {
+                "url": display_url(url),
+                "locality": localities[url],
+                "state": health.state if health else "unknown",
+                "detail": health.detail if health else "not checked yet",
+                "latency_ms": None
+                if health is None or health.latency_ms is None
+                else round(health.latency_ms, 1),
+                "in_flight": in_flight.get(url, 0),
+            }
+        )
+    return endpoints
+
+
 async def status_report(pipeline: Pipeline) -> contract.StatusResult:
     """Probe every backend now (bounded by each connect timeout) and report."""
     config = pipeline.config
@@ -79,7 +106,8 @@ async def status_report(pipeline: Pipeline) -> contract.StatusResult:
                 "name": name,
                 "kind": backend.kind,
                 "locality": localities[name],
-                "url": backend.endpoint,
+                "url": display_url(backend.endpoint) if backend.endpoint else None,
+                "endpoints": _endpoints(pipeline, name, backend),
                 "up": up,
                 "state": state,
                 "detail": healths[name].detail,

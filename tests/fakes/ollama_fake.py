@@ -95,6 +95,10 @@ class FakeOllama:
     * ``scheduler_not_found``: word the 404 as the scheduler does (``try pulling it first``).
     * ``latency_s``: sleep before answering a chat (model load); ``line_delay_s``: sleep
       between streamed lines.
+    * ``load_s``: Ollama loading a model on demand: the first chat for a model loads it this
+      long (later ones for the same model wait for that load); until then ``/api/ps`` does not
+      list it and, with ``ps_holds_while_loading`` (current Ollama), does not answer at all
+      until the load ends. Loaded models are ``/api/ps``'s list (none at the start).
     * ``error``: an ``(status, body, content_type, headers)`` answered to chat requests (the
       first ``error_times`` ones if set, else all); see :func:`ollama_error`, :func:`queue_full`.
     * ``mid_stream_error``: after the first piece, the line ``{"error": <this>}``, then the
@@ -124,7 +128,11 @@ class FakeOllama:
     truncate_stream: bool = False
     non_streaming: bool = False
     old_format: bool = False
+    load_s: float = 0.0
+    ps_holds_while_loading: bool = False
 
+    loaded: dict[str, float] = field(default_factory=dict, init=False)
+    """Model → when its load ends (``load_s``)."""
     stream_started: threading.Event = field(default_factory=threading.Event, init=False)
     in_flight: int = field(default=0, init=False)
     disconnects: int = field(default=0, init=False)
@@ -206,7 +214,7 @@ class FakeOllama:
         elif read and path == "/api/version":
             send(handler, 200, json.dumps({"version": self.version}))
         elif read and path in ("/api/tags", "/api/ps"):
-            names = self.models if path == "/api/tags" else (self.running or self.models[:1])
+            names = self.models if path == "/api/tags" else self._running(handler)
             send(handler, 200, json.dumps({"models": [self._tag(n) for n in names]}))
         elif read and path == "/v1/models":
             data = [
@@ -221,6 +229,28 @@ class FakeOllama:
                 self._chat(handler, path, body if isinstance(body, dict) else {})
         else:
             send(handler, 404, "404 page not found", TEXT)
+
+    def _running(self, handler: FakeHandler) -> list[str]:
+        """What ``/api/ps`` lists: ``running``, else the loaded models (with ``load_s``; a
+        load in progress may hold the answer back), else the first model."""
+        if self.running is not None:
+            return self.running
+        if self.load_s <= 0:
+            return self.models[:1]
+        with self._lock:
+            loading = [end for end in self.loaded.values() if end > time.monotonic()]
+        if loading and self.ps_holds_while_loading:
+            wait_or_gone(handler, max(loading) - time.monotonic(), self._closing)
+        with self._lock:
+            return [m for m, end in self.loaded.items() if end <= time.monotonic()]
+
+    def _load(self, handler: FakeHandler, model: str) -> None:
+        """Load ``model`` unless it is loaded, and wait until it is."""
+        with self._lock:
+            key = model if ":" in model else f"{model}:latest"
+            end = self.loaded.setdefault(key, time.monotonic() + self.load_s)
+        if (left := end - time.monotonic()) > 0:
+            wait_or_gone(handler, left, self._closing)
 
     @staticmethod
     def _tag(name: str) -> dict[str, Any]:
@@ -272,6 +302,8 @@ class FakeOllama:
         if failure is not None:
             send(handler, *failure)
             return
+        if self.load_s > 0:
+            self._load(handler, str(body["model"]))
         pieces, model = self._pieces(body), str(body["model"])
         prompt = sum(len(str(m.get("content", "")).split()) for m in body.get("messages") or [])
         head = {"model": model, "created_at": _now()}

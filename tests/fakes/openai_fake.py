@@ -306,12 +306,19 @@ class FakeOpenAI:
       ``empty_choices_chunks`` (``choices: []``), ``usage`` (final ``choices: []`` chunk with
       ``usage`` when ``stream_options.include_usage``), ``send_done`` (``data: [DONE]``),
       ``non_streaming`` (answer ``application/json`` even to ``stream: true``).
+    * ``load_s``: llama-swap starting the model on the first chat request (again after
+      :meth:`unload`): every chat waits until it is loaded, ``/running`` lists it as
+      ``starting`` meanwhile and ``ready`` afterwards (nothing before the first request).
+      With ``send_loading_state`` (llama-swap's ``sendLoadingState``) a streamed answer
+      starts at once, with llama-swap's loading chunks every ``loading_tick_s`` (its text,
+      ``reasoning_content`` deltas in chunks with no ``id``), then the model's own chunks.
 
     Records: ``requests`` (every request), ``chat_requests`` (``POST .../chat/completions``),
     ``max_in_flight`` / ``in_flight`` (concurrent chat requests), ``disconnects`` (chat
     requests whose client closed the connection before the answer ended, during the latency
     sleep or mid-stream), ``stream_started`` (set once the first content piece of any stream
-    was written).
+    was written), ``loads`` (model loads started), ``loading_started`` (set when a client got
+    a first loading chunk).
     """
 
     def __init__(
@@ -343,6 +350,9 @@ class FakeOpenAI:
         usage: bool = True,
         send_done: bool = True,
         non_streaming: bool = False,
+        load_s: float = 0.0,
+        send_loading_state: bool = False,
+        loading_tick_s: float = 0.75,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -372,8 +382,15 @@ class FakeOpenAI:
         self.usage = usage
         self.send_done = send_done
         self.non_streaming = non_streaming
+        self.load_s = load_s
+        self.send_loading_state = send_loading_state
+        self.loading_tick_s = loading_tick_s
 
         self.stream_started = threading.Event()
+        self.loading_started = threading.Event()
+        self.loads = 0
+        self._loaded_at: float | None = None
+        """When the model is (or was) loaded; None: not started."""
         self.in_flight = 0
         self.max_in_flight = 0
         self.disconnects = 0
@@ -441,6 +458,20 @@ class FakeOpenAI:
             self.errors_sent = 0
         self.stream_started.clear()
 
+    def unload(self) -> None:
+        """Unload the model (llama-swap's ``/unload``): the next chat loads it again."""
+        with self._lock:
+            self._loaded_at = None
+        self.loading_started.clear()
+
+    def model_state(self) -> str | None:
+        """``starting``, ``ready``, or None before the first request (``load_s`` only)."""
+        with self._lock:
+            loaded_at = self._loaded_at
+        if loaded_at is None:
+            return None
+        return "starting" if time.monotonic() < loaded_at else "ready"
+
     def wait_for(self, predicate: Callable[[], bool], timeout_s: float = 2.0) -> bool:
         """Poll ``predicate`` until it holds or ``timeout_s`` passes (for thread-side effects)."""
         deadline = time.monotonic() + timeout_s
@@ -492,7 +523,8 @@ class FakeOpenAI:
             elif method == "GET" and path in ("/v1/models", "/models"):
                 self._send(handler, 200, json.dumps(self._models_body()))
             elif method == "GET" and path == "/running":
-                running = [{"model": m, "state": "ready"} for m in self.models[:1]]
+                state = self.model_state() if self.load_s > 0 else "ready"
+                running = [{"model": m, "state": state} for m in self.models[:1] if state]
                 self._send(handler, 200, json.dumps({"running": running}))
             elif method == "POST" and path in ("/v1/chat/completions", "/chat/completions"):
                 self._chat(handler, body if isinstance(body, dict) else {})
@@ -568,10 +600,49 @@ class FakeOpenAI:
             with self._lock:
                 self.in_flight -= 1
 
+    def _stream_head(self, handler: FakeHandler) -> _Stream:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/event-stream")
+        handler.send_header("Cache-Control", "no-cache")
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        return _Stream(handler, self)
+
+    def _load(self, handler: FakeHandler, body: dict[str, Any]) -> _Stream | None:
+        """Start the model unless it runs, and wait until it is loaded. With loading state,
+        the stream it started (its loading chunks sent) is returned."""
+        with self._lock:
+            if self._loaded_at is None:
+                self._loaded_at = time.monotonic() + self.load_s
+                self.loads += 1
+            loaded_at = self._loaded_at
+        if time.monotonic() >= loaded_at:
+            return None
+        if not (self.send_loading_state and body.get("stream")):
+            self._wait(handler, loaded_at - time.monotonic())
+            return None
+        out = self._stream_head(handler)
+        model = str(body.get("model") or "unknown")
+        began = time.monotonic()
+
+        def say(text: str) -> None:
+            out.event({"choices": [{"delta": {"reasoning_content": text}}]})
+
+        say("━━━━━\n")
+        say(f"llama-swap loading model: {model}\n")
+        self.loading_started.set()
+        while (left := loaded_at - time.monotonic()) > 0:
+            self._wait(handler, min(left, self.loading_tick_s))
+            say(".")
+        say(f"\nDone! ({time.monotonic() - began:.2f}s)\n")
+        say("━━━━━\n")
+        return out
+
     def _chat_answer(self, handler: FakeHandler, body: dict[str, Any]) -> None:
+        started = self._load(handler, body) if self.load_s > 0 else None
         if self.latency_s > 0:
             self._wait(handler, self.latency_s)
-        error = self.error
+        error = self.error if started is None else None  # the 200 went out with the loading
         if error is not None:
             with self._lock:
                 use = self.error_times is None or self.errors_sent < self.error_times
@@ -580,7 +651,7 @@ class FakeOpenAI:
             if use:
                 self._send(handler, *error)
                 return
-        rejection = self._structured_rejection(body)
+        rejection = self._structured_rejection(body) if started is None else None
         if rejection is not None:
             self._send(handler, *rejection)
             return
@@ -600,6 +671,9 @@ class FakeOpenAI:
             "completion_tokens": len(pieces),
             "total_tokens": prompt_tokens + len(pieces),
         }
+        if started is not None:
+            self._stream(handler, body, model, pieces, usage, started)
+            return
         if self.non_streaming or not body.get("stream"):
             message = {"role": "assistant", "content": answer}
             doc = {
@@ -621,13 +695,9 @@ class FakeOpenAI:
         model: str,
         pieces: list[str],
         usage: dict[str, int],
+        started: _Stream | None = None,
     ) -> None:
-        handler.send_response(200)
-        handler.send_header("Content-Type", "text/event-stream")
-        handler.send_header("Cache-Control", "no-cache")
-        handler.send_header("Transfer-Encoding", "chunked")
-        handler.end_headers()
-        out = _Stream(handler, self)
+        out = started or self._stream_head(handler)
         for i in range(self.loading_chunks):
             out.event({"choices": [{"delta": {"reasoning_content": f"loading {model} {i}…\n"}}]})
             out.pause()

@@ -130,7 +130,9 @@ class FakeBackend:
     async def probe(self) -> ProbeResult:
         return ProbeResult(up=True, latency_ms=1.0, models=MODELS)
 
-    async def chat(self, request: ChatRequest, on_text: TextCallback | None = None) -> ChatResult:
+    async def chat(
+        self, request: ChatRequest, on_text: TextCallback | None = None, **_: object
+    ) -> ChatResult:
         behaviour = self.script[len(self.attempted) % len(self.script)]
         self.attempted.append(request)
         if behaviour == "refused":

@@ -82,7 +82,9 @@ class FakeBackend:
         self.probes += 1
         return self.probe_result
 
-    async def chat(self, request: ChatRequest, on_text: TextCallback | None = None) -> ChatResult:
+    async def chat(
+        self, request: ChatRequest, on_text: TextCallback | None = None, **_: object
+    ) -> ChatResult:
         self.requests.append(request)
         self.active += 1
         self.peak = max(self.peak, self.active)

@@ -154,11 +154,27 @@ export interface CliDetails {
   version: string | null;
 }
 
+/** One URL of a backend, as its last probe or request found it. */
+export interface EndpointStatus {
+  url: string;
+  /** Where this URL runs; never more public than its backend's locality. */
+  locality: Locality;
+  /** `up`, `down` or `unknown` (not probed nor used yet). */
+  state: string;
+  detail: string;
+  latency_ms: number | null;
+  /** Requests this server has running on it now. */
+  in_flight: number;
+}
+
 export interface BackendStatus extends CliDetails {
   name: string;
   kind: string;
   locality: Locality;
+  /** The backend's URL (its first, with `urls`). */
   url: string | null;
+  /** Every URL of the backend (one, or those of `urls`); empty for kinds without. */
+  endpoints: EndpointStatus[];
   up: boolean;
   /** `up`, `down`, `starting` or `stopped`. */
   state: string;

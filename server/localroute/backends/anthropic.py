@@ -9,19 +9,18 @@ an unknown model or a bad request reject just this request. Messages never conta
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 from httpx_sse import EventSource
 
+from localroute.backends.answer import Answer
 from localroute.backends.base import (
     BackendError,
     BackendRequestError,
@@ -31,13 +30,8 @@ from localroute.backends.base import (
     ProbeResult,
     TextCallback,
 )
-from localroute.backends.http import (
-    MAX_ANSWER_CHARS,
-    PROBE_READ_S,
-    answer_too_large,
-    client_for,
-    read_limited,
-)
+from localroute.backends.http import ANSWER_BODY_LIMIT, HttpBackend, read_limited
+from localroute.backends.loading import LoadingWatch
 from localroute.backends.model_info import parse_models
 from localroute.backends.openai_errors import (
     context_overflow,
@@ -45,7 +39,6 @@ from localroute.backends.openai_errors import (
     one_line,
     parse_error_body,
     retry_after,
-    transport_error,
 )
 from localroute.config.models import AnthropicBackendConfig, Locality
 
@@ -56,8 +49,6 @@ DEFAULT_KEY_ENV = "ANTHROPIC_API_KEY"
 API_VERSION = "2023-06-01"
 
 _UNAVAILABLE_TYPES = frozenset({"overloaded_error", "api_error", "rate_limit_error"})
-_ERROR_BODY_LIMIT = 64 * 1024
-_ANSWER_BODY_LIMIT = 16 * 1024 * 1024
 
 
 def schema_instruction(schema: Mapping[str, Any]) -> str:
@@ -69,26 +60,7 @@ def schema_instruction(schema: Mapping[str, Any]) -> str:
     )
 
 
-@dataclass
-class _Answer:
-    model: str
-    parts: list[str] = field(default_factory=list)
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    finished: bool = False
-    size: int = 0
-
-    def add(self, piece: str, on_text: TextCallback | None, backend: str) -> None:
-        if piece:
-            self.size += len(piece)
-            if self.size > MAX_ANSWER_CHARS:
-                raise answer_too_large(backend)
-            self.parts.append(piece)
-            if on_text is not None:
-                on_text(piece)
-
-
-class AnthropicBackend:
+class AnthropicBackend(HttpBackend):
     """A backend speaking Anthropic's ``/v1/messages`` and ``/v1/models`` under ``config.url``.
 
     ``config.url`` defaults to :data:`DEFAULT_URL` (a trailing ``/v1`` is accepted); the key is
@@ -100,6 +72,9 @@ class AnthropicBackend:
     tolerate fences and prose, so ``ChatResult.structured`` is ``"none"``.
     """
 
+    probe_requests: ClassVar[int] = 1
+    config: AnthropicBackendConfig
+
     def __init__(
         self,
         name: str,
@@ -109,14 +84,11 @@ class AnthropicBackend:
         transport: httpx.AsyncBaseTransport | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
-        self.name = name
-        self.config = config
-        self.locality: Locality = locality
+        super().__init__(name, config, locality, transport=transport)
         url = (config.url or DEFAULT_URL).rstrip("/")
         self.url = url[: -len("/v1")] if url.endswith("/v1") else url
         self.key_env = config.api_key_env or DEFAULT_KEY_ENV
         self._env = env
-        self._client = client_for(config, locality, transport=transport)
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -132,11 +104,8 @@ class AnthropicBackend:
             "accept": accept,
         }
 
-    def _transport_error(self, exc: httpx.HTTPError, read_s: float) -> BackendUnavailable:
-        return transport_error(
-            self.name, exc, connect_s=self.config.connect_timeout_s, read_s=read_s,
-            pool_size=self.config.max_concurrency + 2, secret=self._api_key(),
-        )  # fmt: skip
+    def _secret(self) -> str | None:
+        return self._api_key()
 
     def error_for_status(
         self, status: int, headers: httpx.Headers, body: bytes, model: str, path: str
@@ -186,45 +155,27 @@ class AnthropicBackend:
 
     # -- probe -------------------------------------------------------------------------------
 
-    async def probe(self) -> ProbeResult:
-        """``GET /v1/models``, bounded by the connect timeout plus a short read. Never raises."""
-        key = self._api_key()
-        if not key:
-            return ProbeResult(up=False, detail=f"no API key in ${self.key_env}")
-        read = min(PROBE_READ_S, self.config.timeout_s)
-        timeout = httpx.Timeout(
-            connect=self.config.connect_timeout_s, read=read, write=read, pool=read
+    def _not_ready(self) -> str | None:
+        return None if self._api_key() else f"no API key in ${self.key_env}"
+
+    async def _probe(self, timeout: httpx.Timeout, start: float) -> ProbeResult:
+        """``GET /v1/models``."""
+        response = await self._client.get(
+            f"{self.url}/v1/models",
+            headers=self._headers(self._api_key() or "", "application/json"),
+            timeout=timeout,
         )
-        budget = self.config.connect_timeout_s + read + 0.5
-        start = time.perf_counter()
+        latency = (time.perf_counter() - start) * 1000
+        if not response.is_success:
+            err = self.error_for_status(
+                response.status_code, response.headers, response.content, "", "/v1/models"
+            )
+            return ProbeResult(False, latency, detail=err.message)
         try:
-            async with asyncio.timeout(budget):
-                response = await self._client.get(
-                    f"{self.url}/v1/models",
-                    headers=self._headers(key, "application/json"),
-                    timeout=timeout,
-                )
-            latency = (time.perf_counter() - start) * 1000
-            if not response.is_success:
-                err = self.error_for_status(
-                    response.status_code, response.headers, response.content, "", "/v1/models"
-                )
-                return ProbeResult(False, latency, detail=err.message)
-            try:
-                models, _ = parse_models(response.json())
-            except ValueError:
-                return ProbeResult(False, latency, detail="/v1/models did not answer JSON")
-            return ProbeResult(True, latency, models, "ok")
-        except TimeoutError:
-            detail = f"no answer within {budget:g} s"
-        except httpx.PoolTimeout:
-            return ProbeResult(up=True, detail="busy: all connections in use")
-        except httpx.HTTPError as exc:
-            detail = self._transport_error(exc, read).message
-        except Exception as exc:  # a probe never raises
-            log.debug("%s: probe failed", self.name, exc_info=True)
-            detail = f"probe failed ({type(exc).__name__})"
-        return ProbeResult(up=False, latency_ms=(time.perf_counter() - start) * 1000, detail=detail)
+            models, _ = parse_models(response.json())
+        except ValueError:
+            return ProbeResult(False, latency, detail="/v1/models did not answer JSON")
+        return ProbeResult(True, latency, models, "ok")
 
     # -- chat --------------------------------------------------------------------------------
 
@@ -242,57 +193,38 @@ class AnthropicBackend:
         body["temperature"] = min(1.0, max(0.0, request.temperature))  # Anthropic's range
         return body
 
-    async def chat(self, request: ChatRequest, on_text: TextCallback | None = None) -> ChatResult:
-        """One message; see :class:`localroute.backends.base.Backend`."""
+    async def _chat(
+        self, request: ChatRequest, on_text: TextCallback | None, watch: LoadingWatch
+    ) -> ChatResult:
         key = self._api_key()
         if not key:
             raise BackendRequestError(self.name, f"no API key: set {self.key_env}")
-        answer = _Answer(model=request.model)
-        try:
-            async with asyncio.timeout(self.config.timeout_s):
-                await self._chat(request, key, answer, on_text)
-        except TimeoutError:
-            raise BackendUnavailable(
-                self.name, f"no answer within {self.config.timeout_s:g} s"
-            ) from None
-        except httpx.HTTPError as exc:
-            raise self._transport_error(exc, self.config.timeout_s) from exc
-        if not answer.finished:
-            raise BackendUnavailable(self.name, "the answer stream ended before message_stop")
-        return ChatResult(
-            text="".join(answer.parts),
-            model=answer.model,
-            prompt_tokens=answer.prompt_tokens,
-            completion_tokens=answer.completion_tokens,
-        )
+        answer = Answer(self.name, request.model, on_text)
 
-    async def _chat(
-        self, request: ChatRequest, key: str, answer: _Answer, on_text: TextCallback | None
-    ) -> None:
-        async with self._client.stream(
-            "POST",
+        def error(response: httpx.Response, raw: bytes) -> Exception:
+            return self.error_for_status(
+                response.status_code, response.headers, raw, request.model, "/v1/messages"
+            )
+
+        async with self._post(
             f"{self.url}/v1/messages",
-            json=self.body(request),
-            headers=self._headers(key, "text/event-stream, application/json"),
+            self.body(request),
+            self._headers(key, "text/event-stream, application/json"),
+            error,
         ) as response:
-            if not response.is_success:
-                raw = await read_limited(response, _ERROR_BODY_LIMIT)
-                raise self.error_for_status(
-                    response.status_code, response.headers, raw, request.model, "/v1/messages"
-                )
             content_type = response.headers.get("content-type", "").lower()
             if "text/event-stream" in content_type:
                 async with contextlib.aclosing(EventSource(response).aiter_sse()) as events:
                     async for event in events:
-                        if self._event(event.event, event.data, answer, on_text):
-                            return
-                return
-            raw = await read_limited(response, _ANSWER_BODY_LIMIT)
-        self._whole(raw, content_type, answer, on_text)
+                        if self._event(event.event, event.data, answer):
+                            break
+            else:
+                self._whole(await read_limited(response, ANSWER_BODY_LIMIT), content_type, answer)
+        if not answer.finished:
+            raise BackendUnavailable(self.name, "the answer stream ended before message_stop")
+        return answer.result()
 
-    def _whole(
-        self, raw: bytes, content_type: str, answer: _Answer, on_text: TextCallback | None
-    ) -> None:
+    def _whole(self, raw: bytes, content_type: str, answer: Answer) -> None:
         """A 200 answer that is not ``text/event-stream``: one ``message`` JSON document."""
         try:
             data = json.loads(raw)
@@ -313,10 +245,10 @@ class AnthropicBackend:
             and b.get("type", "text") == "text"
             and isinstance(b.get("text"), str)
         )
-        answer.add(text, on_text, self.name)
+        answer.add(text)
         answer.finished = True
 
-    def _message(self, message: dict[str, Any], answer: _Answer) -> None:
+    def _message(self, message: dict[str, Any], answer: Answer) -> None:
         """Model and usage from a ``message`` object (``message_start`` or a whole answer)."""
         if isinstance(message.get("model"), str) and message["model"]:
             answer.model = message["model"]
@@ -326,7 +258,7 @@ class AnthropicBackend:
             tokens = int_or_none(usage.get("output_tokens"))
             answer.completion_tokens = tokens if tokens is not None else answer.completion_tokens
 
-    def _event(self, event: str, data: str, answer: _Answer, on_text: TextCallback | None) -> bool:
+    def _event(self, event: str, data: str, answer: Answer) -> bool:
         """Handle one SSE event; True at ``message_stop``. Unknown events are ignored."""
         try:
             payload = json.loads(data) if data.strip() else {}
@@ -346,14 +278,10 @@ class AnthropicBackend:
             delta = payload.get("delta")
             if isinstance(delta, dict) and delta.get("type") == "text_delta":
                 piece = delta.get("text")
-                answer.add(piece if isinstance(piece, str) else "", on_text, self.name)
+                answer.add(piece if isinstance(piece, str) else "")
         elif kind == "message_delta":  # stop_reason is not needed; usage is
             self._message(payload, answer)
         elif kind == "message_stop":
             answer.finished = True
             return True
         return False
-
-    async def aclose(self) -> None:
-        """Close the HTTP client."""
-        await self._client.aclose()

@@ -138,9 +138,17 @@ class ProbeResult:
     models: tuple[str, ...] = ()
     detail: str = ""
     context_tokens: dict[str, int] = field(default_factory=dict)
+    endpoints: dict[str, ProbeResult] = field(default_factory=dict)
+    """Each endpoint's own result, by URL, for a backend with several (`urls`)."""
 
 
 TextCallback = Callable[[str], None]
+
+StatusCallback = Callable[[str], None]
+"""Told what the server is doing while no answer arrives: one of the states below."""
+
+LOADING = "loading"
+"""The server is loading the model (llama-swap, Ollama): the first token may take a minute."""
 
 
 class Backend(Protocol):
@@ -157,8 +165,15 @@ class Backend(Protocol):
         """A cheap availability check, bounded by the connect timeout (plus a short read)."""
         ...
 
-    async def chat(self, request: ChatRequest, on_text: TextCallback | None = None) -> ChatResult:
-        """Run one chat completion, streaming text pieces to ``on_text``.
+    async def chat(
+        self,
+        request: ChatRequest,
+        on_text: TextCallback | None = None,
+        *,
+        on_status: StatusCallback | None = None,
+    ) -> ChatResult:
+        """Run one chat completion, streaming text pieces to ``on_text`` and what the server
+        says it is doing before the first one (:data:`LOADING`) to ``on_status``.
 
         Raises :class:`BackendError`. Cancellation (``CancelledError``) closes the
         connection at once and propagates; so does a :class:`BackendError` raised by

@@ -42,6 +42,7 @@ from localroute.backends.base import (
     ChatRequest,
     ChatResult,
     ProbeResult,
+    StatusCallback,
     TextCallback,
 )
 from localroute.backends.command_output import UNAVAILABLE, Output, compose_prompt, tail
@@ -118,8 +119,15 @@ class CommandBackend:
         detail = outcome.detail + (f" ({outcome.version})" if outcome.version else "")
         return ProbeResult(up=True, detail=detail)
 
-    async def chat(self, request: ChatRequest, on_text: TextCallback | None = None) -> ChatResult:
-        """Run the CLI once; see :class:`localroute.backends.base.Backend`."""
+    async def chat(
+        self,
+        request: ChatRequest,
+        on_text: TextCallback | None = None,
+        *,
+        on_status: StatusCallback | None = None,
+    ) -> ChatResult:
+        """Run the CLI once; see :class:`localroute.backends.base.Backend` (a CLI says
+        nothing of loading: ``on_status`` is not called)."""
         label = self.argv[0]
         try:
             with prepared(self.config, list(self.argv), model=request.model) as run:

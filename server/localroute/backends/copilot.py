@@ -37,15 +37,14 @@ from localroute.backends.copilot_auth import (
     CopilotSession,
     exchange_token,
 )
-from localroute.backends.http import PROBE_READ_S, client_for, read_limited
-from localroute.backends.openai import ERROR_BODY_LIMIT
+from localroute.backends.http import HttpBackend
+from localroute.backends.loading import LoadingWatch
 from localroute.backends.openai_errors import (
     error_for_status,
     int_or_none,
     one_line,
     parse_error_body,
     retry_after,
-    transport_error,
 )
 from localroute.backends.openai_stream import AnswerReader
 from localroute.config.models import CopilotBackendConfig, Locality
@@ -106,8 +105,10 @@ def _supports_structured(entry: Any) -> bool:
     return isinstance(supports, dict) and supports.get("structured_outputs") is True
 
 
-class CopilotBackend:
+class CopilotBackend(HttpBackend):
     """GitHub Copilot's chat API, authenticated by exchanging the user's GitHub OAuth token."""
+
+    config: CopilotBackendConfig
 
     def __init__(
         self,
@@ -119,13 +120,10 @@ class CopilotBackend:
         env: Mapping[str, str] | None = None,
         now: Callable[[], float] = time.time,
     ) -> None:
-        self.name = name
-        self.config = config
-        self.locality: Locality = locality
+        super().__init__(name, config, locality, transport=transport)
         self.token_url = config.token_url or DEFAULT_TOKEN_URL
         self._env = env
         self._now = now
-        self._client = client_for(config, locality, transport=transport)
         self._session: CopilotSession | None = None
         self._oauth: str | None = None
         self._lock = asyncio.Lock()
@@ -182,11 +180,8 @@ class CopilotBackend:
             "X-Initiator": "user",
         }
 
-    def _transport_error(self, exc: httpx.HTTPError, read_s: float) -> BackendUnavailable:
-        return transport_error(
-            self.name, exc, connect_s=self.config.connect_timeout_s, read_s=read_s,
-            pool_size=self.config.max_concurrency + 2, secret=self._oauth,
-        )  # fmt: skip
+    def _secret(self) -> str | None:
+        return self._oauth
 
     # -- models ------------------------------------------------------------------------------
 
@@ -223,65 +218,41 @@ class CopilotBackend:
 
     # -- probe -------------------------------------------------------------------------------
 
-    async def probe(self) -> ProbeResult:
-        """Up when there is a token and the exchange works; lists the chat models. Never raises."""
-        if self.find_token() is None:
-            return ProbeResult(up=False, detail=NO_TOKEN)
-        read = min(PROBE_READ_S, self.config.timeout_s)
-        timeout = httpx.Timeout(
-            connect=self.config.connect_timeout_s, read=read, write=read, pool=read
-        )
-        budget = 2 * (self.config.connect_timeout_s + read) + 0.5
-        start = time.perf_counter()
+    def _not_ready(self) -> str | None:
+        return NO_TOKEN if self.find_token() is None else None
+
+    async def _probe(self, timeout: httpx.Timeout, start: float) -> ProbeResult:
+        """Up when the token exchange works; lists the chat models."""
+        session = await self._current(timeout)
+        latency = (time.perf_counter() - start) * 1000
         try:
-            async with asyncio.timeout(budget):
-                session = await self._current(timeout)
-                latency = (time.perf_counter() - start) * 1000
-                try:
-                    models, context = await self._fetch_models(session, timeout)
-                except (BackendError, httpx.HTTPError, ValueError) as exc:
-                    why = exc.message if isinstance(exc, BackendError) else type(exc).__name__
-                    return ProbeResult(True, latency, detail=f"ok; model list unavailable: {why}")
-                return ProbeResult(True, latency, models, "ok", context)
-        except TimeoutError:
-            detail = f"no answer within {budget:g} s"
-        except BackendError as err:
-            detail = err.message
-        except httpx.HTTPError as exc:
-            detail = self._transport_error(exc, read).message
-        except Exception as exc:  # a probe never raises
-            log.debug("%s: probe failed (%s)", self.name, type(exc).__name__)
-            detail = f"probe failed ({type(exc).__name__})"
-        return ProbeResult(up=False, latency_ms=(time.perf_counter() - start) * 1000, detail=detail)
+            models, context = await self._fetch_models(session, timeout)
+        except (BackendError, httpx.HTTPError, ValueError) as exc:
+            why = exc.message if isinstance(exc, BackendError) else type(exc).__name__
+            return ProbeResult(True, latency, detail=f"ok; model list unavailable: {why}")
+        return ProbeResult(True, latency, models, "ok", context)
 
     # -- chat --------------------------------------------------------------------------------
 
-    async def chat(self, request: ChatRequest, on_text: TextCallback | None = None) -> ChatResult:
-        """One chat completion; see :class:`localroute.backends.base.Backend`."""
+    async def _chat(
+        self, request: ChatRequest, on_text: TextCallback | None, watch: LoadingWatch
+    ) -> ChatResult:
+        session = await self._current()
         try:
-            async with asyncio.timeout(self.config.timeout_s):
-                session = await self._current()
-                try:
-                    return await self._chat_once(request, session, on_text)
-                except _Unauthorized:
-                    log.info("%s: session token refused (HTTP 401); exchanging again", self.name)
-                    await self._drop(session)
-                session = await self._current()
-                try:
-                    return await self._chat_once(request, session, on_text)
-                except _Unauthorized as exc:
-                    await self._drop(session)
-                    raise BackendRequestError(
-                        self.name,
-                        f"Copilot refused a fresh session token (HTTP 401): {exc}; {LOGIN_HINT}",
-                        status=401,
-                    ) from None
-        except TimeoutError:
-            raise BackendUnavailable(
-                self.name, f"no answer within {self.config.timeout_s:g} s"
+            return await self._chat_once(request, session, on_text)
+        except _Unauthorized:
+            log.info("%s: session token refused (HTTP 401); exchanging again", self.name)
+            await self._drop(session)
+        session = await self._current()
+        try:
+            return await self._chat_once(request, session, on_text)
+        except _Unauthorized as exc:
+            await self._drop(session)
+            raise BackendRequestError(
+                self.name,
+                f"Copilot refused a fresh session token (HTTP 401): {exc}; {LOGIN_HINT}",
+                status=401,
             ) from None
-        except httpx.HTTPError as exc:
-            raise self._transport_error(exc, self.config.timeout_s) from exc
 
     def _body(self, request: ChatRequest, structured: bool) -> dict[str, Any]:
         messages = [{"role": "system", "content": request.system}] if request.system else []
@@ -302,15 +273,16 @@ class CopilotBackend:
     ) -> ChatResult:
         structured = await self._structured(request, session)
         reader = AnswerReader(self.name, request.model, on_text, secret=session.token)
-        async with self._client.stream(
-            "POST",
+
+        def error(response: httpx.Response, raw: bytes) -> Exception:
+            return self._chat_error(request.model, session, response, raw)
+
+        async with self._post(
             f"{self._base(session)}/chat/completions",
-            json=self._body(request, structured),
-            headers=self._api_headers(session, "text/event-stream, application/json"),
+            self._body(request, structured),
+            self._api_headers(session, "text/event-stream, application/json"),
+            error,
         ) as response:
-            if not response.is_success:
-                raw = await read_limited(response, ERROR_BODY_LIMIT)
-                raise self._chat_error(request.model, session, response, raw)
             try:
                 await reader.read(response)
             except BackendError as err:
@@ -354,4 +326,4 @@ class CopilotBackend:
     async def aclose(self) -> None:
         """Close the HTTP connections; the session token is forgotten."""
         self._session = None
-        await self._client.aclose()
+        await super().aclose()

@@ -1,32 +1,65 @@
-"""What every HTTP backend shares: its client, and a probe that never raises or hangs."""
+"""What every HTTP backend shares: its client, bounded reads, a probe that never raises or
+hangs, and one chat frame (budget, transport errors, cancellation, the loading watch).
+
+Each kind (:mod:`~localroute.backends.openai`, :mod:`~localroute.backends.ollama`,
+:mod:`~localroute.backends.anthropic`, :mod:`~localroute.backends.copilot`) subclasses
+:class:`HttpBackend` and keeps only its protocol: the request body, the answer's framing,
+its error shapes and its probe path.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import ClassVar
 
 import httpx
 
-from localroute.backends.base import BackendRequestError, BackendUnavailable, ProbeResult
-from localroute.config.models import BackendConfig, Locality
+from localroute.backends.answer import MAX_ANSWER_CHARS, answer_too_large
+from localroute.backends.base import (
+    BackendError,
+    BackendUnavailable,
+    ChatRequest,
+    ChatResult,
+    ProbeResult,
+    StatusCallback,
+    TextCallback,
+)
+from localroute.backends.loading import LoadingWatch
+from localroute.backends.openai_errors import transport_error
+from localroute.config.locality import endpoint_localities
+from localroute.config.models import LOCALITY_ORDER, BackendConfig, Locality
+
+__all__ = [
+    "ANSWER_BODY_LIMIT",
+    "ERROR_BODY_LIMIT",
+    "MAX_ANSWER_CHARS",
+    "PROBE_READ_S",
+    "HttpBackend",
+    "answer_too_large",
+    "client_for",
+    "guarded_probe",
+    "read_limited",
+]
 
 log = logging.getLogger(__name__)
 
 PROBE_READ_S = 5.0
 """A probe's read timeout: a healthy server answers at once."""
 
-MAX_ANSWER_CHARS = 16 * 1024 * 1024
-"""A streamed answer larger than this is cut off: a runaway model must not fill memory."""
+ERROR_BODY_LIMIT = 64 * 1024
+"""How much of an error answer is read to say what went wrong."""
 
+ANSWER_BODY_LIMIT = 16 * 1024 * 1024
+"""How much of a non-streamed answer is read."""
 
-def answer_too_large(backend: str) -> BackendRequestError:
-    return BackendRequestError(
-        backend, f"the answer grew past {MAX_ANSWER_CHARS // (1024 * 1024)} MiB; stopped reading it"
-    )
+ErrorFor = Callable[[httpx.Response, bytes], BaseException]
+"""The exception for a non-2xx answer, given the response and the start of its body."""
 
 
 @functools.cache
@@ -65,8 +98,8 @@ def client_for(
 
 def _plain_http(config: BackendConfig) -> bool:
     """Every URL the backend uses is `http://` (or a unix socket): no TLS to set up."""
-    endpoint = config.endpoint
-    return endpoint is not None and endpoint.startswith(("http://", "unix:"))
+    urls = config.endpoints
+    return bool(urls) and all(url.startswith(("http://", "unix:")) for url in urls)
 
 
 def pool_size(config: BackendConfig) -> int:
@@ -101,8 +134,11 @@ async def guarded_probe(
         return ProbeResult(up=True, detail="busy: all connections in use")
     except httpx.HTTPError as exc:
         detail = transport_error(exc, read).message
+    except BackendError as err:
+        detail = err.message
     except Exception as exc:  # a probe never raises
-        log.debug("%s: probe failed", name, exc_info=True)
+        # The type only: an exception's text may hold a credential.
+        log.debug("%s: probe failed (%s)", name, type(exc).__name__)
         detail = f"probe failed ({type(exc).__name__})"
     return ProbeResult(up=False, latency_ms=(time.perf_counter() - start) * 1000, detail=detail)
 
@@ -117,3 +153,121 @@ async def read_limited(response: httpx.Response, limit: int) -> bytes:
         if size >= limit:
             break
     return b"".join(chunks)[:limit]
+
+
+class HttpBackend:
+    """The frame of an HTTP backend; subclasses fill in :meth:`_probe` and :meth:`_chat`.
+
+    ``locality`` is the backend's, which the privacy gate checks; the client's choices
+    (proxies, TLS, connect timeout) follow this URL's own, which is never more public.
+    """
+
+    probe_requests: ClassVar[int] = 2
+    """The most requests one probe makes (its time budget)."""
+    watches_loading: ClassVar[bool] = False
+    """Whether :meth:`_loading` can tell that the server is loading a model."""
+
+    def __init__(
+        self,
+        name: str,
+        config: BackendConfig,
+        locality: Locality,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.locality: Locality = locality
+        own = endpoint_localities(config).get(config.endpoint or "", locality)
+        self.own_locality: Locality = min(locality, own, key=LOCALITY_ORDER.__getitem__)
+        self._client = client_for(config, self.own_locality, transport=transport)
+        self._setup()
+
+    # -- what each kind says ---------------------------------------------------------------
+
+    def _setup(self) -> None:
+        """Set what the kind keeps besides the client (its URLs, what it learned)."""
+
+    def _url(self) -> str:
+        """The configured URL, which kinds that have no default need."""
+        url = self.config.endpoint
+        if not url:
+            raise ValueError(f"backend '{self.name}' needs a url")
+        return url
+
+    def _secret(self) -> str | None:
+        """The credential to blank out of messages, if any."""
+        return None
+
+    def _not_ready(self) -> str | None:
+        """Why a probe need not even ask the server (no key, no token), or None."""
+        return None
+
+    async def _probe(self, timeout: httpx.Timeout, start: float) -> ProbeResult:
+        raise NotImplementedError
+
+    async def _chat(
+        self, request: ChatRequest, on_text: TextCallback | None, watch: LoadingWatch
+    ) -> ChatResult:
+        raise NotImplementedError
+
+    async def _loading(self, model: str) -> bool:
+        """Whether the server says it is loading ``model`` now (see ``watches_loading``)."""
+        return False
+
+    # -- the shared frame -------------------------------------------------------------------
+
+    def _transport_error(self, exc: httpx.HTTPError, read_s: float) -> BackendUnavailable:
+        return transport_error(
+            self.name, exc, connect_s=self.config.connect_timeout_s, read_s=read_s,
+            pool_size=pool_size(self.config), secret=self._secret(),
+        )  # fmt: skip
+
+    async def probe(self) -> ProbeResult:
+        """A cheap availability check (see each kind), bounded by the connect timeout plus a
+        short read per request. Never raises."""
+        why = self._not_ready()
+        if why is not None:
+            return ProbeResult(up=False, detail=why)
+        return await guarded_probe(
+            self.name, self.config, self._probe, self._transport_error,
+            requests=self.probe_requests,
+        )  # fmt: skip
+
+    async def chat(
+        self,
+        request: ChatRequest,
+        on_text: TextCallback | None = None,
+        *,
+        on_status: StatusCallback | None = None,
+    ) -> ChatResult:
+        """One chat completion within ``timeout_s``; see :class:`~localroute.backends.base.
+        Backend`. Failures below HTTP (refused, reset, timeouts) make the backend unavailable."""
+        check = None
+        if self.watches_loading and self.own_locality != "cloud":
+            check = functools.partial(self._loading, request.model)
+        watch = LoadingWatch(on_status, check)
+        try:
+            async with asyncio.timeout(self.config.timeout_s), watch.watching():
+                return await self._chat(request, watch.text(on_text), watch)
+        except TimeoutError:
+            raise BackendUnavailable(
+                self.name, f"no answer within {self.config.timeout_s:g} s"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, self.config.timeout_s) from exc
+
+    @contextlib.asynccontextmanager
+    async def _post(
+        self, url: str, body: object, headers: dict[str, str], error: ErrorFor
+    ) -> AsyncIterator[httpx.Response]:
+        """POST ``body`` as JSON and stream the answer; a non-2xx answer raises
+        ``error(response, start of its body)``. Leaving the block closes the connection."""
+        async with self._client.stream("POST", url, json=body, headers=headers) as response:
+            if not response.is_success:
+                raise error(response, await read_limited(response, ERROR_BODY_LIMIT))
+            yield response
+
+    async def aclose(self) -> None:
+        """Close the HTTP client and its connections."""
+        await self._client.aclose()

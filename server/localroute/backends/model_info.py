@@ -65,3 +65,16 @@ def ready_models(data: Any) -> list[str]:
         and isinstance(item.get("model"), str)
         and item.get("state", "ready") == "ready"
     ]
+
+
+def starting_models(data: Any) -> list[str]:
+    """The models llama-swap's ``/running`` lists as ``starting`` (loading; current versions
+    list every process that is not stopped, v170 only ready ones)."""
+    items = data.get("running") if isinstance(data, dict) else None
+    return [
+        item["model"]
+        for item in (items if isinstance(items, list) else [])
+        if isinstance(item, dict)
+        and isinstance(item.get("model"), str)
+        and item.get("state") == "starting"
+    ]

@@ -14,18 +14,17 @@ like one (runner crashed, out of memory), else a rejected request.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
 import re
 import time
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
+from localroute.backends.answer import Answer
 from localroute.backends.base import (
     BackendError,
     BackendRequestError,
@@ -36,27 +35,22 @@ from localroute.backends.base import (
     ProbeResult,
     TextCallback,
 )
-from localroute.backends.http import (
-    MAX_ANSWER_CHARS,
-    answer_too_large,
-    client_for,
-    guarded_probe,
-    read_limited,
-)
+from localroute.backends.http import ANSWER_BODY_LIMIT, HttpBackend, read_limited
+from localroute.backends.loading import LoadingWatch
 from localroute.backends.openai_errors import (
     error_for_status,
     error_in_stream,
     int_or_none,
     one_line,
     parse_error_body,
-    transport_error,
 )
-from localroute.config.models import Locality, OllamaBackendConfig
+from localroute.config.models import OllamaBackendConfig
 
 log = logging.getLogger(__name__)
 
-_ERROR_BODY_LIMIT = 64 * 1024
-_ANSWER_BODY_LIMIT = 16 * 1024 * 1024
+_PS_CHECK_S = 2.0
+"""How long asking ``/api/ps`` whether the model is loaded may take; Ollama holds the list
+while a model loads, so no answer within this time means one is loading."""
 
 _NOT_PULLED = re.compile(r"\bmodel\b.*\bnot found\b|try pulling", re.I)
 """``model 'X' not found`` and the scheduler's ``model "X" not found, try pulling it first``."""
@@ -73,16 +67,6 @@ _RESOURCE_FAILURE = re.compile(
 
 class _FormatRejected(Exception):
     """The server refused a JSON Schema as ``format``; ask for ``"json"`` instead."""
-
-
-@dataclass
-class _Answer:
-    model: str
-    parts: list[str] = field(default_factory=list)
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    done: bool = False
-    size: int = 0
 
 
 def server_root(url: str) -> str:
@@ -108,6 +92,11 @@ def running_windows(ps: Any) -> dict[str, int]:
             if window and isinstance(name, str) and name:
                 windows[name] = window
     return windows
+
+
+def _tagged(name: str) -> str:
+    """A model name with its tag: Ollama's ``llama3.2`` is ``llama3.2:latest``."""
+    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
 
 
 def model_names(tags: Any) -> tuple[str, ...]:
@@ -138,44 +127,26 @@ async def _ndjson_lines(response: httpx.Response) -> AsyncGenerator[str, None]:
         yield buffer.decode("utf-8", errors="replace")
 
 
-class OllamaBackend:
+class OllamaBackend(HttpBackend):
     """A backend speaking Ollama's native API at the server root ``config.url``."""
 
-    def __init__(
-        self,
-        name: str,
-        config: OllamaBackendConfig,
-        locality: Locality,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        if not config.url:
-            raise ValueError(f"backend '{name}' needs a url")
-        self.name = name
-        self.config = config
-        self.locality: Locality = locality
-        self.url = server_root(config.url)
-        self._client = client_for(config, locality, transport=transport)
+    probe_requests: ClassVar[int] = 3
+    watches_loading: ClassVar[bool] = True
+    config: OllamaBackendConfig
+
+    url: str
+    """The server root: ``/api/chat`` and the rest go under it."""
+
+    def _setup(self) -> None:
+        self.url = server_root(self._url())
         self.schema_format = True
         """Whether the server accepts a JSON Schema as ``format`` (False: send ``"json"``)."""
 
-    def _transport_error(self, exc: httpx.HTTPError, read_s: float) -> BackendUnavailable:
-        return transport_error(
-            self.name, exc, connect_s=self.config.connect_timeout_s, read_s=read_s,
-            pool_size=self.config.max_concurrency + 2,
-        )  # fmt: skip
-
     # -- probe -------------------------------------------------------------------------------
 
-    async def probe(self) -> ProbeResult:
-        """``GET /api/version`` (up or not), ``GET /api/tags`` (models) and ``GET /api/ps``
-        (the windows of loaded models; ``num_ctx``, when configured, is every model's).
-        Never raises."""
-        return await guarded_probe(
-            self.name, self.config, self._probe, self._transport_error, requests=3
-        )
-
     async def _probe(self, timeout: httpx.Timeout, start: float) -> ProbeResult:
+        """``GET /api/version`` (up or not), ``GET /api/tags`` (models) and ``GET /api/ps``
+        (the windows of loaded models; ``num_ctx``, when configured, is every model's)."""
         version = await self._client.get(f"{self.url}/api/version", timeout=timeout)
         latency = (time.perf_counter() - start) * 1000
         if not version.is_success:
@@ -207,24 +178,28 @@ class OllamaBackend:
 
     # -- chat --------------------------------------------------------------------------------
 
-    async def chat(self, request: ChatRequest, on_text: TextCallback | None = None) -> ChatResult:
-        """One chat completion; see :class:`localroute.backends.base.Backend`."""
+    async def _loading(self, model: str) -> bool:
+        """``/api/ps`` lists loaded models: the model is loading when it is not listed, or
+        when the list does not come (a loading model holds it back)."""
         try:
-            async with asyncio.timeout(self.config.timeout_s):
-                if request.json_schema is not None and self.schema_format:
-                    try:
-                        return await self._chat_once(request, request.json_schema, on_text)
-                    except _FormatRejected:
-                        log.info("%s: no JSON Schema as format; asking for JSON", self.name)
-                        self.schema_format = False
-                fmt = "json" if request.json_schema is not None else None
-                return await self._chat_once(request, fmt, on_text)
-        except TimeoutError:
-            raise BackendUnavailable(
-                self.name, f"no answer within {self.config.timeout_s:g} s"
-            ) from None
-        except httpx.HTTPError as exc:
-            raise self._transport_error(exc, self.config.timeout_s) from exc
+            ps = await self._client.get(f"{self.url}/api/ps", timeout=_PS_CHECK_S)
+        except httpx.TimeoutException:
+            return True
+        if not ps.is_success:
+            return False
+        return _tagged(model) not in {_tagged(name) for name in model_names(ps.json())}
+
+    async def _chat(
+        self, request: ChatRequest, on_text: TextCallback | None, watch: LoadingWatch
+    ) -> ChatResult:
+        if request.json_schema is not None and self.schema_format:
+            try:
+                return await self._chat_once(request, request.json_schema, on_text)
+            except _FormatRejected:
+                log.info("%s: no JSON Schema as format; asking for JSON", self.name)
+                self.schema_format = False
+        fmt = "json" if request.json_schema is not None else None
+        return await self._chat_once(request, fmt, on_text)
 
     def _body(self, request: ChatRequest, fmt: dict[str, Any] | str | None) -> dict[str, Any]:
         messages = [{"role": "system", "content": request.system}] if request.system else []
@@ -243,33 +218,28 @@ class OllamaBackend:
         fmt: dict[str, Any] | str | None,
         on_text: TextCallback | None,
     ) -> ChatResult:
-        answer = _Answer(model=request.model)
-        async with self._client.stream(
-            "POST",
+        answer = Answer(self.name, request.model, on_text)
+
+        def error(response: httpx.Response, raw: bytes) -> Exception:
+            return self._status_error(request.model, response, raw, schema=isinstance(fmt, dict))
+
+        async with self._post(
             f"{self.url}/api/chat",
-            json=self._body(request, fmt),
-            headers={"Accept": "application/x-ndjson, application/json"},
+            self._body(request, fmt),
+            {"Accept": "application/x-ndjson, application/json"},
+            error,
         ) as response:
-            if not response.is_success:
-                raw = await read_limited(response, _ERROR_BODY_LIMIT)
-                raise self._status_error(request.model, response, raw, schema=isinstance(fmt, dict))
             if response.headers.get("content-type", "").lower().startswith("application/json"):
-                raw = await read_limited(response, _ANSWER_BODY_LIMIT)
-                self._read_whole(raw, answer, on_text)
+                raw = await read_limited(response, ANSWER_BODY_LIMIT)
+                self._read_whole(raw, answer)
             else:
                 async with contextlib.aclosing(_ndjson_lines(response)) as lines:
                     async for line in lines:
-                        self._line(line, answer, on_text)
-        if not answer.done:
+                        self._line(line, answer)
+        if not answer.finished:
             raise BackendUnavailable(self.name, "the answer stream ended early, before done: true")
         structured = "json_schema" if isinstance(fmt, dict) else "json_object" if fmt else "none"
-        return ChatResult(
-            text="".join(answer.parts),
-            model=answer.model,
-            prompt_tokens=answer.prompt_tokens,
-            completion_tokens=answer.completion_tokens,
-            structured=structured,
-        )
+        return answer.result(structured)
 
     def _status_error(
         self, model: str, response: httpx.Response, raw: bytes, *, schema: bool
@@ -287,20 +257,20 @@ class OllamaBackend:
             return _FormatRejected()
         return error_for_status(self.name, model, status, response.headers, raw, path="/api/chat")
 
-    def _read_whole(self, raw: bytes, answer: _Answer, on_text: TextCallback | None) -> None:
+    def _read_whole(self, raw: bytes, answer: Answer) -> None:
         """A non-streamed answer: one JSON object (or NDJSON labelled ``application/json``)."""
         text = raw.decode("utf-8", errors="replace")
         try:
             data = json.loads(text)
         except ValueError:
             for line in text.split("\n"):
-                self._line(line, answer, on_text)
+                self._line(line, answer)
             return
-        self._chunk(data, answer, on_text)
+        self._chunk(data, answer)
         if isinstance(data, dict):
-            answer.done = True  # a whole document is complete even without "done"
+            answer.finished = True  # a whole document is complete even without "done"
 
-    def _line(self, line: str, answer: _Answer, on_text: TextCallback | None) -> None:
+    def _line(self, line: str, answer: Answer) -> None:
         line = line.strip()
         if not line:
             return
@@ -309,29 +279,23 @@ class OllamaBackend:
         except ValueError:
             log.debug("%s: skipping a stream line that is not JSON", self.name)
             return
-        self._chunk(chunk, answer, on_text)
+        self._chunk(chunk, answer)
 
-    def _chunk(self, chunk: Any, answer: _Answer, on_text: TextCallback | None) -> None:
+    def _chunk(self, chunk: Any, answer: Answer) -> None:
         """One ``/api/chat`` object: a piece (``done: false``) or the last one (metrics)."""
         if not isinstance(chunk, dict):
             return
         if chunk.get("error"):
             raise self._stream_error(chunk["error"])
-        if answer.done:
+        if answer.finished:
             return
         if isinstance(chunk.get("model"), str) and chunk["model"]:
             answer.model = chunk["model"]
         message = chunk.get("message")
         piece = message.get("content") if isinstance(message, dict) else None
-        if isinstance(piece, str) and piece:
-            answer.size += len(piece)
-            if answer.size > MAX_ANSWER_CHARS:
-                raise answer_too_large(self.name)
-            answer.parts.append(piece)
-            if on_text is not None:
-                on_text(piece)
+        answer.add(piece if isinstance(piece, str) else "")
         if chunk.get("done") is True:
-            answer.done = True
+            answer.finished = True
             answer.prompt_tokens = int_or_none(chunk.get("prompt_eval_count"))
             answer.completion_tokens = int_or_none(chunk.get("eval_count"))
 
@@ -342,7 +306,3 @@ class OllamaBackend:
         if isinstance(err, BackendRequestError) and _RESOURCE_FAILURE.search(err.message):
             return BackendUnavailable(self.name, err.message, status=err.status)
         return err
-
-    async def aclose(self) -> None:
-        """Close the HTTP client and its connections."""
-        await self._client.aclose()

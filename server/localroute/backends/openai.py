@@ -15,7 +15,7 @@ import logging
 import os
 import time
 import urllib.parse
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -29,26 +29,25 @@ from localroute.backends.base import (
     ProbeResult,
     TextCallback,
 )
-from localroute.backends.http import (
-    client_for,
-    guarded_probe,
-    read_limited,
-)
+from localroute.backends.http import ERROR_BODY_LIMIT, HttpBackend
+from localroute.backends.loading import LoadingWatch
 from localroute.backends.model_info import (
     model_aliases,
     parse_models,
     props_window,
     ready_models,
+    starting_models,
 )
 from localroute.backends.openai_errors import (
     error_for_status,
     one_line,
     parse_error_body,
     rejects_structured_output,
-    transport_error,
 )
 from localroute.backends.openai_stream import AnswerReader
-from localroute.config.models import Locality, OpenAIBackendConfig
+from localroute.config.models import OpenAIBackendConfig
+
+__all__ = ["ERROR_BODY_LIMIT", "STRUCTURED_FORMS", "OpenAIBackend", "strict_schema"]
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +57,11 @@ llama.cpp's server, LM Studio), ``json_object+schema`` is llama.cpp / llama-cpp-
 ``json_object`` asks for any JSON, ``none`` sends nothing. Where the schema goes, the server
 constrains decoding to it (OpenAI only in strict mode, hence :func:`strict_schema`)."""
 
-ERROR_BODY_LIMIT = 64 * 1024
-_PROBE_REQUESTS = 6
-"""/health, /models, /props, /running and two llama-swap upstreams' /props at most."""
 _MAX_UPSTREAMS = 2
 _OVERFLOW_CHECK_S = 30.0
 """How long asking "did the prompt fit?" may take (see :meth:`OpenAIBackend._overflow`)."""
+_RUNNING_CHECK_S = 2.0
+"""How long asking llama-swap's ``/running`` whether a model is starting may take."""
 
 
 class _FormRejected(Exception):
@@ -109,30 +107,29 @@ def _response_format(form: str, schema: dict[str, Any]) -> dict[str, Any] | None
     return None
 
 
-class OpenAIBackend:
+class OpenAIBackend(HttpBackend):
     """A backend speaking ``/chat/completions`` and ``/models`` under ``config.url``."""
 
-    def __init__(
-        self,
-        name: str,
-        config: OpenAIBackendConfig,
-        locality: Locality,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        if not config.url:
-            raise ValueError(f"backend '{name}' needs a url")
-        self.name = name
-        self.config = config
-        self.locality: Locality = locality
-        self.url = config.url.rstrip("/")
+    probe_requests: ClassVar[int] = 6
+    """/health, /models, /props, /running and two llama-swap upstreams' /props at most."""
+    watches_loading: ClassVar[bool] = True
+    config: OpenAIBackendConfig
+
+    url: str
+    """The configured URL (``…/v1``): ``/chat/completions`` and ``/models`` go under it."""
+    root: str
+    """The server root (the URL without ``/v1``): ``/health``, ``/props``, ``/running``."""
+
+    def _setup(self) -> None:
+        self.url = self._url().rstrip("/")
         self.root = self.url[: -len("/v1")] if self.url.endswith("/v1") else self.url
-        self._client = client_for(config, locality, transport=transport)
         self.structured_forms: dict[str, str] = {}
         """The structured-output form each model accepted last (model id → form)."""
         self.learned_windows: dict[str, int] = {}
         """Context windows the server stated when a prompt did not fit (model id → tokens);
         reported by the next probe, for servers that say it nowhere else."""
+        self._has_running = True
+        """Whether the server answers ``/running`` (llama-swap does, others do not)."""
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -140,18 +137,15 @@ class OpenAIBackend:
         env = self.config.api_key_env
         return (os.environ.get(env) or None) if env else None
 
+    def _secret(self) -> str | None:
+        return self._api_key()
+
     def _headers(self, accept: str) -> dict[str, str]:
         headers = {"Accept": accept}
         key = self._api_key()
         if key:
             headers["Authorization"] = f"Bearer {key}"
         return headers
-
-    def _transport_error(self, exc: httpx.HTTPError, read_s: float) -> BackendUnavailable:
-        return transport_error(
-            self.name, exc, connect_s=self.config.connect_timeout_s, read_s=read_s,
-            pool_size=self.config.max_concurrency + 2, secret=self._api_key(),
-        )  # fmt: skip
 
     def _auth_hint(self, err: BackendError) -> BackendError:
         env = self.config.api_key_env
@@ -172,9 +166,7 @@ class OpenAIBackend:
         ``/props``, each model llama-swap has loaded, vLLM's ``max_model_len``), else from
         ``/models`` metadata, and from what earlier overflow errors stated.
         """
-        result = await guarded_probe(
-            self.name, self.config, self._probe, self._transport_error, requests=_PROBE_REQUESTS
-        )
+        result = await super().probe()
         if self.learned_windows:
             context = {**result.context_tokens, **self.learned_windows}
             return dataclasses.replace(result, context_tokens=context)
@@ -257,35 +249,44 @@ class OpenAIBackend:
 
     # -- chat --------------------------------------------------------------------------------
 
-    async def chat(self, request: ChatRequest, on_text: TextCallback | None = None) -> ChatResult:
-        """One chat completion; see :class:`localroute.backends.base.Backend`."""
+    async def _loading(self, model: str) -> bool:
+        """llama-swap's ``/running`` lists a model as ``starting`` while it loads (one the
+        request waits on, or one it waits behind); servers without it are not asked again."""
+        if not self._has_running:
+            return False
+        response = await self._client.get(
+            f"{self.root}/running",
+            headers=self._headers("application/json"),
+            timeout=_RUNNING_CHECK_S,
+        )
+        if not response.is_success:
+            self._has_running = False
+            return False
+        return bool(starting_models(response.json()))
+
+    async def _chat(
+        self, request: ChatRequest, on_text: TextCallback | None, watch: LoadingWatch
+    ) -> ChatResult:
         forms: tuple[str, ...] = ("none",)
         if request.json_schema is not None:
             start = self.structured_forms.get(request.model, STRUCTURED_FORMS[0])
             forms = STRUCTURED_FORMS[STRUCTURED_FORMS.index(start) :]
         try:
-            async with asyncio.timeout(self.config.timeout_s):
-                for i, form in enumerate(forms):
-                    try:
-                        result = await self._chat_once(request, form, on_text, i < len(forms) - 1)
-                    except _FormRejected:
-                        log.info(
-                            "%s: %s rejected response_format %s", self.name, request.model, form
-                        )
-                        continue
-                    if request.json_schema is not None:
-                        self.structured_forms[request.model] = form
-                    return result
+            for i, form in enumerate(forms):
+                try:
+                    result = await self._chat_once(
+                        request, form, on_text, watch, may_reject=i < len(forms) - 1
+                    )
+                except _FormRejected:
+                    log.info("%s: %s rejected response_format %s", self.name, request.model, form)
+                    continue
+                if request.json_schema is not None:
+                    self.structured_forms[request.model] = form
+                return result
         except ContextOverflow as err:
             if err.window:
                 self.learned_windows[request.model] = err.window
             raise
-        except TimeoutError:
-            raise BackendUnavailable(
-                self.name, f"no answer within {self.config.timeout_s:g} s"
-            ) from None
-        except httpx.HTTPError as exc:
-            raise self._transport_error(exc, self.config.timeout_s) from exc
         raise AssertionError("the last structured-output form is never rejected")
 
     def _body(self, request: ChatRequest, form: str) -> dict[str, Any]:
@@ -306,30 +307,39 @@ class OpenAIBackend:
         return body
 
     async def _chat_once(
-        self, request: ChatRequest, form: str, on_text: TextCallback | None, may_reject: bool
+        self,
+        request: ChatRequest,
+        form: str,
+        on_text: TextCallback | None,
+        watch: LoadingWatch,
+        *,
+        may_reject: bool,
     ) -> ChatResult:
-        reader = AnswerReader(self.name, request.model, on_text, secret=self._api_key())
-        async with self._client.stream(
-            "POST",
+        def error(response: httpx.Response, raw: bytes) -> Exception:
+            if may_reject and rejects_structured_output(response.status_code, raw):
+                return _FormRejected()
+            err = error_for_status(
+                self.name, request.model, response.status_code, response.headers, raw,
+                secret=self._api_key(), path="/chat/completions",
+            )  # fmt: skip
+            return self._auth_hint(err)
+
+        # Only a local or private-network server loads models on demand (llama-swap).
+        loading = watch.loading if self.own_locality != "cloud" else None
+        reader = AnswerReader(
+            self.name, request.model, on_text, secret=self._api_key(), on_loading=loading
+        )
+        async with self._post(
             f"{self.url}/chat/completions",
-            json=self._body(request, form),
-            headers=self._headers("text/event-stream, application/json"),
+            self._body(request, form),
+            self._headers("text/event-stream, application/json"),
+            error,
         ) as response:
-            status = response.status_code
-            if not response.is_success:
-                raw = await read_limited(response, ERROR_BODY_LIMIT)
-                if may_reject and rejects_structured_output(status, raw):
-                    raise _FormRejected
-                err = error_for_status(
-                    self.name, request.model, status, response.headers, raw,
-                    secret=self._api_key(), path="/chat/completions",
-                )  # fmt: skip
-                raise self._auth_hint(err)
             await reader.read(response)
         try:
             return reader.result(form)
         except BackendUnavailable:
-            if reader.answer.events or reader.answer.unreadable or self.locality == "cloud":
+            if reader.events or reader.unreadable or self.locality == "cloud":
                 raise
             overflow = await self._overflow(request, form)
             if overflow is not None:
@@ -369,6 +379,3 @@ class OpenAIBackend:
             path="/chat/completions",
         )  # fmt: skip
         return err if isinstance(err, ContextOverflow) else None
-
-    async def aclose(self) -> None:
-        await self._client.aclose()

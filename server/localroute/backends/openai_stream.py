@@ -7,33 +7,20 @@ import asyncio
 import contextlib
 import json
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 from httpx_sse import EventSource
 
+from localroute.backends.answer import Answer
 from localroute.backends.base import BackendUnavailable, ChatResult, TextCallback
-from localroute.backends.http import MAX_ANSWER_CHARS, answer_too_large, read_limited
+from localroute.backends.http import ANSWER_BODY_LIMIT, read_limited
 from localroute.backends.openai_errors import error_in_stream, int_or_none
 
 log = logging.getLogger(__name__)
 
-_ANSWER_BODY_LIMIT = 16 * 1024 * 1024
 _DRAIN_S = 0.5
-
-
-@dataclass
-class _Answer:
-    model: str
-    parts: list[str] = field(default_factory=list)
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    finished: bool = False
-    done: bool = False
-    size: int = 0
-    events: int = 0
-    unreadable: int = 0
 
 
 def _content_text(content: Any) -> str:
@@ -53,6 +40,8 @@ class AnswerReader:
 
     Tolerates ``choices: []`` chunks, a missing ``id``, reasoning deltas, ``usage`` on any
     chunk and extra fields; ``{"error": ...}`` inside the answer raises a :class:`BackendError`.
+    llama-swap's loading chunks (``reasoning_content`` deltas in chunks without an ``id``,
+    before any text) call ``on_loading``.
     """
 
     def __init__(
@@ -62,12 +51,19 @@ class AnswerReader:
         on_text: TextCallback | None = None,
         *,
         secret: str | None = None,
+        on_loading: Callable[[], None] | None = None,
     ) -> None:
         self.backend = backend
-        self.answer = _Answer(model=model)
-        self.on_text = on_text
+        self.answer = Answer(backend, model, on_text)
         self.secret = secret
         """Blanked out of error messages taken from the answer."""
+        self.on_loading = on_loading
+        self.done = False
+        """``data: [DONE]`` was read."""
+        self.events = 0
+        """Events that were JSON."""
+        self.unreadable = 0
+        """Events that were not."""
 
     async def read(self, response: httpx.Response) -> None:
         """Read the whole answer from ``response`` (whose status was 2xx)."""
@@ -75,26 +71,19 @@ class AnswerReader:
         if "text/event-stream" in content_type:
             await self._read_stream(response)
         else:
-            raw = await read_limited(response, _ANSWER_BODY_LIMIT)
+            raw = await read_limited(response, ANSWER_BODY_LIMIT)
             self._read_whole(raw, content_type)
 
     def result(self, structured: str) -> ChatResult:
         """The answer read; :class:`BackendUnavailable` when the stream ended early."""
-        answer = self.answer
-        if answer.unreadable and not answer.events:
+        if self.unreadable and not self.events:
             raise BackendUnavailable(
                 self.backend,
-                f"no readable event in the answer stream ({answer.unreadable} not valid JSON)",
+                f"no readable event in the answer stream ({self.unreadable} not valid JSON)",
             )
-        if not (answer.done or answer.finished):
+        if not (self.done or self.answer.finished):
             raise BackendUnavailable(self.backend, "the answer stream ended before it was complete")
-        return ChatResult(
-            text="".join(answer.parts),
-            model=answer.model,
-            prompt_tokens=answer.prompt_tokens,
-            completion_tokens=answer.completion_tokens,
-            structured=structured,
-        )
+        return self.answer.result(structured)
 
     async def _read_stream(self, response: httpx.Response) -> None:
         # After [DONE] the little that is left (the end of the chunked body) is still
@@ -103,7 +92,7 @@ class AnswerReader:
             async with asyncio.timeout(None) as drain:
                 async with contextlib.aclosing(EventSource(response).aiter_sse()) as events:
                     async for event in events:
-                        if not self.answer.done and self._feed(event.data, event.event):
+                        if not self.done and self._feed(event.data, event.event):
                             drain.reschedule(asyncio.get_running_loop().time() + _DRAIN_S)
 
     def _read_whole(self, raw: bytes, content_type: str) -> None:
@@ -127,7 +116,7 @@ class AnswerReader:
         """Handle one SSE ``data`` payload; True at ``[DONE]``."""
         data = data.strip()
         if data == "[DONE]":
-            self.answer.done = True
+            self.done = True
             return True
         if not data:
             return False
@@ -137,9 +126,9 @@ class AnswerReader:
             if event == "error":
                 raise error_in_stream(self.backend, data, secret=self.secret) from None
             log.debug("%s: skipping a stream event that is not JSON", self.backend)
-            self.answer.unreadable += 1
+            self.unreadable += 1
             return False
-        self.answer.events += 1
+        self.events += 1
         if event == "error" and isinstance(chunk, dict) and "error" not in chunk:
             chunk = {"error": chunk}
         self._chunk(chunk)
@@ -166,13 +155,10 @@ class AnswerReader:
                 continue
             delta = choice.get("delta") or choice.get("message")
             if isinstance(delta, dict):
-                piece = _content_text(delta.get("content"))
-                if piece:
-                    answer.size += len(piece)
-                    if answer.size > MAX_ANSWER_CHARS:
-                        raise answer_too_large(self.backend)
-                    answer.parts.append(piece)
-                    if self.on_text is not None:
-                        self.on_text(piece)
+                # llama-swap's loading state: it has no id, the model's own chunks do.
+                loading = "id" not in chunk and delta.get("reasoning_content")
+                if loading and not answer.parts and self.on_loading is not None:
+                    self.on_loading()
+                answer.add(_content_text(delta.get("content")))
             if choice.get("finish_reason"):
                 answer.finished = True

@@ -11,6 +11,7 @@ from localroute.backends.base import (
     ChatRequest,
     ChatResult,
     ProbeResult,
+    StatusCallback,
     TextCallback,
 )
 from localroute.config.models import BackendConfig, Locality
@@ -39,7 +40,13 @@ class UnavailableKind:
     async def probe(self) -> ProbeResult:
         return ProbeResult(up=False, detail=self._why)
 
-    async def chat(self, request: ChatRequest, on_text: TextCallback | None = None) -> ChatResult:
+    async def chat(
+        self,
+        request: ChatRequest,
+        on_text: TextCallback | None = None,
+        *,
+        on_status: StatusCallback | None = None,
+    ) -> ChatResult:
         raise BackendRequestError(self.name, self._why)
 
     async def aclose(self) -> None:
@@ -76,10 +83,18 @@ class GuardedBackend:
     async def probe(self) -> ProbeResult:
         return await self._inner.probe()
 
-    async def chat(self, request: ChatRequest, on_text: TextCallback | None = None) -> ChatResult:
+    async def chat(
+        self,
+        request: ChatRequest,
+        on_text: TextCallback | None = None,
+        *,
+        on_status: StatusCallback | None = None,
+    ) -> ChatResult:
         request.clearance.check_backend(self.name, self.locality)
         request.clearance.check_text(request.system, request.user)
-        return await self._inner.chat(request, on_text)
+        if on_status is None:
+            return await self._inner.chat(request, on_text)
+        return await self._inner.chat(request, on_text, on_status=on_status)
 
     async def aclose(self) -> None:
         await self._inner.aclose()

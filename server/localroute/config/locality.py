@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from localroute.config.models import BackendConfig, Locality
+from localroute.config.models import LOCALITY_ORDER, BackendConfig, Locality
 
 _PRIVATE_SUFFIXES = (".local", ".lan", ".home.arpa", ".ts.net", ".internal")
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
@@ -47,11 +48,59 @@ def locality_of_url(url: str) -> Locality:
     return locality_of_host(host)
 
 
+def least_private(localities: Iterable[Locality]) -> Locality:
+    """The least private of ``localities`` (``cloud`` when there are none)."""
+    return max(localities, key=LOCALITY_ORDER.__getitem__, default="cloud")
+
+
 def derived_locality(config: BackendConfig) -> Locality:
-    """The locality the kind and URL imply, ignoring any configured value."""
+    """The locality the kind and URLs imply, ignoring any configured value: with several
+    URLs the least private of theirs, so that a backend with one cloud URL is cloud."""
     if config.kind in ("copilot", "anthropic", "command"):
         return "cloud"
-    return locality_of_url(config.endpoint or "")
+    return least_private(locality_of_url(url) for url in config.endpoints)
+
+
+def endpoint_localities(config: BackendConfig) -> dict[str, Locality]:
+    """Each URL of a backend and where it runs: the configured locality when set (a trusted
+    source said so for the whole backend), else derived from that URL alone.
+
+    Every value is at most as public as :func:`effective_locality` of the backend — the
+    reason a request cleared for the backend may go to any of its endpoints;
+    :func:`check_endpoints` says so before any is used.
+    """
+    if config.kind in ("copilot", "anthropic", "command"):
+        return dict.fromkeys(config.endpoints, effective_locality(config))
+    if config.locality is not None:
+        return dict.fromkeys(config.endpoints, config.locality)
+    return {url: locality_of_url(url) for url in config.endpoints}
+
+
+def check_endpoints(backend: str, locality: Locality, endpoints: dict[str, Locality]) -> None:
+    """Refuse endpoints that are more public than their backend's locality: the privacy
+    gate clears a request for the backend, and so for every endpoint only while none of
+    them is further away than the backend."""
+    for url, own in endpoints.items():
+        if LOCALITY_ORDER[own] > LOCALITY_ORDER[locality]:
+            raise ValueError(
+                f"backend {backend!r} is {locality} but its endpoint {display_url(url)} is "
+                f"{own}: not used"
+            )
+
+
+def display_url(url: str) -> str:
+    """A URL as reports show it: without user name or password."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port is not None else host
+    return parts._replace(netloc=netloc).geturl()
 
 
 def effective_locality(config: BackendConfig) -> Locality:

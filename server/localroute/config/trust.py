@@ -152,6 +152,12 @@ def merge_trusted(base: dict[str, Any], data: Mapping[str, Any]) -> dict[str, An
     new_globs = privacy.get("globs") if isinstance(privacy, dict) else None
     if isinstance(new_globs, list):
         merged["privacy"]["globs"] = base_globs + [g for g in new_globs if g not in base_globs]
+    backends = data.get("backends")
+    for name, backend in backends.items() if isinstance(backends, Mapping) else ():
+        # `url` and `urls` say the same thing: the one a later source gives replaces the
+        # other from earlier ones (the built-in `local` has a `url`).
+        if isinstance(backend, Mapping) and ("url" in backend) != ("urls" in backend):
+            merged["backends"][name].pop("urls" if "url" in backend else "url", None)
     return merged
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
+from localroute.backends.base import LOADING
 from localroute.lsp.context import WORK_DONE_TOKEN
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ class CommandProgress:
         self._title = title
         self._token: str | int | None = None
         self._backend = ""
+        self._candidate: Candidate | None = None
         self._message = "routing"
         self._last_bucket = -1
         self._last_report = 0.0
@@ -109,7 +111,14 @@ class CommandProgress:
 
     def attempting(self, candidate: Candidate) -> None:
         self._backend = candidate.label()
+        self._candidate = candidate
         self.report(f"asking {candidate.label()}", force=True)
+
+    def status(self, state: str) -> None:
+        """`loading coder on local…` while the server loads the model."""
+        if state == LOADING and self._candidate is not None:
+            candidate = self._candidate
+            self.report(f"loading {candidate.model} on {candidate.backend}…", force=True)
 
     def received(self, characters: int) -> None:
         # One report per ~200 characters at most, and not more often than REPORT_EVERY_S.

@@ -4,6 +4,11 @@
 when they expire. "Down" is kept until a probe says otherwise, so a host known to
 be down costs the next request nothing; a background task probes down backends
 again every ``recheck_s`` seconds. A failed request marks its backend down.
+
+A backend with several endpoints (``urls``) is up while one of them is; each endpoint's
+own state is kept beside it (:meth:`HealthMonitor.endpoint_state`), learned from the
+backend's probe (which asks every endpoint) and from requests: an endpoint that failed
+stays down — skipped by the next request — until a probe or a request says otherwise.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ class HealthMonitor:
         # What the last successful probe taught, kept while the backend is down.
         self._models: dict[str, tuple[str, ...]] = {}
         self._context: dict[str, dict[str, int]] = {}  # name → model → context window
+        self._endpoints: dict[str, dict[str, BackendHealth]] = {}  # name → url → health
         self._probing: dict[str, asyncio.Task[BackendHealth]] = {}
         self._recheck_s = recheck_s
         self._loop_task: asyncio.Task[None] | None = None
@@ -72,6 +78,15 @@ class HealthMonitor:
     def on_change(self, listener: Callable[[str, BackendHealth], None]) -> None:
         self._listeners.append(listener)
 
+    def endpoint_state(self, name: str, url: str) -> str:
+        """``up``, ``down`` or ``unknown``: what the last probe or request said of one URL."""
+        health = self._endpoints.get(name, {}).get(url)
+        return health.state if health is not None else "unknown"
+
+    def endpoints(self, name: str) -> dict[str, BackendHealth]:
+        """What is known of each endpoint of a backend, by URL (those seen so far)."""
+        return dict(self._endpoints.get(name, {}))
+
     # -- what requests and probes teach us ----------------------------------------------
 
     def mark_down(self, name: str, detail: str, *, retry_after_s: float | None = None) -> None:
@@ -99,8 +114,28 @@ class HealthMonitor:
         if was != "up":
             self._notify(name, health)
 
+    def mark_endpoint_down(self, name: str, url: str, detail: str) -> None:
+        """One endpoint failed a request: the next requests go to the others."""
+        known = self._endpoints.setdefault(name, {})
+        if url not in known or known[url].state != "down":
+            log.info("backend %s: endpoint %s is down: %s", name, url, detail)
+        known[url] = BackendHealth("down", detail, checked_at=time.monotonic())
+
+    def mark_endpoint_up(self, name: str, url: str, *, latency_ms: float | None = None) -> None:
+        """One endpoint answered a request."""
+        known = self._endpoints.setdefault(name, {})
+        previous = known.get(url)
+        known[url] = BackendHealth(
+            "up",
+            "answered",
+            latency_ms if latency_ms is not None else (previous.latency_ms if previous else None),
+            previous.models if previous else (),
+            time.monotonic(),
+        )
+
     def forget(self, name: str) -> None:
         """Drop what is known of a backend (its configuration changed)."""
+        self._endpoints.pop(name, None)
         self._down.pop(name, None)
         self._up.pop(name, None)
         self._last.pop(name, None)
@@ -132,6 +167,18 @@ class HealthMonitor:
 
     async def _probe(self, name: str) -> BackendHealth:
         result = await self._prober(name)
+        if result.endpoints:
+            now = time.monotonic()
+            self._endpoints[name] = {
+                url: BackendHealth(
+                    "up" if each.up else "down",
+                    each.detail or ("ok" if each.up else "probe failed"),
+                    each.latency_ms,
+                    each.models,
+                    now,
+                )
+                for url, each in result.endpoints.items()
+            }
         if result.up:
             was = self.state(name)
             health = BackendHealth(
