@@ -7,8 +7,9 @@ own, from `wait4`):
 - one backend, no disk cache (`max_disk_bytes = 0`);
 - one backend with the disk cache: the first run (everything sent, answers stored) and
   the second (everything from the cache: nothing sent);
-- three backends (no disk cache): the route lists three fakes, each taking up to
-  `--per-backend` requests at once with no queue, so requests spill over to the next;
+- three endpoints of one backend (`urls`, least busy first), each taking up to
+  `--per-backend` requests at once; and, for comparison, three backends in the route,
+  each with no queue, so requests spill over to the next (no disk cache for either);
 - `--changed-since HEAD` on the same tree as a git repository with 100 files edited;
 - Ctrl-C in the middle of a run against a slower fake (once about 1,000 requests were
   made): time to exit, exit status, and whether the partial SARIF in `--output` is whole.
@@ -104,7 +105,16 @@ def make_tree(top: Path, n: int) -> None:
         )
 
 
-def config_text(urls: list[str], *, disk: bool, per_backend: int) -> str:
+def config_text(urls: list[str], *, disk: bool, per_backend: int, endpoints: bool = False) -> str:
+    """One backend per URL in the route, or (``endpoints``) one backend with every URL
+    as an endpoint (`urls`)."""
+    cache = f"[cache]\nmax_disk_bytes = {100_000_000 if disk else 0}\n"
+    if endpoints:
+        listed = ", ".join(f'"{u}"' for u in urls)
+        return (
+            f'[backends.a]\nkind = "openai"\nurls = [{listed}]\n'
+            f'max_concurrency = {per_backend}\n\n[tasks.review]\nroute = ["a:coder"]\n\n{cache}'
+        )
     names = "abc"[: len(urls)]
     parts = []
     for name, url in zip(names, urls, strict=True):
@@ -116,7 +126,7 @@ def config_text(urls: list[str], *, disk: bool, per_backend: int) -> str:
         )
     route = ", ".join(f'"{n}:coder"' for n in names)
     parts.append(f"[tasks.review]\nroute = [{route}]\n")
-    parts.append(f"[cache]\nmax_disk_bytes = {100_000_000 if disk else 0}\n")
+    parts.append(cache)
     return "\n".join(parts)
 
 
@@ -144,13 +154,19 @@ def run_cli(
         )
         to_exit = None
         signalled = None
+        finished = None
         if interrupt_when is not None:
             give_up = time.monotonic() + 120
             while not interrupt_when() and time.monotonic() < give_up:
+                finished = os.wait4(process.pid, os.WNOHANG)
+                if finished[0]:
+                    break  # done before the moment came: nothing to interrupt
+                finished = None
                 time.sleep(0.02)
-            process.send_signal(signal.SIGINT)
-            signalled = time.perf_counter()
-        _, status, usage = os.wait4(process.pid, 0)
+            if finished is None:
+                os.kill(process.pid, signal.SIGINT)
+                signalled = time.perf_counter()
+        _, status, usage = finished or os.wait4(process.pid, 0)
         ended = time.perf_counter()
         process.returncode = os.waitstatus_to_exitcode(status)
         if signalled is not None:
@@ -191,10 +207,13 @@ def scale_table(n: int, jobs: int, per_backend: int) -> list[Row]:
         sarif = work / "results.sarif"
         common = ["tree", "--jobs", str(jobs), "--format", "sarif", "--output", str(sarif)]
 
-        def measure(name: str, fakes: list[Fake], disk: bool, extra: list[str]) -> Row:
-            # One backend takes every job at once; three share them, spilling over.
+        def measure(
+            name: str, fakes: list[Fake], disk: bool, extra: list[str], endpoints: bool = False
+        ) -> Row:
+            # One backend takes every job at once; three share them.
             slots = jobs if len(fakes) == 1 else per_backend
-            config = config_text([f.url for f in fakes], disk=disk, per_backend=slots)
+            urls = [f.url for f in fakes]
+            config = config_text(urls, disk=disk, per_backend=slots, endpoints=endpoints)
             wall, rss, code, err, _ = run_cli(work, config, [*common, *extra])
             results, _ = sarif_summary(sarif)
             pieces = (p.strip() for line in err.splitlines() for p in line.split(", "))
@@ -213,14 +232,16 @@ def scale_table(n: int, jobs: int, per_backend: int) -> list[Row]:
         rows[1].sent = n
         rows[2].sent = sent - 2 * n
 
-        fakes = [Fake(), Fake(), Fake()]
-        try:
-            row = measure("3 backends, no disk cache", fakes, False, ["--refresh"])
-        finally:
-            counts = [f.stop() for f in fakes]
-        row.sent = sum(counts)
-        row.note = "per backend " + " / ".join(str(c) for c in counts)
-        rows.append(row)
+        for endpoints in (True, False):
+            fakes = [Fake(), Fake(), Fake()]
+            name = "3 endpoints of 1 backend" if endpoints else "3 backends in the route"
+            try:
+                row = measure(f"{name}, no cache", fakes, False, ["--refresh"], endpoints)
+            finally:
+                counts = [f.stop() for f in fakes]
+            row.sent = sum(counts)
+            row.note = "per fake " + " / ".join(str(c) for c in counts)
+            rows.append(row)
 
         # The same tree as a git repository, 100 files edited.
         shutil.rmtree(tree / ".git")
@@ -265,7 +286,6 @@ def scale_table(n: int, jobs: int, per_backend: int) -> list[Row]:
             whole = f"partial SARIF valid: {results} results, executionSuccessful={ok}"
         except (OSError, ValueError, KeyError) as exc:
             results, whole = 0, f"partial SARIF unreadable: {exc}"
-        assert to_exit is not None
         rows.append(
             Row(
                 "Ctrl-C mid-run (50 ms backend)",
@@ -274,7 +294,12 @@ def scale_table(n: int, jobs: int, per_backend: int) -> list[Row]:
                 rss,
                 sent,
                 code,
-                f"exited {to_exit * 1000:.0f} ms after SIGINT; {whole}",
+                (
+                    f"exited {to_exit * 1000:.0f} ms after SIGINT; "
+                    if to_exit
+                    else "not interrupted; "
+                )
+                + whole,
             )
         )
     return rows
@@ -350,7 +375,7 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=10_000, help="files in the tree")
     parser.add_argument("--jobs", type=int, default=16)
     parser.add_argument(
-        "--per-backend", type=int, default=6, help="max_concurrency of each of three backends"
+        "--per-backend", type=int, default=6, help="max_concurrency of each of three fakes"
     )
     parser.add_argument("--store", action="store_true", help="also the answer-store table")
     args = parser.parse_args()

@@ -117,6 +117,9 @@ def may_answer(request: TaskRequest, candidate: Candidate) -> bool:
 def backend_fingerprint(config: BackendConfig) -> str:
     """The settings of a backend that can change its answers, as canonical JSON."""
     settings = config.model_dump(mode="json", exclude=set(NOT_ANSWER_SETTINGS))
+    if isinstance(settings.get("urls"), list):
+        # Endpoints of one backend serve the same models: their order changes no answer.
+        settings["urls"] = sorted(settings["urls"])
     return json.dumps(settings, sort_keys=True, separators=(",", ":"))
 
 

@@ -43,9 +43,10 @@ def fakes() -> Iterator[tuple[FakeOpenAI, FakeOpenAI]]:
 
 
 def make_config(local: FakeOpenAI, cloud: FakeOpenAI, **local_keys: Any) -> Config:
+    where = {"url": local.url} if "urls" not in local_keys else {}
     return Config(
         backends={
-            "local": backend_config(kind="openai", url=local.url, **local_keys),
+            "local": backend_config(kind="openai", **where, **local_keys),
             "cloud": backend_config(kind="openai", url=cloud.url, locality="cloud"),
         },
         tasks={
@@ -238,6 +239,11 @@ async def test_settings_that_change_answers_change_the_key_others_do_not(
     assert key_with(make_config(local, cloud, max_concurrency=9, timeout_s=5)) == same
     assert key_with(make_config(local, cloud, api_key_env="OTHER_KEY")) == same
     assert key_with(make_config(cloud, cloud)) != same  # another server
+    # Endpoints of one backend: their order does not matter, another one does.
+    two = ["http://127.0.0.1:9001/v1", "http://127.0.0.1:9002/v1"]
+    fleet = key_with(make_config(local, cloud, urls=two))
+    assert fleet == key_with(make_config(local, cloud, urls=two[::-1]))
+    assert fleet != key_with(make_config(local, cloud, urls=[*two, "http://127.0.0.1:9003/v1"]))
     assert key_with(make_config(local, cloud), Candidate("local", "other", "local")) != same
     assert answer_key(request.but(task="explain"), prompt, candidate) != same
     other_prompt = base.prompt_for(request.but(start_line=1, end_line=1))
