@@ -44,7 +44,7 @@ import hashlib
 import json
 import logging
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,9 @@ FORMAT = 1
 """Bumped when the stored shape or the key changes: older entries then never match."""
 
 FILE_NAME = "answers.sqlite3"
+
+BATCH_WAIT_S = 0.05
+"""How long answers gather before they are written together."""
 
 PRIVATE_LOCALITIES = frozenset({"local", "private-network"})
 
@@ -114,8 +117,30 @@ def may_answer(request: TaskRequest, candidate: Candidate) -> bool:
     return request.allow_cloud or candidate.locality != "cloud"
 
 
+_MEMO_SIZE = 64
+_memo: dict[int, tuple[object, str]] = {}
+"""Canonical JSON of recent backend configurations and JSON Schemas, by identity (the
+object is kept, so its identity is not reused): they are the same objects request after
+request, and dumping them for every key costs more than the rest of the key."""
+
+
+def _remembered(value: object, make: Callable[[], str]) -> str:
+    found = _memo.get(id(value))
+    if found is not None and found[0] is value:
+        return found[1]
+    if len(_memo) >= _MEMO_SIZE:
+        _memo.clear()
+    text = make()
+    _memo[id(value)] = (value, text)
+    return text
+
+
 def backend_fingerprint(config: BackendConfig) -> str:
     """The settings of a backend that can change its answers, as canonical JSON."""
+    return _remembered(config, lambda: _fingerprint(config))
+
+
+def _fingerprint(config: BackendConfig) -> str:
     settings = config.model_dump(mode="json", exclude=set(NOT_ANSWER_SETTINGS))
     if isinstance(settings.get("urls"), list):
         # Endpoints of one backend serve the same models: their order changes no answer.
@@ -139,7 +164,7 @@ def answer_key(request: TaskRequest, prompt: Prompt, candidate: Candidate) -> st
         str(task.max_tokens),
         prompt.system,
         prompt.user,
-        json.dumps(prompt.json_schema, sort_keys=True),
+        _remembered(prompt.json_schema, lambda: json.dumps(prompt.json_schema, sort_keys=True)),
         candidate.backend,
         candidate.model,
         effective_locality(backend),
@@ -325,6 +350,8 @@ class ResultsCache:
 
     async def _write_batches(self) -> None:
         while not self._off and (self._puts or self._touches or self._deletes):
+            # Let a batch gather: one transaction (and one thread hop) for many answers.
+            await asyncio.sleep(BATCH_WAIT_S)
             puts, self._puts = self._puts, []
             touches, self._touches = self._touches, []
             deletes, self._deletes = self._deletes, []
