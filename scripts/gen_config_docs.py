@@ -19,7 +19,7 @@ from localroute.config.models import (
 
 NOTES = {
     "privacy": "Globs from every source add up; they are never replaced.",
-    "cache": "Identical requests (task, text, route) are answered from here.",
+    "cache": "Identical requests (task, text, route) are answered from memory, then from disk.",
     "health": "Availability probes.",
     "audit": "The audit log of every backend request.",
 }

@@ -45,7 +45,9 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    review.add_argument("paths", nargs="+", type=Path)
+    review.add_argument(
+        "paths", nargs="*", type=Path, help="files and folders (with --changed-since: to narrow)"
+    )
     review.add_argument("--jobs", type=int, default=8, help="files reviewed at once (default 8)")
     review.add_argument("--format", choices=["text", "json", "sarif"], default="text")
     review.add_argument(
@@ -70,6 +72,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     review.add_argument(
         "--output", type=Path, help="write the SARIF report here (kept when interrupted)"
+    )
+    review.add_argument(
+        "--changed-since",
+        metavar="REF",
+        help="review only what changed since this git ref (committed, staged, unstaged): "
+        "the changed lines of each file with some context, new files whole",
+    )
+    review.add_argument(
+        "--include-untracked",
+        action="store_true",
+        help="with --changed-since: also review untracked files (whole)",
+    )
+    review.add_argument(
+        "--context",
+        type=int,
+        default=3,
+        metavar="N",
+        help="with --changed-since: lines of context around each change (default 3)",
     )
 
     status = sub.add_parser("status", help="probe every backend and print up/down, latency")
