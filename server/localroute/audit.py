@@ -194,3 +194,29 @@ def summarize(entries: Iterator[dict[str, Any]]) -> dict[str, Any]:
         "cloud_files": {file: sorted(names) for file, names in sorted(cloud_files.items())},
         "consented": consented,
     }
+
+
+def summary_text(summary: Mapping[str, Any], path: Path, since: str | None) -> str:
+    """`localroute audit` as text: tables per backend and per locality, then what was
+    refused, failed, sent to a cloud and sent with consent."""
+    window = f" in the last {since}" if since else ""
+    lines = [f"Audit log {path}{window}"]
+    for title, rows in (("backend", summary["backends"]), ("locality", summary["localities"])):
+        lines.append(f"\n{title:<16} {'requests':>8} {'ok':>5} {'bytes sent':>11} {'tokens':>8}")
+        for name, row in sorted(rows.items()):
+            lines.append(
+                f"{name:<16} {row['requests']:>8} {row['ok']:>5} {row['bytes_sent']:>11} "
+                f"{row['tokens']:>8}"
+            )
+    lines.append(f"\nrefused for privacy: {summary['refused']}")
+    lines.append(f"failed (no backend answered): {summary['failed']}")
+    cloud = summary["cloud_files"]
+    lines.append(f"files whose content went to a cloud backend: {len(cloud)}")
+    lines += [f"  {file}  → {', '.join(backends)}" for file, backends in cloud.items()]
+    consented = summary["consented"]
+    lines.append(f"sent to a cloud backend with your consent: {len(consented)}")
+    lines += [
+        f"  {item['time']}  {item['file']}  → {item['backend']} ({item['task']})"
+        for item in consented
+    ]
+    return "\n".join(lines)

@@ -276,7 +276,7 @@ async def _route(args: argparse.Namespace) -> int:
 
 async def _status(args: argparse.Namespace) -> int:
     from localroute.pipeline import Pipeline
-    from localroute.status import status_report
+    from localroute.status import status_report, status_text
 
     store = _store()
     pipeline = Pipeline(store)
@@ -290,26 +290,9 @@ async def _status(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(report, indent=2))
         return code
-    for b in report["backends"]:
-        state = b["state"]
-        latency = f"{b['latency_ms']:.0f} ms" if b["latency_ms"] is not None else "-"
-        models = ", ".join(b["models"][:8]) or "-"
-        print(
-            f"{b['name']:<12} {b['kind']:<9} {b['locality']:<16} {state:<8} {latency:>8}  "
-            f"{b['url'] or b['executable'] or ''}  models: {models}"
-        )
-        if b["version"]:
-            print(f"{'':<12} version: {b['version']}")
-        for e in b["endpoints"] if len(b["endpoints"]) > 1 else ():
-            took = f"{e['latency_ms']:.0f} ms" if e["latency_ms"] is not None else "-"
-            load = f"{e['in_flight']} in flight"
-            print(f"{'':<12} {e['url']}  {e['state']} {took}  {load}  {e['detail']}")
-        if not b["up"]:
-            print(f"{'':<12} {b['detail']}")
-            if b["start_command"]:
-                print(f"{'':<12} start it: localroute start {b['name']}")
-    for name, task in report["tasks"].items():
-        print(f"task {name}: {' → '.join(task['route'])}")
+    text = status_text(report)
+    if text:
+        print(text)
     if not any_up:
         print("localroute: no backend of any task is up", file=sys.stderr)
     return code
@@ -386,25 +369,7 @@ def _audit(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(summary, indent=2))
         return 0
-    window = f" in the last {args.since}" if args.since else ""
-    print(f"Audit log {path}{window}")
-    for title, rows in (("backend", summary["backends"]), ("locality", summary["localities"])):
-        print(f"\n{title:<16} {'requests':>8} {'ok':>5} {'bytes sent':>11} {'tokens':>8}")
-        for name, row in sorted(rows.items()):
-            print(
-                f"{name:<16} {row['requests']:>8} {row['ok']:>5} {row['bytes_sent']:>11} "
-                f"{row['tokens']:>8}"
-            )
-    print(f"\nrefused for privacy: {summary['refused']}")
-    print(f"failed (no backend answered): {summary['failed']}")
-    cloud = summary["cloud_files"]
-    print(f"files whose content went to a cloud backend: {len(cloud)}")
-    for file, backends in cloud.items():
-        print(f"  {file}  → {', '.join(backends)}")
-    consented = summary["consented"]
-    print(f"sent to a cloud backend with your consent: {len(consented)}")
-    for item in consented:
-        print(f"  {item['time']}  {item['file']}  → {item['backend']} ({item['task']})")
+    print(audit.summary_text(summary, path, args.since))
     return 0
 
 

@@ -124,3 +124,28 @@ async def status_report(pipeline: Pipeline) -> contract.StatusResult:
     }
     problems = [str(p) for p in pipeline.store.problems() if p.severity == "error"]
     return {"backends": backends, "tasks": tasks, "problems": problems}
+
+
+def status_text(report: contract.StatusResult) -> str:
+    """`localroute status` as text: a line per backend (with its endpoints, and what to do
+    when it is down), then each task's route."""
+    lines: list[str] = []
+    for b in report["backends"]:
+        latency = f"{b['latency_ms']:.0f} ms" if b["latency_ms"] is not None else "-"
+        models = ", ".join(b["models"][:8]) or "-"
+        lines.append(
+            f"{b['name']:<12} {b['kind']:<9} {b['locality']:<16} {b['state']:<8} {latency:>8}  "
+            f"{b['url'] or b['executable'] or ''}  models: {models}"
+        )
+        if b["version"]:
+            lines.append(f"{'':<12} version: {b['version']}")
+        for e in b["endpoints"] if len(b["endpoints"]) > 1 else ():
+            took = f"{e['latency_ms']:.0f} ms" if e["latency_ms"] is not None else "-"
+            load = f"{e['in_flight']} in flight"
+            lines.append(f"{'':<12} {e['url']}  {e['state']} {took}  {load}  {e['detail']}")
+        if not b["up"]:
+            lines.append(f"{'':<12} {b['detail']}")
+            if b["start_command"]:
+                lines.append(f"{'':<12} start it: localroute start {b['name']}")
+    lines += [f"task {name}: {' → '.join(task['route'])}" for name, task in report["tasks"].items()]
+    return "\n".join(lines)
