@@ -88,3 +88,16 @@ def constructions(name: str) -> list[str]:
 def test_only_the_gate_makes_a_clearance_and_only_the_classifier_a_verdict() -> None:
     assert constructions("Clearance") == ["privacy/gate.py"]
     assert constructions("PrivacyVerdict") == ["privacy/classify.py"]
+
+
+MAX_MODULE_LINES = 400
+
+
+def test_no_server_module_is_over_400_lines() -> None:
+    # A module that outgrows this is split along its seams (see docs/architecture.md).
+    sizes = {
+        path.relative_to(PACKAGE).as_posix(): len(path.read_text(encoding="utf-8").splitlines())
+        for path in PACKAGE.rglob("*.py")
+    }
+    assert len(sizes) > 50  # the package was found
+    assert {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES} == {}
