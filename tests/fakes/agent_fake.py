@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fakes.server import JSON, FakeHandler, LoopbackFake, RecordedRequest, send, sse
+from tests.fakes.server import JSON, FakeHandler, LoopbackFake, RecordedRequest, sse
 
 
 @dataclass(frozen=True)
@@ -96,19 +96,19 @@ class FakeAgentProvider(LoopbackFake):
         if path.startswith("/fetched/"):
             with self._lock:
                 self._fetched.append(request.target)
-            send(handler, 200, "<html><body>fetched</body></html>", "text/html")
+            self._send(handler, 200, "<html><body>fetched</body></html>", "text/html")
         elif self.dead and method == "POST":
-            send(handler, 503, json.dumps({"error": {"message": "down", "code": 503}}))
+            self._send(handler, 503, json.dumps({"error": {"message": "down", "code": 503}}))
         elif method == "GET" and path.endswith("/models"):
-            send(handler, 200, json.dumps(_models()))
+            self._send(handler, 200, json.dumps(_models()))
         elif method == "POST" and path.endswith("/chat/completions"):
             self._openai(handler, body)
         elif method == "POST" and "generatecontent" in path.lower():
             self._gemini(handler, body, path)
         elif method == "POST" and path.endswith(":countTokens"):
-            send(handler, 200, json.dumps({"totalTokens": 10}))
+            self._send(handler, 200, json.dumps({"totalTokens": 10}))
         else:
-            send(handler, 404, json.dumps({"error": {"message": f"no {path}"}}), JSON)
+            self._send(handler, 404, json.dumps({"error": {"message": f"no {path}"}}), JSON)
 
     def _turn(self, done_turns: int, offered: set[str]) -> _Turn:
         with self._lock:
@@ -154,14 +154,14 @@ class FakeAgentProvider(LoopbackFake):
                 "choices": [{"index": 0, "message": message, "finish_reason": finish}],
                 "usage": usage,
             }
-            send(handler, 200, json.dumps(doc))
+            self._send(handler, 200, json.dumps(doc))
             return
         chunk = {**head, "object": "chat.completion.chunk"}
         events = [{**chunk, "choices": [{"index": 0, "delta": message, "finish_reason": None}]}]
         events.append({**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
         events.append({**chunk, "choices": [], "usage": usage})
         data = b"".join(sse(e) for e in events) + sse("[DONE]")
-        send(handler, 200, data, "text/event-stream")
+        self._send(handler, 200, data, "text/event-stream")
 
     # -- Gemini API ----------------------------------------------------------------------------
 
@@ -193,9 +193,9 @@ class FakeAgentProvider(LoopbackFake):
             "modelVersion": path.split("/models/", 1)[-1].split(":", 1)[0],
         }
         if ":streamGenerateContent" in path:
-            send(handler, 200, f"data: {json.dumps(doc)}\r\n\r\n", "text/event-stream")
+            self._send(handler, 200, f"data: {json.dumps(doc)}\r\n\r\n", "text/event-stream")
         else:
-            send(handler, 200, json.dumps(doc))
+            self._send(handler, 200, json.dumps(doc))
 
 
 def _models() -> dict[str, Any]:

@@ -31,8 +31,6 @@ from tests.fakes.server import (
     LoopbackFake,
     RecordedRequest,
     chunked_head,
-    send,
-    sse,
 )
 
 FAKE_KEY = "sk-ant-api03-localroute-fake-0123456789abcdef"
@@ -141,20 +139,20 @@ class FakeAnthropic(LoopbackFake):
     def _route(self, handler: FakeHandler, request: RecordedRequest) -> None:
         method, path, headers, body = request.method, request.path, request.headers, request.json
         if headers.get("x-api-key") != self.api_key:
-            send(handler, *ERROR_SHAPES["authentication"])
+            self._send(handler, *ERROR_SHAPES["authentication"])
         elif not headers.get("anthropic-version"):
             message = "anthropic-version: header is required"
-            send(handler, *anthropic_error(400, "invalid_request_error", message))
+            self._send(handler, *anthropic_error(400, "invalid_request_error", message))
         elif method == "GET" and path == "/v1/models":
             self._models(handler)
         elif method == "POST" and path == "/v1/messages":
             self._messages(handler, body if isinstance(body, dict) else {})
         else:
-            send(handler, 404, "404 page not found", TEXT)
+            self._send(handler, 404, "404 page not found", TEXT)
 
     def _models(self, handler: FakeHandler) -> None:
         if self.models_error is not None:
-            send(handler, *self.models_error)
+            self._send(handler, *self.models_error)
             return
         data = [
             {"type": "model", "id": m, "display_name": m, "created_at": "2025-10-01T00:00:00Z"}
@@ -162,7 +160,7 @@ class FakeAnthropic(LoopbackFake):
         ]
         first, last = (self.models[0], self.models[-1]) if self.models else (None, None)
         doc = {"data": data, "has_more": False, "first_id": first, "last_id": last}
-        send(handler, 200, json.dumps(doc))
+        self._send(handler, 200, json.dumps(doc))
 
     def _invalid(self, body: dict[str, Any]) -> str | None:
         if not isinstance(body.get("max_tokens"), int):
@@ -183,11 +181,11 @@ class FakeAnthropic(LoopbackFake):
     def _answer(self, handler: FakeHandler, body: dict[str, Any]) -> None:
         error = self._scripted_error()
         if error is not None:
-            send(handler, *error)
+            self._send(handler, *error)
             return
         invalid = self._invalid(body)
         if invalid:
-            send(handler, *anthropic_error(400, "invalid_request_error", invalid))
+            self._send(handler, *anthropic_error(400, "invalid_request_error", invalid))
             return
         pieces = self._pieces(body)
         text = "".join(pieces)
@@ -199,7 +197,7 @@ class FakeAnthropic(LoopbackFake):
                 "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
                 "stop_sequence": None, "usage": usage,
             }  # fmt: skip
-            send(handler, 200, json.dumps(doc))
+            self._send(handler, 200, json.dumps(doc))
             return
         self._stream(handler, model, pieces, usage)
 
@@ -210,7 +208,7 @@ class FakeAnthropic(LoopbackFake):
         out = ChunkedBody(handler)
 
         def event(name: str, payload: dict[str, Any]) -> None:
-            out.write(sse({"type": name, **payload}, name))
+            out.event({"type": name, **payload}, name)
 
         def pause() -> None:
             self._wait(handler, self.chunk_delay_s)

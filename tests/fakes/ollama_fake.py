@@ -35,7 +35,6 @@ from tests.fakes.server import (
     LoopbackFake,
     RecordedRequest,
     chunked_head,
-    send,
     sse,
 )
 
@@ -157,25 +156,25 @@ class FakeOllama(LoopbackFake):
         method, path, body = request.method, request.path, request.json
         read = method in ("GET", "HEAD")
         if read and path == "/":
-            send(handler, 200, "Ollama is running", TEXT)
+            self._send(handler, 200, "Ollama is running", TEXT)
         elif read and path == "/api/version":
-            send(handler, 200, json.dumps({"version": self.version}))
+            self._send(handler, 200, json.dumps({"version": self.version}))
         elif read and path in ("/api/tags", "/api/ps"):
             names = self.models if path == "/api/tags" else self._running(handler)
-            send(handler, 200, json.dumps({"models": [self._tag(n) for n in names]}))
+            self._send(handler, 200, json.dumps({"models": [self._tag(n) for n in names]}))
         elif read and path == "/v1/models":
             data = [
                 {"id": m, "object": "model", "created": 1746405464, "owned_by": "library"}
                 for m in self.models
             ]
-            send(handler, 200, json.dumps({"object": "list", "data": data}))
+            self._send(handler, 200, json.dumps({"object": "list", "data": data}))
         elif method == "POST" and path in ("/api/chat", "/v1/chat/completions"):
             if not request.body:
-                send(handler, *ollama_error("missing request body"))
+                self._send(handler, *ollama_error("missing request body"))
             else:
                 self._chat(handler, path, body if isinstance(body, dict) else {})
         else:
-            send(handler, 404, "404 page not found", TEXT)
+            self._send(handler, 404, "404 page not found", TEXT)
 
     def _running(self, handler: FakeHandler) -> list[str]:
         """What ``/api/ps`` lists: ``running``, else the loaded models (with ``load_s``; a
@@ -225,7 +224,7 @@ class FakeOllama(LoopbackFake):
         self._wait(handler, self.latency_s)
         failure = self._failure(body)
         if failure is not None:
-            send(handler, *failure)
+            self._send(handler, *failure)
             return
         if self.load_s > 0:
             self._load(handler, str(body["model"]))
@@ -237,7 +236,7 @@ class FakeOllama(LoopbackFake):
         final |= _METRICS
         if self.non_streaming or body.get("stream") is False:
             whole = {**final, "message": {"role": "assistant", "content": "".join(pieces)}}
-            send(handler, 200, json.dumps(whole), "application/json; charset=utf-8")
+            self._send(handler, 200, json.dumps(whole), "application/json; charset=utf-8")
             return
         chunked_head(handler, NDJSON)
         out = ChunkedBody(handler)
@@ -269,14 +268,14 @@ class FakeOllama(LoopbackFake):
                 kind = {404: "not_found_error", 400: "invalid_request_error"}.get(status)
                 err = {"message": json.loads(text)["error"], "type": kind or "api_error"}
                 text = json.dumps({"error": {**err, "param": None, "code": None}})
-            send(handler, status, text, ctype, headers)
+            self._send(handler, status, text, ctype, headers)
             return
         text = "".join(self._pieces(body))
         head = {"id": "chatcmpl-1", "created": int(time.time()), "model": body["model"]}
         if not body.get("stream"):
             message = {"role": "assistant", "content": text}
             choice = {"index": 0, "message": message, "finish_reason": "stop"}
-            send(
+            self._send(
                 handler, 200, json.dumps({**head, "object": "chat.completion", "choices": [choice]})
             )
             return
@@ -286,4 +285,4 @@ class FakeOllama(LoopbackFake):
             {**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
         ]
         stream = b"".join(sse(e) for e in events) + sse("[DONE]")
-        send(handler, 200, stream, "text/event-stream")
+        self._send(handler, 200, stream, "text/event-stream")

@@ -52,7 +52,6 @@ from tests.fakes.server import (
     LoopbackFake,
     RecordedRequest,
     chunked_head,
-    sse,
 )
 
 # Gathered here for the tests, benchmarks and fakes that import them with the fake.
@@ -88,8 +87,8 @@ class _Stream(ChunkedBody):
         super().__init__(handler)
         self.fake = fake
 
-    def event(self, payload: Any) -> None:
-        self.write(sse(payload, "message" if self.fake.event_lines else None))
+    def event(self, payload: Any, name: str | None = None) -> None:
+        super().event(payload, name or ("message" if self.fake.event_lines else None))
 
     def pause(self) -> None:
         self.fake._wait(self.handler, self.fake.chunk_delay_s)

@@ -5,7 +5,7 @@ A fake subclasses :class:`LoopbackFake` and answers in ``_route(handler, request
 
     class Teapot(LoopbackFake):
         def _route(self, handler: FakeHandler, request: RecordedRequest) -> None:
-            send(handler, 418, "I'm a teapot", TEXT)
+            self._send(handler, 418, "I'm a teapot", TEXT)
 
     with Teapot() as fake:
         httpx.get(fake.url)
@@ -188,6 +188,10 @@ class ChunkedBody:
     def write(self, data: bytes) -> None:
         self.handler.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.handler.wfile.flush()
+
+    def event(self, payload: Any, name: str | None = None) -> None:
+        """One server-sent event (see :func:`sse`) as one chunk."""
+        self.write(sse(payload, name))
 
     def end(self) -> None:
         """The last chunk: the body is complete."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -161,11 +160,7 @@ async def test_anthropic_prompt_too_long_is_an_overflow() -> None:
             await backend.aclose()
 
 
-async def test_copilot_prompt_limit_is_an_overflow(tmp_path: Path) -> None:
-    app = {"user": "octocat", "oauth_token": OAUTH_TOKEN, "githubAppId": "Iv1.b507a08c87ecfe98"}
-    apps = tmp_path / "github-copilot" / "apps.json"
-    apps.parent.mkdir(parents=True)
-    apps.write_text(json.dumps({"github.com:Iv1.b507a08c87ecfe98": app}))
+async def test_copilot_prompt_limit_is_an_overflow(copilot_env: dict[str, str]) -> None:
     error = openai_error(
         "prompt token count of 130409 exceeds the limit of 128000",
         400,
@@ -173,7 +168,7 @@ async def test_copilot_prompt_limit_is_an_overflow(tmp_path: Path) -> None:
     )
     with FakeCopilot(error=error) as fake:
         config = backend_config(kind="copilot", token_url=fake.token_url)
-        backend = CopilotBackend("copilot", config, "cloud", env={"XDG_CONFIG_HOME": str(tmp_path)})
+        backend = CopilotBackend("copilot", config, "cloud", env=copilot_env)
         try:
             with pytest.raises(ContextOverflow) as caught:
                 await backend.chat(request("claude-haiku-4.5"))
