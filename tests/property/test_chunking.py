@@ -33,10 +33,11 @@ from localroute.identity import identify_path
 from localroute.pipeline import Document, Pipeline, TaskRequest
 from localroute.policy import PolicyStore
 from tests.fakes.openai_fake import FakeOpenAI
+from tests.fakes.ports import closed_port
 from tests.property.common import SEEDS, Cases, planned
 from tests.property.credentials import CREDENTIAL_MAKERS, make_credential
 from tests.property.harness import scripted
-from tests.property.serving import closed_port, run_cli
+from tests.property.serving import run_cli
 from tests.support.backends import fakes_behind_the_registry
 
 TRUTH: dict[str, Locality] = {"local": "local", "homelab": "private-network", "cloud": "cloud"}

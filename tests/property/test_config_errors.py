@@ -33,10 +33,11 @@ from localroute.identity import identify_path
 from localroute.pipeline import Document, Pipeline, TaskError, TaskOutcome, TaskRequest
 from localroute.policy import PolicyStore
 from tests.fakes.openai_fake import FakeOpenAI
+from tests.fakes.ports import closed_port
 from tests.property.common import SEEDS, Cases, planned, to_toml
 from tests.property.credentials import make_credential
 from tests.property.harness import scripted
-from tests.property.serving import closed_port, run_cli
+from tests.property.serving import run_cli
 from tests.support.backends import FakeBackend, fakes_behind_the_registry
 
 SECRET_LINE = make_credential(1, 7).lines[0]  # an AWS access key id
