@@ -154,7 +154,11 @@ def main() -> int:
     print("Starting the embedded local model (llama-cpp-python, gemma3 270M as 'coder') …")
     began = time.monotonic()
     server = embedded.start()
-    print(f"model server up at {server.url} in {time.monotonic() - began:.1f} s")
+    # The model server ends with this process, however it ends (Ctrl-C, SIGTERM, SIGKILL).
+    print(
+        f"model server up at {server.url} in {time.monotonic() - began:.1f} s "
+        f"(its log: {server.log_path})"
+    )
     try:
         with tempfile.TemporaryDirectory() as tmp:
             config = Path(tmp) / "config.toml"

@@ -11,15 +11,19 @@ from typing import Any
 from localroute.config.models import (
     BACKEND_MODELS,
     BUILTIN_PRIVACY_GLOBS,
-    AuditConfig,
-    CacheConfig,
     Config,
-    HealthConfig,
-    PrivacyConfig,
     TaskConfig,
     _BackendBase,
     default_config_data,
 )
+
+NOTES = {
+    "privacy": "Globs from every source add up; they are never replaced.",
+    "cache": "Identical requests (task, text, route) are answered from memory, then from disk.",
+    "health": "Availability probes.",
+    "audit": "The audit log of every backend request.",
+}
+"""A sentence under a section's heading; a section without one gets its model's docstring."""
 
 SECTIONS: list[tuple[str, type[Any], str]] = [
     (
@@ -37,10 +41,16 @@ SECTIONS: list[tuple[str, type[Any], str]] = [
         for kind, model in BACKEND_MODELS.items()
     ],
     ("[tasks.NAME]", TaskConfig, "`review` and `explain`, and tasks of your own."),
-    ("[privacy]", PrivacyConfig, "Globs from every source add up; they are never replaced."),
-    ("[cache]", CacheConfig, "Identical requests (task, text, route) are answered from here."),
-    ("[health]", HealthConfig, "Availability probes."),
-    ("[audit]", AuditConfig, "The audit log of every backend request."),
+    # Every other table of the file, in the schema's order: a new one cannot be left out.
+    *[
+        (
+            f"[{name}]",
+            field.annotation,
+            NOTES.get(name) or " ".join((field.annotation.__doc__ or "").split()),
+        )
+        for name, field in Config.model_fields.items()
+        if name not in ("backends", "tasks") and isinstance(field.annotation, type)
+    ],
 ]
 
 _COMMON = set(_BackendBase.model_fields)

@@ -71,6 +71,13 @@ class Asker:
             hit = self.pipeline._cache.get(key)
             if hit is not None:
                 return replace(hit, cached=True, sent_to=())
+        disk = self.pipeline.results
+        if disk is not None and not request.refresh and consent is None:
+            stored = await disk.lookup(request, prompt, decision)
+            if stored is not None:
+                if self.pipeline._cache is not None:
+                    self.pipeline._cache[key] = stored
+                return stored
 
         attempts: list[str] = [f"{s.entry}: {s.reason}" for s in decision.skipped]
         sent_to: list[str] = []
@@ -108,6 +115,8 @@ class Asker:
                     )
                     if self.pipeline._cache is not None and consent is None:
                         self.pipeline._cache[key] = outcome
+                    if disk is not None and consent is None:
+                        await disk.remember(request, prompt, candidate, outcome)
                     return outcome
                 attempts.append(f"{candidate.entry}: {exc.message}{parted}")
                 continue
@@ -126,6 +135,8 @@ class Asker:
             )
             if self.pipeline._cache is not None and consent is None:
                 self.pipeline._cache[key] = outcome
+            if disk is not None and consent is None:
+                await disk.remember(request, prompt, candidate, outcome)
             return outcome
         refused = decision.private and privacy_blocked(decision)
         self._audit(request, decision, prompt, None, "refused" if refused else "failed")

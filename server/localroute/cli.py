@@ -45,7 +45,9 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    review.add_argument("paths", nargs="+", type=Path)
+    review.add_argument(
+        "paths", nargs="*", type=Path, help="files and folders (with --changed-since: to narrow)"
+    )
     review.add_argument("--jobs", type=int, default=8, help="files reviewed at once (default 8)")
     review.add_argument("--format", choices=["text", "json", "sarif"], default="text")
     review.add_argument(
@@ -71,6 +73,24 @@ def _parser() -> argparse.ArgumentParser:
     review.add_argument(
         "--output", type=Path, help="write the SARIF report here (kept when interrupted)"
     )
+    review.add_argument(
+        "--changed-since",
+        metavar="REF",
+        help="review only what changed since this git ref (committed, staged, unstaged): "
+        "the changed lines of each file with some context, new files whole",
+    )
+    review.add_argument(
+        "--include-untracked",
+        action="store_true",
+        help="with --changed-since: also review untracked files (whole)",
+    )
+    review.add_argument(
+        "--context",
+        type=int,
+        default=3,
+        metavar="N",
+        help="with --changed-since: lines of context around each change (default 3)",
+    )
 
     status = sub.add_parser("status", help="probe every backend and print up/down, latency")
     status.add_argument("--format", choices=["text", "json"], default="text")
@@ -94,6 +114,14 @@ def _parser() -> argparse.ArgumentParser:
     from localroute.evaluation.command import add_parser as add_eval_parser
 
     add_eval_parser(sub)
+
+    model = sub.add_parser("model", help="the embedded local model: serve")
+    model_serve = model.add_subparsers(dest="model_command", required=True).add_parser(
+        "serve", help="run the embedded model on 127.0.0.1 until Ctrl-C or SIGTERM"
+    )
+    model_serve.add_argument("--port", type=int, default=8080, help="default 8080")
+    model_serve.add_argument("--context-tokens", type=int, default=4096, help="default 4096")
+    model_serve.add_argument("--log", type=Path, help="default: $TMPDIR/localroute-model-PORT.log")
 
     config = sub.add_parser("config", help="configuration: schema | check")
     config_sub = config.add_subparsers(dest="config_command")
@@ -154,6 +182,12 @@ def _main(argv: Sequence[str] | None) -> int:
         return _audit(args)
     if args.command == "config":
         return _config(args, parser)
+    if args.command == "model":
+        from localroute import embedded
+
+        return embedded.serve_until_stopped(
+            port=args.port, context_tokens=args.context_tokens, log_path=args.log
+        )
     if args.command == "eval":
         from localroute.evaluation.command import run_eval
 

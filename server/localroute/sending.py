@@ -53,6 +53,8 @@ class _Tries:
     delivered: bool = False
     """An earlier try (on another endpoint) did receive the prompt."""
     failures: list[str] = field(default_factory=list)
+    on_slot: Callable[[], None] | None = None
+    """Called once a slot is had: the request's budget starts then."""
 
 
 def _busy(exc: BackendUnavailable) -> bool:
@@ -136,13 +138,23 @@ class BackendPool:
         budget_s = self.configs[name].timeout_s
         # The backend enforces its own budget and closes its connection when it expires;
         # this outer deadline only bounds waiting out busy answers, so it comes a little
-        # later: two deadlines firing together could interrupt that close.
-        deadline = time.monotonic() + budget_s + DEADLINE_GRACE_S
+        # later: two deadlines firing together could interrupt that close. It starts when
+        # the request has a slot: waiting behind others (a bulk run on a one-slot local
+        # model) is not the backend being slow, and `max_queue` bounds it.
+        deadline: float | None = None
         delivered = False  # an earlier try (answered "busy") did receive the prompt
         for busy_retry in range(BUSY_RETRIES + 1):
             tries = _Tries()
             try:
-                async with asyncio.timeout_at(_loop_deadline(deadline)):
+                async with asyncio.timeout(None) as window:
+
+                    def on_slot(window: asyncio.Timeout = window) -> None:
+                        nonlocal deadline
+                        if deadline is None:
+                            deadline = time.monotonic() + budget_s + DEADLINE_GRACE_S
+                        window.reschedule(_loop_deadline(deadline))
+
+                    tries.on_slot = on_slot
                     result = await self._tries(
                         request, on_text, on_status, check, record, restart, tries
                     )
@@ -158,7 +170,8 @@ class BackendPool:
                 delivered = delivered or tries.delivered
                 wait = exc.retry_after_s if isinstance(exc, BackendUnavailable) else None
                 busy = isinstance(exc, BackendUnavailable) and _busy(exc)
-                fits = wait is not None and time.monotonic() + wait < deadline - DEADLINE_GRACE_S
+                end = deadline if deadline is not None else time.monotonic() + budget_s
+                fits = wait is not None and time.monotonic() + wait < end - DEADLINE_GRACE_S
                 if busy and fits and wait is not None and busy_retry < BUSY_RETRIES:
                     delivered = delivered or not exc.nothing_sent
                     await asyncio.sleep(wait)
@@ -195,6 +208,8 @@ class BackendPool:
             endpoint = await group.acquire(tried, lambda url: self.health.endpoint_state(name, url))
             tried.add(endpoint.url)
             tries.began = time.monotonic()
+            if tries.on_slot is not None:
+                tries.on_slot()
             try:
                 result = await endpoint.backend.chat(request, on_text, on_status=on_status)
                 if check is not None:

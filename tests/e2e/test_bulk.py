@@ -113,9 +113,9 @@ def test_private_files_refused_with_local_down_and_cloud_gets_no_private_byte(
         assert done.returncode == 3, done.stderr
         out = done.stdout
         assert "project/app/ordinary.py: no findings (big @ cloud (cloud))" in out
-        assert "project/app/keys.py: refused: refused:" in out
+        assert "project/app/keys.py: refused: app/keys.py is private" in out
         assert "AWS access key id (line 1)" in out
-        assert "project/secrets/notes.py: refused: refused:" in out
+        assert "project/secrets/notes.py: refused: secrets/notes.py is private" in out
         assert "1/3 file(s) reviewed, 2 refused, 0 not reviewed" in done.stderr
         assert "skipped" in done.stderr and "blob.bin" in done.stderr and "binary" in done.stderr
         sent = json.dumps([r.json for r in cloud.chat_requests])

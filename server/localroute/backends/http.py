@@ -30,6 +30,7 @@ from localroute.backends.base import (
     StatusCallback,
     TextCallback,
 )
+from localroute.backends.connect_retry import LateConnectRetry
 from localroute.backends.loading import LoadingWatch
 from localroute.backends.openai_errors import transport_error
 from localroute.config.locality import endpoint_localities
@@ -78,6 +79,14 @@ def client_for(
 ) -> httpx.AsyncClient:
     """Short connect timeout, a read budget long enough for a model to load, a pool
     a little larger than the backend's concurrency."""
+    limits = httpx.Limits(max_connections=pool_size(config))
+    # Proxy variables are for reaching the internet: a local or private-network
+    # backend is always reached directly, never through a proxy.
+    trust_env = locality == "cloud"
+    # Loading the CA bundle costs tens of ms (and memory): only for TLS endpoints.
+    verify: ssl.SSLContext | bool = False if _plain_http(config) else tls_context()
+    if transport is None:
+        transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits, trust_env=trust_env)
     return httpx.AsyncClient(
         timeout=httpx.Timeout(
             connect=config.connect_timeout_s,
@@ -85,13 +94,10 @@ def client_for(
             write=30.0,
             pool=config.timeout_s,
         ),
-        limits=httpx.Limits(max_connections=pool_size(config)),
-        transport=transport,
-        # Proxy variables are for reaching the internet: a local or private-network
-        # backend is always reached directly, never through a proxy.
-        trust_env=locality == "cloud",
-        # Loading the CA bundle costs tens of ms (and memory): only for TLS endpoints.
-        verify=False if _plain_http(config) else tls_context(),
+        limits=limits,
+        transport=LateConnectRetry(transport, config.connect_timeout_s),
+        trust_env=trust_env,
+        verify=verify,
         headers={"User-Agent": "localroute", **(headers or {})},
     )
 

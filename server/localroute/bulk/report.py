@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import TextIO
 
@@ -26,12 +28,24 @@ def status_of(result: FileResult) -> str:
     return "refused" if result.refused else "not reviewed"
 
 
+def _problem(result: FileResult) -> str:
+    """`refused: <why>` / `not reviewed: <why>` (the reason's own "refused: " not twice)."""
+    status = status_of(result)
+    error = result.error or ""
+    if error.startswith(f"{status}: "):
+        error = error[len(status) + 2 :]
+    return f"{status}: {error}"
+
+
 def text_lines(result: FileResult) -> list[str]:
     if result.error is not None and not result.findings:
-        return [f"{result.path}: {status_of(result)}: {result.error}"]
+        return [f"{result.path}: {_problem(result)}"]
     where = f"{result.model} @ {result.backend} ({result.locality})"
+    if result.lines:
+        spans = ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in result.lines)
+        where = f"lines {spans}; {where}"
     if result.error is not None:
-        head = f"{result.path}: {status_of(result)}: {result.error}"
+        head = f"{result.path}: {_problem(result)}"
         lines = [head, f"{result.path}: {len(result.findings)} finding(s) from the rest ({where})"]
     elif not result.findings:
         return [f"{result.path}: no findings ({where})"]
@@ -52,7 +66,8 @@ def json_line(result: FileResult) -> str:
 
 
 def summary(results: Sequence[FileResult], total: int, *, interrupted: bool) -> str:
-    """One line that counts reviewed, refused and not reviewed files apart."""
+    """One line that counts reviewed, refused and not reviewed files apart, and the answers
+    that came from the result cache."""
     counts = {"reviewed": 0, "refused": 0, "not reviewed": 0}
     for result in results:
         counts[status_of(result)] += 1
@@ -63,6 +78,10 @@ def summary(results: Sequence[FileResult], total: int, *, interrupted: bool) -> 
         f"{counts['not reviewed']} not reviewed",
         f"{findings} finding(s)",
     ]
+    cached = sum(r.cached_parts for r in results)
+    if cached:
+        answered = sum(r.parts - r.failed_parts for r in results)
+        parts.append(f"{cached} of {answered} answer(s) from the cache")
     missing = total - len(results)
     if interrupted and missing:
         parts.append(f"{missing} not started (interrupted)")
@@ -71,30 +90,86 @@ def summary(results: Sequence[FileResult], total: int, *, interrupted: bool) -> 
     return "localroute: " + ", ".join(parts)
 
 
-class Progress:
-    """`[12/40] 3 in flight … local ×3` redrawn on a terminal from the start; silent
-    otherwise."""
+def backend_summary(results: Sequence[FileResult]) -> str | None:
+    """Which backends took how many files, and the prompt tokens sent to cloud backends
+    (estimated; answers from the cache cost nothing). None when no file was answered."""
+    files: Counter[str] = Counter()
+    localities: dict[str, str] = {}
+    for result in results:
+        names = [n for n in (result.backend or "").split(", ") if n]
+        places = [p for p in (result.locality or "").split(", ") if p]
+        for name in names:
+            files[name] += 1
+            if len(places) == 1:
+                localities.setdefault(name, places[0])
+    if not files:
+        return None
+    shown = ", ".join(
+        f"{name} ×{n}" + (f" ({localities[name]})" if name in localities else "")
+        for name, n in files.most_common()
+    )
+    tokens = sum(r.cloud_tokens for r in results)
+    cloud = "no prompt sent to a cloud backend"
+    if tokens:
+        cloud = f"≈{tokens:,} prompt tokens sent to cloud backends"
+    return f"localroute: files by backend: {shown}; {cloud}"
 
-    def __init__(self, total: int, stream: TextIO = sys.stderr) -> None:
+
+class Progress:
+    """`[120/4000] 3 % · 80 cached · 35.2 files/s · ETA 1m50s · src/a.py → local`, redrawn
+    on a terminal (at most ten times a second) from the start; silent otherwise."""
+
+    REDRAW_S = 0.1
+
+    def __init__(
+        self, total: int, stream: TextIO = sys.stderr, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.total = total
         self.done = 0
+        self.cached = 0
         self.stream = stream
         self.live = stream.isatty()
         self.last = ""
+        self._clock = clock
+        self._began = clock()
+        self._drawn = float("-inf")
 
     def start(self, jobs: int) -> None:
         """Show the line at once: nothing is answered yet, but work has begun."""
+        self._began = self._clock()
         if self.live:
             in_flight = min(jobs, self.total)
             self._draw(f"[0/{self.total}] {self.total} queued, {in_flight} in flight")
 
     def advance(self, result: FileResult) -> None:
         self.done += 1
-        if self.live:
-            where = result.backend or status_of(result)
-            self._draw(f"[{self.done}/{self.total}] {result.path} → {where}")
+        if result.parts and result.cached_parts == result.parts:
+            self.cached += 1
+        if not self.live:
+            return
+        now = self._clock()
+        if now - self._drawn < self.REDRAW_S and self.done < self.total:
+            return
+        self._draw(self.line(result, now))
+
+    def line(self, result: FileResult, now: float) -> str:
+        """The progress text after ``result``; ``now`` on the same clock as the start."""
+        where = result.backend or status_of(result)
+        share = self.done * 100 // max(self.total, 1)
+        pieces = [f"[{self.done}/{self.total}] {share} %"]
+        if self.cached:
+            pieces.append(f"{self.cached} cached")
+        elapsed = now - self._began
+        if elapsed > 0 and self.done:
+            rate = self.done / elapsed
+            pieces.append(f"{rate:.1f} files/s")
+            if self.done < self.total:
+                pieces.append(f"ETA {_duration((self.total - self.done) / rate)}")
+        pieces.append(f"{result.path} → {where}")
+        return " · ".join(pieces)
 
     def _draw(self, text: str) -> None:
+        self._drawn = self._clock()
         self.last = text
         self.stream.write(f"\r\x1b[K{text}")
         self.stream.flush()
@@ -103,3 +178,14 @@ class Progress:
         if self.live:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(int(seconds + 0.5), 0)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02}m"

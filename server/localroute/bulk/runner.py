@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
+from localroute.bulk.hunks import LineRange
 from localroute.bulk.sarif import FileResult
 from localroute.identity import identify_path
 from localroute.pipeline import (
@@ -89,6 +91,40 @@ def read_text(path: Path) -> str:
     return path.read_text(encoding="utf-8", errors="replace")
 
 
+def plan_requests(
+    pipeline: Pipeline, request: TaskRequest, ranges: Sequence[LineRange] | None = None
+) -> list[TaskRequest]:
+    """The requests that review ``request``'s document: the whole file, or each of
+    ``ranges`` (changed hunks), each cut into window-sized chunks when too large.
+
+    The document was classified whole before this; every range and chunk is a request over
+    that one classified document and carries its verdict.
+    """
+    spans = (
+        [request]
+        if ranges is None
+        else [request.but(start_line=r.start, end_line=r.end) for r in ranges]
+    )
+    planned: list[TaskRequest] = []
+    seen: set[tuple[int, int]] = set()
+    for span in spans:
+        first, _ = span.line_span()
+        chunks = plan_chunks(pipeline, span)
+        if len(chunks) <= 1:
+            parts = [span]
+        else:
+            parts = [
+                span.but(start_line=first + c.start_line, end_line=first + c.end_line)
+                for c in chunks
+            ]
+        for part in parts:
+            # Ranges past the end of the file clamp to the same lines: review those once.
+            if (where := part.line_span()) not in seen:
+                seen.add(where)
+                planned.append(part)
+    return planned
+
+
 async def review_file(
     pipeline: Pipeline,
     path: Path,
@@ -97,9 +133,11 @@ async def review_file(
     root: Path,
     refresh: bool = False,
     allow_cloud: bool = True,
+    ranges: Sequence[LineRange] | None = None,
     names: tuple[Path, ...] = (),
 ) -> FileResult:
-    """Review one file: classified whole first, then (if it is large) in chunks.
+    """Review one file: classified whole first, then reviewed whole, or by ``ranges`` (the
+    changed hunks), in chunks where a part is too large for the model's window.
 
     The result says what happened to every part: findings of the parts that were
     answered, and why the others were refused or not reviewed.
@@ -112,23 +150,38 @@ async def review_file(
     document = Document(identify_path(path, names), text, language_of(path))
     classified = pipeline.classify(document)
     request = TaskRequest(task, classified, refresh=refresh, allow_cloud=allow_cloud)
-    chunks = plan_chunks(pipeline, request)
-    if len(chunks) == 1:
-        requests = [request]
-    else:
-        requests = [request.but(start_line=c.start_line, end_line=c.end_line) for c in chunks]
+    requests = plan_requests(pipeline, request, ranges)
     answers = await asyncio.gather(*(pipeline.run(r) for r in requests), return_exceptions=True)
-    outcomes: list[tuple[Chunk, TaskOutcome]] = []
+    outcomes: list[tuple[TaskRequest, TaskOutcome]] = []
     errors: list[TaskError] = []
-    for chunk, answer in zip(chunks, answers, strict=True):
+    for part, answer in zip(requests, answers, strict=True):
         if isinstance(answer, TaskOutcome):
-            outcomes.append((chunk, answer))
+            outcomes.append((part, answer))
         elif isinstance(answer, TaskError):
             errors.append(answer)
         else:
             raise answer  # a bug or a cancellation, never a reason to report "reviewed"
-    findings = merge_findings([(chunk, outcome.findings) for chunk, outcome in outcomes])
-    return _result(label, task, [o for _, o in outcomes], findings, errors, len(chunks))
+    findings = merge_findings([(_chunk(part), outcome.findings) for part, outcome in outcomes])
+    result = _result(label, task, [o for _, o in outcomes], findings, errors, len(requests))
+    cloud_tokens = sum(
+        estimate_tokens(pipeline.prompt_for(part))
+        for part, outcome in outcomes
+        if outcome.locality == "cloud" and not outcome.cached
+    )
+    return replace(
+        result,
+        cached_parts=sum(1 for _, outcome in outcomes if outcome.cached),
+        cloud_tokens=cloud_tokens,
+        lines=() if ranges is None else tuple(_one_based(p.line_span()) for p in requests),
+    )
+
+
+def _chunk(request: TaskRequest) -> Chunk:
+    return Chunk(*request.line_span())
+
+
+def _one_based(span: tuple[int, int]) -> tuple[int, int]:
+    return span[0] + 1, span[1] + 1
 
 
 def _result(
@@ -177,18 +230,23 @@ async def review_files(
     on_result: ResultCallback | None = None,
     refresh: bool = False,
     allow_cloud: bool = False,
+    ranges: Mapping[Path, Sequence[LineRange] | None] | None = None,
     names: Mapping[Path, tuple[Path, ...]] | None = None,
 ) -> list[FileResult]:
     """Review every file, at most `jobs` at once; results are reported as files finish.
 
     Bulk work stays on local and private-network backends unless ``allow_cloud``.
-    Cancelling the caller cancels every request in flight (their connections close).
+    ``ranges`` maps a file to the line ranges to review (its changed hunks); a file not in
+    it, or mapped to None, is reviewed whole. Cancelling the caller cancels every request
+    in flight (their connections close).
     """
-    slots = asyncio.Semaphore(max(1, jobs))
     results: list[FileResult] = []
+    # A fixed set of workers over one iterator, not a task per file: memory stays flat
+    # however many files there are.
+    pending = iter(files)
 
-    async def one(path: Path) -> None:
-        async with slots:
+    async def worker() -> None:
+        for path in pending:
             result = await review_file(
                 pipeline,
                 path,
@@ -196,17 +254,18 @@ async def review_files(
                 root=root,
                 refresh=refresh,
                 allow_cloud=allow_cloud,
+                ranges=None if ranges is None else ranges.get(path),
                 names=(names or {}).get(path, ()),
             )
-        results.append(result)
-        if on_result is not None:
-            on_result(result)
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
 
-    tasks = [asyncio.ensure_future(one(path)) for path in files]
+    workers = [asyncio.ensure_future(worker()) for _ in range(min(max(1, jobs), len(files)))]
     try:
-        await asyncio.gather(*tasks)
+        await asyncio.gather(*workers)
     finally:
-        for pending in tasks:
-            pending.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        for running in workers:
+            running.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
     return results

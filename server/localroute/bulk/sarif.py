@@ -54,6 +54,13 @@ class FileResult:
     """How many of them got no answer; findings are those of the others."""
     sent_to: tuple[str, ...] = ()
     """Every backend that received any part of the file, answered or not."""
+    cached_parts: int = 0
+    """How many of the answered parts came from the result cache (nothing sent)."""
+    cloud_tokens: int = 0
+    """Estimated prompt tokens sent to cloud backends for this file (cached parts cost
+    nothing)."""
+    lines: tuple[tuple[int, int], ...] = ()
+    """The 1-based, inclusive line ranges reviewed; empty when the whole file was."""
 
     @property
     def reviewed(self) -> bool:

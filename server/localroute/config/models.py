@@ -189,9 +189,19 @@ class PrivacyConfig(_Model):
 
 
 class CacheConfig(_Model):
-    """The result cache for identical requests."""
+    """The result caches for identical requests: in memory, and on disk across restarts."""
 
-    max_entries: int = Field(default=256, ge=0, le=100_000, description="0 disables the cache.")
+    max_entries: int = Field(
+        default=256, ge=0, le=100_000, description="Answers kept in memory; 0 disables it."
+    )
+    max_disk_bytes: int = Field(
+        default=100_000_000,
+        ge=0,
+        le=100_000_000_000,
+        description="Bound of the answers kept on disk "
+        "(`$XDG_CACHE_HOME/localroute/answers.sqlite3`), shared by every localroute process; "
+        "least recently used answers go first. 0 keeps answers in memory only.",
+    )
 
 
 class AuditConfig(_Model):

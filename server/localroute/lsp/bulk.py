@@ -8,6 +8,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,11 +16,14 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from localroute import contract
-from localroute.bulk.files import Expansion, expand_paths
+from localroute.bulk.changes import ChangesError, changed_since
+from localroute.bulk.files import expand_paths
+from localroute.bulk.hunks import LineRange
 from localroute.bulk.runner import relative
 from localroute.bulk.runner import review_files as run_bulk
 from localroute.bulk.sarif import FileResult
 from localroute.identity import identify
+from localroute.lsp.arguments import RequestFailedError
 from localroute.lsp.placing import open_uri_for, place_findings
 from localroute.lsp.progress import CommandProgress
 
@@ -32,7 +36,18 @@ MAX_FILES = 2000
 log = logging.getLogger(__name__)
 
 
-def _files(argument: dict[str, Any], roots: Sequence[Path]) -> Expansion:
+@dataclass
+class Selection:
+    """The files to review, those skipped with why, every name a file was reached by, and
+    (``changedSince``) their changed lines."""
+
+    files: list[Path]
+    skipped: list[tuple[Path, str]]
+    names: dict[Path, tuple[Path, ...]] = field(default_factory=dict)
+    ranges: dict[Path, tuple[LineRange, ...] | None] | None = None
+
+
+def _files(argument: dict[str, Any], roots: Sequence[Path]) -> Selection:
     """The files to review, and those skipped (blocking: file system walks; a thread)."""
     name = contract.REVIEW_FILES
     uris = argument.get("uris")
@@ -54,12 +69,65 @@ def _files(argument: dict[str, Any], roots: Sequence[Path]) -> Expansion:
     outside = [p for p in paths if not _inside(p, roots)]
     if outside:
         raise JsonRpcInvalidParams(f"{name}: {outside[0]} is outside the workspace")
-    expansion = expand_paths(paths, root=roots[0])
-    if len(expansion.files) > MAX_FILES:
+    since = argument.get("changedSince")
+    if since is not None:
+        selection = _changed(since, paths, roots, named=bool(uris), glob=bool(pattern) and not uris)
+    else:
+        expansion = expand_paths(paths, root=roots[0])
+        selection = Selection(list(expansion.files), list(expansion.skipped), expansion.names)
+    if len(selection.files) > MAX_FILES:
         raise JsonRpcInvalidParams(
-            f"{name}: {len(expansion.files)} files; at most {MAX_FILES} at once (narrow the glob)"
+            f"{name}: {len(selection.files)} files; at most {MAX_FILES} at once (narrow the glob)"
         )
-    return expansion
+    return selection
+
+
+def _changed(
+    since: object, paths: Sequence[Path], roots: Sequence[Path], *, named: bool, glob: bool
+) -> Selection:
+    """The files changed since the ref ``since`` among ``paths``, per workspace folder.
+
+    Files and folders from ``uris`` (``named``) are named to git, so an untracked file
+    named is reviewed whole; otherwise each folder's changes are taken, and with a
+    ``glob`` only the files it matched are kept (untracked and unchanged files are then
+    not listed one by one).
+    """
+    name = contract.REVIEW_FILES
+    if not isinstance(since, str) or not since.strip():
+        raise JsonRpcInvalidParams(f"{name}: 'changedSince' must be a git ref, e.g. 'HEAD'")
+    wanted = {p.resolve() for p in paths} if glob else None
+    files: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
+    ranges: dict[Path, tuple[LineRange, ...] | None] = {}
+    names: dict[Path, tuple[Path, ...]] = {}
+    failures: list[str] = []
+    attempted = 0
+    for root in roots:
+        mine = [p for p in paths if _inside(p, [root])]
+        if not mine:
+            continue
+        attempted += 1
+        try:
+            changes = changed_since(since, mine if named else [root], cwd=root)
+        except ChangesError as exc:
+            failures.append(str(exc))
+            skipped.append((root, str(exc)))
+            continue
+        changed = [c for c in changes.files if wanted is None or c.path.resolve() in wanted]
+        expansion = expand_paths([c.path for c in changed], root=root)
+        kept = set(expansion.files)
+        ranges.update((c.path.resolve(), c.ranges) for c in changed if c.path.resolve() in kept)
+        files += expansion.files
+        names.update(expansion.names)
+        skipped += [
+            (path, why)
+            for path, why in [*changes.skipped, *expansion.skipped]
+            if wanted is None or path.resolve() in wanted
+        ]
+    if failures and len(failures) == attempted:
+        # Not one folder could answer: the request fails and says why.
+        raise RequestFailedError(f"{name}: changedSince: {failures[0]}")
+    return Selection(sorted(set(files)), sorted(skipped), names, ranges)
 
 
 def _inside(path: Path, roots: Sequence[Path]) -> bool:
@@ -72,7 +140,7 @@ def _argument(args: tuple[Any, ...]) -> dict[str, Any]:
     if argument is None:
         raise JsonRpcInvalidParams(
             f"{contract.REVIEW_FILES} takes one object "
-            "{uris?, glob?, jobs?, refresh?, allowCloud?}"
+            "{uris?, glob?, jobs?, refresh?, allowCloud?, changedSince?}"
         )
     jobs = argument.get("jobs", DEFAULT_JOBS)
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
@@ -87,8 +155,12 @@ async def review_files(ls: LocalrouteServer, *args: Any) -> contract.ReviewFiles
     roots = [Path(p) for p in ls.workspace_paths()]
     if not roots:
         raise JsonRpcInvalidParams(f"{contract.REVIEW_FILES}: no workspace folder is open")
-    expansion = await asyncio.to_thread(_files, argument, roots)
-    files, skipped = list(expansion.files), list(expansion.skipped)
+    try:
+        selection = await asyncio.to_thread(_files, argument, roots)
+    except RequestFailedError as exc:
+        ls.show(f"localroute: {exc.message}")
+        raise
+    files, skipped = selection.files, selection.skipped
     display_root = roots[0]
     if skipped:
         shown = "; ".join(f"{relative(p, display_root)}: {why}" for p, why in skipped[:5])
@@ -139,7 +211,8 @@ async def review_files(ls: LocalrouteServer, *args: Any) -> contract.ReviewFiles
             on_result=on_result,
             refresh=argument.get("refresh") is True,
             allow_cloud=argument.get("allowCloud") is True,
-            names=expansion.names,
+            ranges=selection.ranges,
+            names=selection.names,
         )
     except BaseException:
         progress.end(f"cancelled after {totals['done']}/{len(files)} files")

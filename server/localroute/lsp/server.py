@@ -62,8 +62,10 @@ class LocalrouteServer(LanguageServer):
         """Made on first use, like :attr:`store`."""
         if self._pipeline is None:
             from localroute.pipeline import Pipeline
+            from localroute.results_cache import ResultsCache
 
-            self._pipeline = Pipeline(self.store)
+            cache = ResultsCache.open(self.store.base().config.cache)
+            self._pipeline = Pipeline(self.store, results=cache)
             self._refresh_audit()
         return self._pipeline
 

@@ -1,0 +1,373 @@
+"""Answers kept on disk, so a review of unchanged code sends nothing, across restarts.
+
+One SQLite database (`$XDG_CACHE_HOME/localroute/answers.sqlite3`) shared by every
+localroute process of the user — CLI runs and language servers at once. The pipeline's
+in-memory LRU stays in front of it.
+
+**The key** is a SHA-256 digest of what decides the answer: the prompt as sent (system
+and user text, JSON Schema — so the code, its path label and line numbers, the task's
+prompt template), the task's name, output kind and answer budget, the route entry that
+answered (``backend:model``, the backend's locality) and the backend's settings that can
+change an answer (kind, URL, ``num_ctx``, a command's argv and environment…; not its
+limits, timeouts or key names), and localroute's version. A lookup tries the request's
+candidates in route order and returns the first answer found.
+
+**What is stored, and when** (the rule):
+
+- only the answer — findings or markdown, with the route entry, reason and line span —
+  never the prompt (the key is a digest of it): code or a path is in an entry only where
+  the model's answer quotes it;
+- answers are redacted (:func:`localroute.privacy.redact.redact`) before they are stored,
+  as the pipeline already does before it shows them, so no credential a model quoted is
+  written;
+- a *private* document's answer is stored only when it came from a ``local`` or
+  ``private-network`` backend that its verdict allows; an answer from any other place is
+  never stored (it cannot happen without consent, and then it is not stored either);
+- a consented send is never stored, and a lookup never answers a request that carries
+  consent;
+- a lookup returns an entry only for a candidate of the request's own decision (so a
+  private or bulk request never gets a cloud answer) whose locality still matches.
+
+**Bounded and shared**: see :mod:`localroute.results_store` (SQLite in WAL mode, least
+recently used out past ``[cache] max_disk_bytes``). The directory is private to the user
+(0700, the database 0600).
+
+A cache that cannot be opened or read (a full disk, a corrupt file, a file system without
+locking) is turned off for the process with one warning; a review never fails for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from localroute import __version__
+from localroute.config import paths
+from localroute.config.locality import effective_locality
+from localroute.config.models import BackendConfig, CacheConfig
+from localroute.privacy.redact import redact
+from localroute.requests import TaskOutcome, TaskRequest
+from localroute.results_store import AnswerStore
+from localroute.routing.router import Candidate, RouteDecision
+from localroute.tasks.findings import SEVERITIES, Finding, Prompt, Severity
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+"""Bumped when the stored shape or the key changes: older entries then never match."""
+
+FILE_NAME = "answers.sqlite3"
+
+BATCH_WAIT_S = 0.05
+"""How long answers gather before they are written together."""
+
+PRIVATE_LOCALITIES = frozenset({"local", "private-network"})
+
+NOT_ANSWER_SETTINGS = frozenset(
+    {
+        "locality",  # the effective locality is part of the key on its own
+        "max_concurrency",
+        "max_queue",
+        "timeout_s",
+        "connect_timeout_s",
+        "max_requests_per_hour",
+        "max_tokens_per_hour",
+        "start_command",
+        "stop_command",
+        "api_key_env",
+        "oauth_token_env",
+        "token_url",
+        "login_url",
+        "probe_argv",
+        "cwd",
+    }
+)
+"""Backend keys that change how or whether a request is sent, never what is answered.
+Every other key — also one added later — is part of the key (a safe default)."""
+
+# -- the rule and the key (pure) ----------------------------------------------------------
+
+
+def may_store(request: TaskRequest, candidate: Candidate, outcome: TaskOutcome) -> bool:
+    """Whether this answer may be written to disk (see the module docstring)."""
+    if outcome.consented or request.consent is not None:
+        return False
+    if request.verdict.private:
+        return (
+            candidate.locality in PRIVATE_LOCALITIES
+            and candidate.locality in request.verdict.localities
+        )
+    return True
+
+
+def may_answer(request: TaskRequest, candidate: Candidate) -> bool:
+    """Whether a stored answer of ``candidate`` may answer ``request`` (a second check on
+    top of the decision, which already left out what the request may not use)."""
+    if request.consent is not None or request.refresh:
+        return False
+    if request.verdict.private:
+        return candidate.locality in PRIVATE_LOCALITIES & request.verdict.localities
+    return request.allow_cloud or candidate.locality != "cloud"
+
+
+_MEMO_SIZE = 64
+_memo: dict[int, tuple[object, str]] = {}
+"""Canonical JSON of recent backend configurations and JSON Schemas, by identity (the
+object is kept, so its identity is not reused): they are the same objects request after
+request, and dumping them for every key costs more than the rest of the key."""
+
+
+def _remembered(value: object, make: Callable[[], str]) -> str:
+    found = _memo.get(id(value))
+    if found is not None and found[0] is value:
+        return found[1]
+    if len(_memo) >= _MEMO_SIZE:
+        _memo.clear()
+    text = make()
+    _memo[id(value)] = (value, text)
+    return text
+
+
+def backend_fingerprint(config: BackendConfig) -> str:
+    """The settings of a backend that can change its answers, as canonical JSON."""
+    return _remembered(config, lambda: _fingerprint(config))
+
+
+def _fingerprint(config: BackendConfig) -> str:
+    settings = config.model_dump(mode="json", exclude=set(NOT_ANSWER_SETTINGS))
+    if isinstance(settings.get("urls"), list):
+        # Endpoints of one backend serve the same models: their order changes no answer.
+        settings["urls"] = sorted(settings["urls"])
+    return json.dumps(settings, sort_keys=True, separators=(",", ":"))
+
+
+def answer_key(request: TaskRequest, prompt: Prompt, candidate: Candidate) -> str | None:
+    """The digest an answer of ``candidate`` to this prompt is stored under; None when the
+    backend is not configured (nothing to key on)."""
+    config = request.document.policy.config
+    backend = config.backends.get(candidate.backend)
+    task = config.tasks.get(request.task)
+    if backend is None or task is None:
+        return None
+    fields: Sequence[str] = (
+        str(FORMAT),
+        __version__,
+        request.task,
+        task.output_kind(request.task),
+        str(task.max_tokens),
+        prompt.system,
+        prompt.user,
+        _remembered(prompt.json_schema, lambda: json.dumps(prompt.json_schema, sort_keys=True)),
+        candidate.backend,
+        candidate.model,
+        effective_locality(backend),
+        backend_fingerprint(backend),
+    )
+    digest = hashlib.sha256()
+    for field in fields:
+        data = field.encode("utf-8", "surrogatepass")
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def encode(outcome: TaskOutcome) -> str:
+    """The stored form of an answer: redacted, without the prompt or the code."""
+    value: dict[str, Any] = {
+        "task": outcome.task,
+        "backend": outcome.backend,
+        "model": outcome.model,
+        "locality": outcome.locality,
+        "reason": redact(outcome.reason),
+        "first_line": outcome.first_line,
+        "last_line": outcome.last_line,
+        "findings": [
+            {
+                "line": f.line,
+                "end_line": f.end_line,
+                "severity": f.severity,
+                "message": redact(f.message),
+                "suggestion": None if f.suggestion is None else redact(f.suggestion),
+            }
+            for f in outcome.findings
+        ],
+        "markdown": None if outcome.markdown is None else redact(outcome.markdown),
+    }
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def decode(text: str) -> TaskOutcome:
+    """An answer read back (``cached`` set); ValueError/KeyError/TypeError if malformed."""
+    value = json.loads(text)
+    findings = tuple(
+        Finding(
+            line=int(f["line"]),
+            end_line=int(f["end_line"]),
+            severity=_severity(f["severity"]),
+            message=str(f["message"]),
+            suggestion=None if f["suggestion"] is None else str(f["suggestion"]),
+        )
+        for f in value["findings"]
+    )
+    if value["locality"] not in ("local", "private-network", "cloud"):
+        raise ValueError("unknown locality")
+    return TaskOutcome(
+        task=str(value["task"]),
+        backend=str(value["backend"]),
+        model=str(value["model"]),
+        locality=value["locality"],
+        reason=str(value["reason"]),
+        cached=True,
+        first_line=int(value["first_line"]),
+        last_line=int(value["last_line"]),
+        findings=findings,
+        markdown=None if value["markdown"] is None else str(value["markdown"]),
+    )
+
+
+def _severity(value: object) -> Severity:
+    for severity in SEVERITIES:
+        if value == severity:
+            return severity
+    raise ValueError(f"unknown severity {value!r}")
+
+
+class ResultsCache:
+    """The pipeline's disk cache: the rule, the key, and the store.
+
+    Lookups read the file directly (a WAL reader never waits for a writer); answers are
+    written in the background, in batches — whatever arrived while the last batch was
+    being written — so a request never waits for the disk.
+    """
+
+    def __init__(self, store: AnswerStore) -> None:
+        self.store = store
+        self._off = False
+        self._puts: list[tuple[str, str]] = []
+        self._touches: list[str] = []
+        self._deletes: list[str] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    @classmethod
+    def open(cls, config: CacheConfig, env: Mapping[str, str] | None = None) -> ResultsCache | None:
+        """The user's cache, or None when ``max_disk_bytes`` is 0 or it cannot be opened
+        (said once in the log)."""
+        if config.max_disk_bytes <= 0:
+            return None
+        path = paths.cache_home(env) / "localroute" / FILE_NAME
+        try:
+            try:
+                return cls(AnswerStore(path, max_bytes=config.max_disk_bytes))
+            except sqlite3.DatabaseError as exc:
+                if "not a database" not in str(exc) and "malformed" not in str(exc):
+                    raise
+                # A damaged cache is only a cache: start it afresh, once.
+                log.warning("the answer cache %s was damaged (%s); starting it afresh", path, exc)
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{path}{suffix}").unlink(missing_ok=True)
+                return cls(AnswerStore(path, max_bytes=config.max_disk_bytes))
+        except (OSError, sqlite3.Error) as exc:
+            log.warning("answers are not cached on disk: cannot open %s: %s", path, exc)
+            return None
+
+    @property
+    def enabled(self) -> bool:
+        return not self._off
+
+    def _failed(self, exc: Exception) -> None:
+        if not self._off:
+            log.warning("answers are no longer cached on disk (%s): %s", self.store.path, exc)
+        self._off = True
+
+    async def lookup(
+        self, request: TaskRequest, prompt: Prompt, decision: RouteDecision
+    ) -> TaskOutcome | None:
+        """A stored answer for this request from one of its candidates, first in route
+        order; None when there is none or the request may not be answered from disk."""
+        if self._off:
+            return None
+        keyed = [
+            (key, c)
+            for c in decision.candidates
+            if may_answer(request, c) and (key := answer_key(request, prompt, c)) is not None
+        ]
+        if not keyed:
+            return None
+        try:
+            found = self.store.get_first([key for key, _ in keyed])
+        except sqlite3.Error as exc:
+            self._failed(exc)
+            return None
+        if found is None:
+            return None
+        key, value, stale = found
+        candidate = next(c for k, c in keyed if k == key)
+        try:
+            outcome = decode(value)
+        except (ValueError, KeyError, TypeError):
+            self._schedule(deletes=[key])
+            return None
+        if (outcome.backend, outcome.model, outcome.locality) != (
+            candidate.backend,
+            candidate.model,
+            candidate.locality,
+        ):
+            return None
+        if stale:
+            self._schedule(touches=[key])
+        return outcome
+
+    async def remember(
+        self, request: TaskRequest, prompt: Prompt, candidate: Candidate, outcome: TaskOutcome
+    ) -> None:
+        """Store a fresh answer where the rule allows it, in the background: the request
+        does not wait for the disk (an interrupt right after an answer keeps it in the
+        report); :meth:`flush` and :meth:`aclose` wait for what is pending."""
+        if self._off or outcome.cached or not may_store(request, candidate, outcome):
+            return
+        key = answer_key(request, prompt, candidate)
+        if key is not None:
+            self._schedule(puts=[(key, encode(outcome))])
+
+    def _schedule(
+        self,
+        puts: Sequence[tuple[str, str]] = (),
+        touches: Sequence[str] = (),
+        deletes: Sequence[str] = (),
+    ) -> None:
+        self._puts += puts
+        self._touches += touches
+        self._deletes += deletes
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write_batches())
+
+    async def _write_batches(self) -> None:
+        while not self._off and (self._puts or self._touches or self._deletes):
+            # Let a batch gather: one transaction (and one thread hop) for many answers.
+            await asyncio.sleep(BATCH_WAIT_S)
+            puts, self._puts = self._puts, []
+            touches, self._touches = self._touches, []
+            deletes, self._deletes = self._deletes, []
+            try:
+                await asyncio.to_thread(self.store.write, puts, touches, deletes)
+            except sqlite3.Error as exc:
+                self._failed(exc)
+
+    async def flush(self, timeout_s: float = 10.0) -> None:
+        """Wait for the writes under way and queued (they are short)."""
+        if self._writer is not None and not self._writer.done():
+            await asyncio.wait({self._writer}, timeout=timeout_s)
+
+    async def aclose(self) -> None:
+        """Finish the writes, then close the file."""
+        await self.flush()
+        self._off = True
+        with contextlib.suppress(sqlite3.Error):
+            await asyncio.to_thread(self.store.close)
