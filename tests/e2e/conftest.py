@@ -132,6 +132,7 @@ def start_session(tmp_path: Path) -> Callable[..., Any]:
             config=config_path,
             config_home=home / ".config",
             state_home=home / ".state",
+            cache_home=tmp_path / "cache",  # the one tests.support.cli.env_in gives a CLI run
             **(env or {}),
         )
         client = make_test_lsp_client()
