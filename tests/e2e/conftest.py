@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 import textwrap
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -16,7 +14,9 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities
 from pytest_lsp.client import make_test_lsp_client
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fakes.ports import closed_port_url as closed_port_url
+from tests.support.cli import LOCALROUTE, localroute_env
+from tests.support.cli import ROOT as ROOT
 
 
 class Session:
@@ -110,16 +110,6 @@ def range_json(start: int, end: int) -> dict[str, Any]:
     }
 
 
-def closed_port_url() -> str:
-    """A loopback URL where nothing listens: connections are refused at once."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"
-
-
 @pytest.fixture
 def start_session(tmp_path: Path) -> Callable[..., Any]:
     @asynccontextmanager
@@ -138,19 +128,16 @@ def start_session(tmp_path: Path) -> Callable[..., Any]:
             (workspace / name).write_text(text)
         config_path = tmp_path / "config.toml"
         config_path.write_text(textwrap.dedent(config))
-        server_env = {
-            **os.environ,
-            "LOCALROUTE_CONFIG": str(config_path),
-            "XDG_CONFIG_HOME": str(home / ".config"),
-            "XDG_STATE_HOME": str(home / ".state"),
-            "PYTHONPATH": str(ROOT / "server"),
+        server_env = localroute_env(
+            config=config_path,
+            config_home=home / ".config",
+            state_home=home / ".state",
+            cache_home=tmp_path / "cache",  # the one tests.support.cli.env_in gives a CLI run
             **(env or {}),
-        }
+        )
         client = make_test_lsp_client()
         log_args = ["--log-file", str(log_file)] if log_file else []
-        await client.start_io(
-            sys.executable, "-m", "localroute", "serve", *log_args, env=server_env
-        )
+        await client.start_io(*LOCALROUTE, "serve", *log_args, env=server_env)
         await client.initialize_session(
             types.InitializeParams(
                 capabilities=client_capabilities("visual-studio-code"),

@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from pygls.exceptions import JsonRpcException
 
 from tests.e2e.conftest import ROOT, Session
 from tests.fakes.agent_fake import FakeAgentProvider, Recorded, ToolCall
+from tests.support.cli import localroute_env, run_localroute
 
 SETUP = ROOT / "scripts" / "agent-clis-setup.sh"
 CACHE = Path(
@@ -361,21 +361,14 @@ def test_agent_cli_through_localroute_review_in_the_shell(
     before = scene.snapshot()
     config = tmp_path / "config.toml"
     config.write_text(config_for(agent))
-    env = {
-        **os.environ,
+    env = localroute_env(
+        config=config,
+        config_home=scene.home / ".config",
+        state_home=scene.home / ".state",
         **server_env(agent, cli, scene, fake.url),
-        "LOCALROUTE_CONFIG": str(config),
-        "XDG_CONFIG_HOME": str(scene.home / ".config"),
-        "XDG_STATE_HOME": str(scene.home / ".state"),
-        "PYTHONPATH": str(ROOT / "server"),
-    }
-    run = subprocess.run(
-        [sys.executable, "-m", "localroute", "review", "calc.py", "--format", "json"],
-        cwd=scene.workspace,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    )
+    run = run_localroute(
+        "review", "calc.py", "--format", "json", env=env, cwd=scene.workspace, timeout=300
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "b may be zero" in run.stdout

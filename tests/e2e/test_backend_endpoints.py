@@ -5,18 +5,17 @@ spreads over them and survives one failing mid-run with every file reviewed once
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ROOT, Session
+from tests.e2e.conftest import Session
 from tests.fakes.openai_fake import FakeOpenAI, closed_port
 from tests.faults.proxy import FaultProxy
+from tests.support.cli import env_in, run_localroute
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -37,23 +36,7 @@ def config_for(urls: list[str], **gpu: Any) -> str:
 
 
 def run_cli(tmp_path: Path, config: str, *args: str) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "config.toml").write_text(config)
-    env = {
-        **os.environ,
-        "LOCALROUTE_CONFIG": str(tmp_path / "config.toml"),
-        "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
-        "XDG_STATE_HOME": str(tmp_path / "state"),
-        "XDG_CACHE_HOME": str(tmp_path / "cache"),
-        "PYTHONPATH": str(ROOT / "server"),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "localroute", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=100,
-    )
+    return run_localroute(*args, env=env_in(tmp_path, config), cwd=tmp_path, timeout=100)
 
 
 def answer(body: dict[str, Any]) -> str:

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import textwrap
 import uuid
 from pathlib import Path
@@ -19,8 +16,9 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from tests.e2e.conftest import ROOT, Session
+from tests.e2e.conftest import Session
 from tests.fakes.openai_fake import FakeOpenAI
+from tests.support.cli import env_in, run_localroute
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -108,21 +106,13 @@ def test_the_command_line_waits_for_the_load_and_succeeds(tmp_path: Path) -> Non
     (tmp_path / ".git").mkdir()
     (tmp_path / "calc.py").write_text(SOURCE)
     with loading_swap() as local, FakeOpenAI(answer=ANSWER) as cloud:
-        (tmp_path / "config.toml").write_text(config_for(local.url, cloud.url))
-        env = {
-            **os.environ,
-            "LOCALROUTE_CONFIG": str(tmp_path / "config.toml"),
-            "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
-            "XDG_STATE_HOME": str(tmp_path / "state"),
-            "XDG_CACHE_HOME": str(tmp_path / "cache"),
-            "PYTHONPATH": str(ROOT / "server"),
-        }
-        done = subprocess.run(
-            [sys.executable, "-m", "localroute", "review", "calc.py", "--format", "json"],
+        done = run_localroute(
+            "review",
+            "calc.py",
+            "--format",
+            "json",
+            env=env_in(tmp_path, config_for(local.url, cloud.url)),
             cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
             timeout=80,
         )
         assert done.returncode == 0, done.stderr

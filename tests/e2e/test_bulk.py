@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import signal
 import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +17,7 @@ from lsprotocol import types
 
 from tests.e2e.conftest import ROOT, closed_port_url
 from tests.fakes.openai_fake import FakeOpenAI, rate_limited
+from tests.support import cli
 
 SECRET = "AKIA" + "Q3T7WX2LPZK5N8RV"
 
@@ -37,26 +35,14 @@ def finding_on_first_shown_line(body: dict[str, Any]) -> str:
 def run_cli(
     tmp_path: Path, config: str, *args: str, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "config.toml").write_text(textwrap.dedent(config))
-    env = {
-        **os.environ,
-        "LOCALROUTE_CONFIG": str(tmp_path / "config.toml"),
-        "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
-        "XDG_STATE_HOME": str(tmp_path / "state"),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "localroute", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
+    """The command line with ``config`` as the user file, everything else under ``tmp_path``."""
+    return cli.run_localroute(
+        *args, env=cli.env_in(tmp_path, config), cwd=tmp_path, timeout=timeout
     )
 
 
 def audit_entries(tmp_path: Path) -> list[dict[str, Any]]:
-    path = tmp_path / "state" / "localroute" / "audit.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    return cli.audit_entries(tmp_path / "state")
 
 
 def test_forty_files_never_more_than_max_concurrency_and_all_reviewed(tmp_path: Path) -> None:
@@ -242,13 +228,7 @@ def test_ctrl_c_closes_in_flight_requests_and_prints_what_finished(tmp_path: Pat
             [tasks.review]
             route = ["local:coder"]
             """
-        (tmp_path / "config.toml").write_text(textwrap.dedent(config))
-        env = {
-            **os.environ,
-            "LOCALROUTE_CONFIG": str(tmp_path / "config.toml"),
-            "XDG_STATE_HOME": str(tmp_path / "state"),
-            "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
-        }
+        env = cli.env_in(tmp_path, config)
         # Two answer quickly; the rest stream slowly until the run is interrupted.
         local.chunk_delay_s = 0.3
         served = {"n": 0}
@@ -259,7 +239,7 @@ def test_ctrl_c_closes_in_flight_requests_and_prints_what_finished(tmp_path: Pat
 
         local.answer_fn = answer
         process = subprocess.Popen(
-            [sys.executable, "-m", "localroute", "review", "project", "--format", "text"],
+            [*cli.LOCALROUTE, "review", "project", "--format", "text"],
             cwd=tmp_path,
             env=env,
             stdout=subprocess.PIPE,

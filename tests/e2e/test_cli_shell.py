@@ -7,24 +7,11 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ROOT
-
-
-def env_for(tmp_path: Path, config: str) -> dict[str, str]:
-    (tmp_path / "config.toml").write_text(textwrap.dedent(config))
-    return {
-        **os.environ,
-        "LOCALROUTE_CONFIG": str(tmp_path / "config.toml"),
-        "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
-        "XDG_STATE_HOME": str(tmp_path / "state"),
-        "PYTHONPATH": str(ROOT / "server"),
-    }
-
+from tests.support.cli import LOCALROUTE, ROOT, env_in, run_localroute
 
 UNRESOLVABLE = """
 [backends.local]
@@ -41,13 +28,14 @@ route = ["local:coder", "lan:qwen"]
 def test_route_probe_with_unresolvable_hosts_has_a_clean_stderr(tmp_path: Path) -> None:
     (tmp_path / ".git").mkdir()
     (tmp_path / "a.py").write_text("x = 1\n")
-    done = subprocess.run(
-        [sys.executable, "-W", "default", "-m", "localroute", "route", "a.py", "--probe"],
+    done = run_localroute(
+        "route",
+        "a.py",
+        "--probe",
+        env=env_in(tmp_path, UNRESOLVABLE),
         cwd=tmp_path,
-        env=env_for(tmp_path, UNRESOLVABLE),
-        capture_output=True,
-        text=True,
         timeout=60,
+        python_options=["-W", "default"],
     )
     assert done.returncode == 0, done.stderr
     assert "review → no backend available" in done.stdout
@@ -55,12 +43,8 @@ def test_route_probe_with_unresolvable_hosts_has_a_clean_stderr(tmp_path: Path) 
 
 
 def test_status_exits_non_zero_when_no_backend_of_any_task_is_up(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "localroute", "status", "--format", "json"],
-        env=env_for(tmp_path, UNRESOLVABLE),
-        capture_output=True,
-        text=True,
-        timeout=60,
+    done = run_localroute(
+        "status", "--format", "json", env=env_in(tmp_path, UNRESOLVABLE), timeout=60
     )
     assert done.returncode == 1
     report = json.loads(done.stdout)
@@ -87,8 +71,8 @@ def test_a_closed_pipe_is_not_a_traceback(tmp_path: Path) -> None:
         for i in range(3000):
             log.write(json.dumps({**line, "file": f"src/module_{i:05}_with_a_long_name.py"}) + "\n")
     reader = subprocess.Popen(
-        [sys.executable, "-m", "localroute", "audit"],
-        env=env_for(tmp_path, UNRESOLVABLE),
+        [*LOCALROUTE, "audit"],
+        env=env_in(tmp_path, UNRESOLVABLE),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

@@ -11,8 +11,6 @@ import pty
 import signal
 import sqlite3
 import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -22,12 +20,14 @@ import jsonschema
 from tests.e2e.conftest import ROOT
 from tests.e2e.test_bulk import finding_on_first_shown_line, run_cli
 from tests.fakes.openai_fake import FakeOpenAI
+from tests.support import cli
 
 SECRET = "AKIA" + "Q3T7WX2LPZK5N8RV"
 
 
-def cache_file() -> Path:
-    return Path(os.environ["XDG_CACHE_HOME"]) / "localroute" / "answers.sqlite3"
+def cache_file(tmp_path: Path) -> Path:
+    """The answer cache of the command line that :func:`run_cli` runs under ``tmp_path``."""
+    return tmp_path / "cache" / "localroute" / "answers.sqlite3"
 
 
 def make_tree(folder: Path, n: int) -> list[Path]:
@@ -52,21 +52,11 @@ def config_for(fake: FakeOpenAI, max_concurrency: int = 4) -> str:
         """
 
 
-def cli_env(tmp_path: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "LOCALROUTE_CONFIG": str(tmp_path / "config.toml"),
-        "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
-        "XDG_STATE_HOME": str(tmp_path / "state"),
-    }
-
-
 def start_cli(tmp_path: Path, config: str, *args: str, **popen: Any) -> subprocess.Popen[str]:
-    (tmp_path / "config.toml").write_text(textwrap.dedent(config))
     return subprocess.Popen(
-        [sys.executable, "-m", "localroute", *args],
+        [*cli.LOCALROUTE, *args],
         cwd=tmp_path,
-        env=cli_env(tmp_path),
+        env=cli.env_in(tmp_path, config),
         text=True,
         **{"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **popen},
     )
@@ -109,7 +99,7 @@ def test_a_second_run_over_an_unchanged_tree_sends_nothing_and_says_so(tmp_path:
         assert refreshed.returncode == 0, refreshed.stderr
         assert len(local.chat_requests) == 41
         assert "from the cache" not in refreshed.stderr
-    assert integrity(cache_file()) == ("ok", 21)
+    assert integrity(cache_file(tmp_path)) == ("ok", 21)
 
 
 async def test_two_cli_runs_and_a_server_at_once_share_one_readable_cache(
@@ -133,14 +123,14 @@ async def test_two_cli_runs_and_a_server_at_once_share_one_readable_cache(
                 assert run.returncode == 0, err
                 assert "30/30 file(s) reviewed" in err
             assert len(local.chat_requests) == 90  # every one refreshed: all sent
-            check, count = integrity(cache_file())
+            check, count = integrity(cache_file(tmp_path))
             assert (check, count) == ("ok", 30)
 
             # Now the server answers from what the CLI runs stored: nothing is sent.
             again = await s.command("localroute.reviewFiles", {})
             assert again["done"] == 30 and again["findings"] == 30
-            cli = run_cli(tmp_path, config, "review", "workspace")
-            assert "30 of 30 answer(s) from the cache" in cli.stderr
+            rerun = run_cli(tmp_path, config, "review", "workspace")
+            assert "30 of 30 answer(s) from the cache" in rerun.stderr
             assert len(local.chat_requests) == 90
 
 
@@ -162,9 +152,8 @@ def test_a_private_files_answer_is_cached_redacted_and_the_code_never_stored(
         second = run_cli(tmp_path, config, "review", "project")
         assert "1 of 1 answer(s) from the cache" in second.stderr
         assert len(local.chat_requests) == 1
-    stored = b"".join(
-        p.read_bytes() for p in cache_file().parent.iterdir() if p.name.startswith("answers")
-    )
+    folder = cache_file(tmp_path).parent
+    stored = b"".join(p.read_bytes() for p in folder.iterdir() if p.name.startswith("answers"))
     assert SECRET.encode() not in stored and b"private marker" not in stored
     assert b"keys.py" not in stored
 

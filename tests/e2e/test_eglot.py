@@ -41,8 +41,8 @@ import pytest
 
 from tests.e2e.conftest import closed_port_url
 from tests.fakes.openai_fake import FakeOpenAI
+from tests.support.cli import ROOT, localroute_env
 
-ROOT = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).with_name("eglot_driver.el")
 SETUP = ROOT / "scripts" / "emacs-e2e-setup.sh"
 DOC = ROOT / "docs" / "editors" / "emacs.md"
@@ -156,20 +156,18 @@ def start(name: str, base: Path, config: str, relpath: str) -> Session:
     shim.chmod(0o755)
     (base / "config.toml").write_text(config)
     home = base / "home"
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-        "PYTHONPATH": str(ROOT / "server"),
-        "LOCALROUTE_CONFIG": str(base / "config.toml"),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_STATE_HOME": str(home / ".state"),
-        "LR_SCENARIO": name,
-        "LR_FILE": str(file),
-        "LR_OUT": str(base / "observed.json"),
-        "LR_EVENTS": str(base / "events.log"),
-        "LR_WAIT_S": "90",
-    }
+    env = localroute_env(
+        config=base / "config.toml",
+        config_home=home / ".config",
+        state_home=home / ".state",
+        home=home,
+        PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        LR_SCENARIO=name,
+        LR_FILE=str(file),
+        LR_OUT=str(base / "observed.json"),
+        LR_EVENTS=str(base / "events.log"),
+        LR_WAIT_S="90",
+    )
     session = Session(name, base, file)
     session.process = subprocess.Popen(
         [EMACS, "--batch", "-l", str(DRIVER)],

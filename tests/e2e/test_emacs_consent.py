@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,9 +20,10 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.openai_fake import FakeOpenAI
+from tests.fakes.ports import closed_port
+from tests.support.cli import ROOT, localroute_env
 from tests.vscode.local_fake import CLOUD_FINDING, cloud_answer
 
-ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "editors" / "emacs.md"
 
 DRIVER = r"""
@@ -98,9 +98,7 @@ def test_emacs_consent_snippet(tmp_path: Path) -> None:
     init = tmp_path / "driver.el"
     init.write_text(DRIVER.replace("SERVER_ENTRY", entry).replace("SNIPPET", snippet))
     result = tmp_path / "result.json"
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        dead_port = sock.getsockname()[1]
+    dead_port = closed_port()
 
     with FakeOpenAI() as cloud:
         cloud.answer_fn = cloud_answer
@@ -112,18 +110,16 @@ def test_emacs_consent_snippet(tmp_path: Path) -> None:
             '[privacy]\nglobs = ["secrets/**"]\n'
         )
         home = tmp_path / "home"
-        env = {
-            **os.environ,
-            "HOME": str(home),
-            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-            "LOCALROUTE_CONFIG": str(config),
-            "PYTHONPATH": str(ROOT / "server"),
-            "XDG_CONFIG_HOME": str(home / ".config"),
-            "XDG_STATE_HOME": str(home / ".state"),
-            "XDG_CACHE_HOME": str(home / ".cache"),
-            "LR_FILE": str(private),
-            "LR_RESULT": str(result),
-        }
+        env = localroute_env(
+            config=config,
+            config_home=home / ".config",
+            state_home=home / ".state",
+            cache_home=home / ".cache",
+            home=home,
+            PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+            LR_FILE=str(private),
+            LR_RESULT=str(result),
+        )
         run = subprocess.run(
             [emacs, "-Q", "--batch", "-l", str(init)],
             env=env,

@@ -4,9 +4,6 @@ and the embedded model's structured output, degenerate streams and context windo
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,34 +19,22 @@ from localroute.tasks.findings import Prompt
 from localroute.tasks.guard import AnswerGuard
 from tests.fakes.openai_fake import FakeOpenAI
 from tests.support.cleared import chat_request
+from tests.support.cli import env_in, run_localroute
 
-ROOT = Path(__file__).resolve().parents[2]
 # Prompts name a file relative to its project root: the corpus folder.
 CORPUS = {s.path.relative_to(CORPUS_DIR).as_posix(): s for s in load_corpus()}
 
 
-def isolated_env(tmp_path: Path, config: str) -> dict[str, str]:
-    """An environment whose user configuration is ``config`` and nothing else."""
-    (tmp_path / "config.toml").write_text(config)
-    return {
-        **os.environ,
-        "LOCALROUTE_CONFIG": str(tmp_path / "config.toml"),
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "XDG_STATE_HOME": str(tmp_path / "state"),
-        "PYTHONPATH": str(ROOT / "server"),
-    }
-
-
 def run_eval(tmp_path: Path, config: str, *args: str, timeout: float = 120) -> Any:
     """``python -m localroute eval ARGS --format json`` with ``config`` as the user file."""
-    done = subprocess.run(
-        [sys.executable, "-m", "localroute", "eval", *args, "--format", "json"],
-        env=isolated_env(tmp_path, config),
+    done = run_localroute(
+        "eval",
+        *args,
+        "--format",
+        "json",
+        env=env_in(tmp_path, config),
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
         timeout=timeout,
-        stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
@@ -76,11 +61,7 @@ def test_eval_scores_a_fake_model_from_the_command_line(tmp_path: Path) -> None:
 def test_eval_refuses_a_cloud_backend_without_a_terminal(tmp_path: Path) -> None:
     with FakeOpenAI(answer_fn=seeded_answer) as fake:
         config = f'[backends.cloudy]\nkind = "openai"\nurl = "{fake.url}"\nlocality = "cloud"\n'
-        env = isolated_env(tmp_path, config)
-        done = subprocess.run(
-            [sys.executable, "-m", "localroute", "eval", "cloudy:m"],
-            env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+        done = run_localroute("eval", "cloudy:m", env=env_in(tmp_path, config), timeout=60)
         assert done.returncode == 2
         assert "--allow-cloud" in done.stderr and "nothing was sent" in done.stderr
         assert fake.chat_requests == []

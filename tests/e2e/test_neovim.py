@@ -1,8 +1,8 @@
 """Neovim end to end: a real headless Neovim with client-nvim/lua/localroute.lua, the real server
 over stdio, and fake OpenAI-compatible backends on loopback.
 
-The Lua drivers below run inside Neovim and write what they saw as JSON; the assertions are made
-here, on that JSON and on what the fakes received.
+The Lua drivers in tests/e2e/nvim/ run inside Neovim and write what they saw as JSON; the
+assertions are made here, on that JSON and on what the fakes received.
 
 - The first opens a file, waits for the client to attach, lists code actions, reviews and explains
   lines 1-3 through the module's keymaps (visual selection), explains the file through Neovim's own
@@ -23,7 +23,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -34,10 +33,12 @@ from typing import Any
 import pytest
 
 from tests.fakes.openai_fake import FakeOpenAI
+from tests.fakes.ports import closed_port
+from tests.support.cli import LOCALROUTE, ROOT, localroute_env
 from tests.vscode.local_fake import CLOUD_FINDING, cloud_answer
 
-ROOT = Path(__file__).resolve().parents[2]
 CLIENT = ROOT / "client-nvim"
+DRIVERS = Path(__file__).resolve().parent / "nvim"
 
 SOURCE = """\
 def divide(a, b):
@@ -52,149 +53,15 @@ def greet(name):
 REVIEW = json.dumps({"findings": [{"line": 2, "severity": "warning", "message": "b may be zero"}]})
 EXPLAIN = "Divides **a** by **b** and returns the quotient."
 
-DRIVER = r"""
-local env = vim.env
-local out = { messages = {} }
 
-local function log(...)
-  io.stderr:write(table.concat(vim.tbl_map(tostring, { ... }), ' ') .. '\n')
-end
-
-vim.notify = function(message, level)
-  table.insert(out.messages, { message = message, level = level })
-  log('notify', level, message)
-end
-
-vim.opt.runtimepath:prepend(env.LR_CLIENT)
-local lr = require('localroute')
-lr.setup({ cmd = vim.json.decode(env.LR_CMD) })
-
-local attached = nil
-vim.api.nvim_create_autocmd('LspAttach', {
-  callback = function(ev)
-    local client = vim.lsp.get_client_by_id(ev.data.client_id)
-    if client and client.name == 'localroute' then
-      attached = client
-    end
-  end,
-})
-
-local function wait(what, fn)
-  local quit = false
-  vim.wait(20000, function()
-    for _, m in ipairs(out.messages) do
-      quit = quit or m.message:find('quit with exit code', 1, true) ~= nil
-    end
-    return quit or fn()
-  end, 20)
-  if quit or not fn() then
-    error((quit and 'the server quit while waiting for ' or 'timed out waiting for ') .. what)
-  end
-end
-
-local function floats()
-  local found = {}
-  for _, win in ipairs(vim.api.nvim_list_wins()) do
-    if vim.api.nvim_win_get_config(win).relative ~= '' then
-      table.insert(found, win)
-    end
-  end
-  return found
-end
-
-local function float_text()
-  wait('a floating window', function() return #floats() > 0 end)
-  local win = floats()[1]
-  local lines = vim.api.nvim_buf_get_lines(vim.api.nvim_win_get_buf(win), 0, -1, false)
-  for _, w in ipairs(floats()) do
-    vim.api.nvim_win_close(w, true)
-  end
-  return table.concat(lines, '\n')
-end
-
-local function request(buf, method, params)
-  local responses, err = vim.lsp.buf_request_sync(buf, method, params, 15000)
-  assert(responses, ('%s: %s'):format(method, err))
-  local _, response = next(responses)
-  assert(response and not response.err, ('%s failed: %s'):format(method, vim.inspect(response)))
-  return response.result
-end
-
-local function main()
-  vim.cmd.edit(vim.fn.fnameescape(env.LR_FILE))
-  local buf = vim.api.nvim_get_current_buf()
-  wait('the client to attach', function() return attached ~= nil end)
-  out.root_dir = attached.root_dir
-  out.commands = attached.server_capabilities.executeCommandProvider.commands
-  local uri = vim.uri_from_bufnr(buf)
-
-  -- code actions on lines 1-3
-  out.actions = {}
-  local actions = request(buf, 'textDocument/codeAction', {
-    textDocument = { uri = uri },
-    range = lr.lines_range(1, 3),
-    context = { diagnostics = {} },
-  })
-  for _, action in ipairs(actions or {}) do
-    table.insert(out.actions, {
-      title = action.title, kind = action.kind, command = action.command,
-    })
-  end
-
-  -- review lines 1-3: visual line selection, then the module's keymap
-  vim.api.nvim_feedkeys(vim.keycode('ggVjj<leader>lr'), 'x', false)
-  out.mode_after_review = vim.fn.mode()
-  wait('review diagnostics', function() return #vim.diagnostic.get(buf) > 0 end)
-  out.diagnostics = {}
-  for _, d in ipairs(vim.diagnostic.get(buf)) do
-    table.insert(out.diagnostics, {
-      lnum = d.lnum, end_lnum = d.end_lnum, message = d.message, source = d.source,
-      severity = d.severity,
-    })
-  end
-
-  -- explain lines 1-3 the same way: the answer opens in a float; then hover inside the range
-  vim.api.nvim_feedkeys(vim.keycode('ggVjj<leader>le'), 'x', false)
-  out.explain_float = float_text()
-  local hover = request(buf, 'textDocument/hover', {
-    textDocument = { uri = uri },
-    position = { line = 1, character = 4 },
-  })
-  out.hover = hover and hover.contents
-  out.hover_outside = request(buf, 'textDocument/hover', {
-    textDocument = { uri = uri },
-    position = { line = 6, character = 4 },
-  })
-
-  -- "Explain file" through Neovim's own code-action flow (client:exec_cmd)
-  vim.lsp.buf.code_action({
-    filter = function(action) return action.title:match('^Explain file') ~= nil end,
-    apply = true,
-  })
-  out.code_action_float = float_text()
-
-  -- an error response is shown with vim.notify
-  lr.review({ range = lr.lines_range(51, 52) })
-  wait('an error notification', function()
-    for _, m in ipairs(out.messages) do
-      if m.message:find('past the end', 1, true) then return true end
-    end
-    return false
-  end)
-end
-
-vim.api.nvim_create_autocmd('VimEnter', {
-  once = true,
-  nested = true, -- so that :edit fires FileType, where vim.lsp.enable starts the client
-  callback = function()
-    local ok, err = xpcall(main, debug.traceback)
-    out.ok = ok
-    out.error = not ok and err or nil
-    vim.fn.writefile({ vim.json.encode(out) }, env.LR_RESULT)
-    vim.cmd('qa!')
-  end,
-})
-"""
+def neovim() -> str:
+    """The Neovim to run; the test is skipped, saying why, when there is none that fits."""
+    nvim = find_nvim()
+    if nvim is None:
+        pytest.skip("nvim is not installed")
+    if nvim_version(nvim) < (0, 11):
+        pytest.skip("the Neovim client needs Neovim 0.11+")
+    return nvim
 
 
 def find_nvim() -> str | None:
@@ -247,6 +114,39 @@ def kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
+def nvim_env(home: Path, config: Path, result: Path, **drive: str) -> dict[str, str]:
+    """The environment of Neovim, and of the server it starts: its places under ``home``,
+    the client's code, the server's command, where the driver writes its ``result``, and
+    the driver's other ``LR_*`` settings."""
+    return localroute_env(
+        config=config,
+        config_home=home / ".config",
+        state_home=home / ".state",
+        cache_home=home / ".cache",
+        XDG_DATA_HOME=str(home / ".data"),
+        LR_CLIENT=str(CLIENT),
+        LR_CMD=json.dumps([*LOCALROUTE, "serve"]),
+        LR_RESULT=str(result),
+        **drive,
+    )
+
+
+def drive(
+    nvim: str, driver: str, env: dict[str, str], cwd: Path, timeout_s: float = 90
+) -> dict[str, Any]:
+    """Run Neovim with the Lua ``driver`` (a file of tests/e2e/nvim); what it wrote, which
+    must say it went through, with no process of Neovim's left behind."""
+    code, output, left = run_nvim(nvim, DRIVERS / driver, env, cwd, timeout_s)
+    state = Path(env["XDG_STATE_HOME"])
+    context = f"exit code {code}\nNeovim output:\n{output}\n{server_stderr(state)}"
+    result_path = Path(env["LR_RESULT"])
+    assert result_path.exists(), context
+    result: dict[str, Any] = json.loads(result_path.read_text())
+    assert result["ok"], f"{result.get('error')}\n{context}"
+    assert left == [], f"processes still running after Neovim exited: {left}\n{context}"
+    return result
+
+
 def run_nvim(
     nvim: str, init: Path, env: dict[str, str], cwd: Path, timeout_s: float = 90
 ) -> tuple[int, str, list[int]]:
@@ -277,21 +177,11 @@ def run_nvim(
 
 
 def test_neovim_review_explain_hover(tmp_path: Path) -> None:
-    nvim = find_nvim()
-    if nvim is None:
-        pytest.skip("nvim is not installed")
-    if nvim_version(nvim) < (0, 11):
-        pytest.skip("the Neovim client needs Neovim 0.11+")
-
+    nvim = neovim()
     workspace = tmp_path / "workspace"
     (workspace / ".git").mkdir(parents=True)
     source = workspace / "calc.py"
     source.write_text(SOURCE)
-    init = tmp_path / "init.lua"
-    init.write_text(DRIVER)
-    result_path = tmp_path / "result.json"
-    home = tmp_path / "home"
-    state = home / ".state"
 
     with FakeOpenAI() as fake:
         fake.answer_fn = answer
@@ -301,26 +191,9 @@ def test_neovim_review_explain_hover(tmp_path: Path) -> None:
             '[tasks.review]\nroute = ["local:coder"]\n\n'
             '[tasks.explain]\nroute = ["local:coder"]\n'
         )
-        env = {
-            **os.environ,
-            "LOCALROUTE_CONFIG": str(config),
-            "XDG_CONFIG_HOME": str(home / ".config"),
-            "XDG_STATE_HOME": str(state),
-            "XDG_DATA_HOME": str(home / ".data"),
-            "PYTHONPATH": str(ROOT / "server"),
-            "LR_CLIENT": str(CLIENT),
-            "LR_CMD": json.dumps([sys.executable, "-m", "localroute", "serve"]),
-            "LR_FILE": str(source),
-            "LR_RESULT": str(result_path),
-        }
-        code, output, left = run_nvim(nvim, init, env, workspace)
+        env = nvim_env(tmp_path / "home", config, tmp_path / "result.json", LR_FILE=str(source))
+        result = drive(nvim, "review.lua", env, workspace)
         chat = [request.json for request in fake.chat_requests]
-
-    context = f"exit code {code}\nNeovim output:\n{output}\n{server_stderr(state)}"
-    assert result_path.exists(), context
-    result = json.loads(result_path.read_text())
-    assert result["ok"], f"{result.get('error')}\n{context}"
-    assert left == [], f"processes still running after Neovim exited: {left}\n{context}"
 
     assert result["root_dir"] == str(workspace)
     assert "localroute.review" in result["commands"]
@@ -357,164 +230,6 @@ def test_neovim_review_explain_hover(tmp_path: Path) -> None:
     assert all(body["model"] == "coder" for body in chat)
     assert "b may be zero" not in json.dumps(reviews[0])  # the prompt, not the answer
 
-
-BULK_DRIVER = r"""
-local env = vim.env
-local out = { messages = {}, prompts = {}, steps = {} }
-
-local function log(...)
-  io.stderr:write(table.concat(vim.tbl_map(tostring, { ... }), ' ') .. '\n')
-end
-
-vim.notify = function(message, level)
-  table.insert(out.messages, { message = message, level = level })
-  log('notify', level, message)
-end
-
--- The consent prompt: what it asked, and the answer the test scripted (1 = do not, 2 = send).
-local answers = {}
-vim.ui.select = function(items, opts, on_choice)
-  local answer = table.remove(answers, 1)
-  table.insert(out.prompts,
-    { items = items, prompt = opts.prompt, kind = opts.kind, answer = answer })
-  log('ui.select', opts.prompt, vim.inspect(items), 'answer', tostring(answer))
-  vim.schedule(function() on_choice(answer and items[answer] or nil, answer) end)
-end
-
-vim.opt.runtimepath:prepend(env.LR_CLIENT)
-local lr = require('localroute')
-lr.setup({ cmd = vim.json.decode(env.LR_CMD) })
-
-local attached = nil
-vim.api.nvim_create_autocmd('LspAttach', {
-  callback = function(ev)
-    local client = vim.lsp.get_client_by_id(ev.data.client_id)
-    if client and client.name == 'localroute' then attached = client end
-  end,
-})
-
-local function wait(what, fn, ms)
-  local quit = false
-  vim.wait(ms or 30000, function()
-    for _, m in ipairs(out.messages) do
-      quit = quit or m.message:find('quit with exit code', 1, true) ~= nil
-    end
-    return quit or fn()
-  end, 20)
-  if quit or not fn() then
-    error((quit and 'the server quit while waiting for ' or 'timed out waiting for ') .. what)
-  end
-end
-
---- The text of the first notification containing `needle` that came after message `after`.
-local function message_after(after, needle)
-  for i = after + 1, #out.messages do
-    if out.messages[i].message:find(needle, 1, true) then return out.messages[i].message end
-  end
-  return nil
-end
-
-local function await_message(needle, ms)
-  local mark = #out.messages
-  return function()
-    wait('a message with ' .. needle, function() return message_after(mark, needle) ~= nil end, ms)
-    return message_after(mark, needle)
-  end
-end
-
---- Relative path → localroute diagnostic messages, over every buffer (loaded or not).
-local function diagnostics()
-  local found = {}
-  for _, d in ipairs(vim.diagnostic.get(nil)) do
-    if d.source == 'localroute' then
-      local full = vim.api.nvim_buf_get_name(d.bufnr)
-      local name = vim.fs.relpath(env.LR_WORKSPACE, full) or full
-      found[name] = found[name] or {}
-      table.insert(found[name], d.message)
-    end
-  end
-  return found
-end
-
-local function step(name, fn)
-  log('step', name)
-  out.steps[#out.steps + 1] = name
-  fn()
-end
-
-local function main()
-  vim.cmd.edit(vim.fn.fnameescape(env.LR_WORKSPACE .. '/calc.py'))
-  wait('the client to attach', function() return attached ~= nil end)
-
-  step('status with a backend down', function()
-    local done = await_message('localroute: status')
-    vim.cmd('Localroute status')
-    out.status = done()
-  end)
-
-  step('review dir', function()
-    local done = await_message('review pkg: reviewed')
-    vim.cmd('LocalrouteReviewDir pkg')
-    out.review_dir = done()
-    out.qflist = #vim.fn.getqflist()
-    out.after_dir = diagnostics()
-  end)
-
-  step('review changed', function()
-    out.changed_files = vim.tbl_map(function(p) return vim.fs.relpath(env.LR_WORKSPACE, p) end,
-      lr.changed_files(env.LR_WORKSPACE))
-    local done = await_message('changed file(s): reviewed')
-    vim.cmd('LocalrouteReviewChanged')
-    out.review_changed = done()
-    out.after_changed = diagnostics()
-  end)
-
-  step('stop local', function()
-    local done = await_message('local: ')
-    vim.cmd('Localroute stop local')
-    out.stop = done()
-    local status = await_message('localroute: status')
-    vim.cmd('Localroute status')
-    out.status_after_stop = status()
-  end)
-
-  step('consent', function()
-    vim.cmd.edit(vim.fn.fnameescape(env.LR_WORKSPACE .. '/secrets/db.py'))
-    local buf = vim.api.nvim_get_current_buf()
-    wait('the client to attach to db.py', function()
-      return #vim.lsp.get_clients({ bufnr = buf, name = 'localroute' }) > 0
-    end)
-    -- 1. declined: nothing is sent
-    answers = { 1 }
-    local declined = await_message('not sent to cloud')
-    lr.review()
-    out.declined = declined()
-    -- 2. given, this once: the review goes to the cloud backend
-    answers = { 2 }
-    local given = await_message('sent with your consent')
-    lr.review()
-    out.given = given()
-    out.db_diagnostics = diagnostics()['secrets/db.py']
-    -- 3. not remembered: the next review is refused and asks again
-    answers = { 1 }
-    local again = await_message('not sent to cloud')
-    lr.review()
-    out.asked_again = again()
-  end)
-end
-
-vim.api.nvim_create_autocmd('VimEnter', {
-  once = true,
-  nested = true,
-  callback = function()
-    local ok, err = xpcall(main, debug.traceback)
-    out.ok = ok
-    out.error = not ok and err or nil
-    vim.fn.writefile({ vim.json.encode(out) }, env.LR_RESULT)
-    vim.cmd('qa!')
-  end,
-})
-"""
 
 GIT = ["git", "-c", "user.name=localroute test", "-c", "user.email=test@localroute.invalid"]
 
@@ -579,30 +294,14 @@ def local_fake(tmp_path: Path) -> Any:
         process.wait(timeout=10)
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port  # closed again: connections are refused
-
-
 def test_neovim_status_down_bulk_changed_stop_consent(tmp_path: Path, local_fake: Any) -> None:
-    nvim = find_nvim()
-    if nvim is None:
-        pytest.skip("nvim is not installed")
-    if nvim_version(nvim) < (0, 11):
-        pytest.skip("the Neovim client needs Neovim 0.11+")
+    nvim = neovim()
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
 
     workspace = tmp_path / "workspace"
     workspace.mkdir()
     make_repository(workspace)
-    init = tmp_path / "init.lua"
-    init.write_text(BULK_DRIVER)
-    result_path = tmp_path / "result.json"
-    home = tmp_path / "home"
-    state = home / ".state"
     stop_marker = tmp_path / "stopped.txt"
 
     with FakeOpenAI() as cloud:
@@ -623,27 +322,11 @@ def test_neovim_status_down_bulk_changed_stop_consent(tmp_path: Path, local_fake
             '[tasks.explain]\nroute = ["local:coder", "cloud:gpt-cloud"]\n\n'
             '[privacy]\nglobs = ["secrets/**"]\n'
         )
-        env = {
-            **os.environ,
-            "LOCALROUTE_CONFIG": str(config),
-            "XDG_CONFIG_HOME": str(home / ".config"),
-            "XDG_STATE_HOME": str(state),
-            "XDG_DATA_HOME": str(home / ".data"),
-            "XDG_CACHE_HOME": str(home / ".cache"),
-            "PYTHONPATH": str(ROOT / "server"),
-            "LR_CLIENT": str(CLIENT),
-            "LR_CMD": json.dumps([sys.executable, "-m", "localroute", "serve"]),
-            "LR_WORKSPACE": str(workspace),
-            "LR_RESULT": str(result_path),
-        }
-        code, output, left = run_nvim(nvim, init, env, workspace, timeout_s=180)
+        home, result_path = tmp_path / "home", tmp_path / "result.json"
+        env = nvim_env(home, config, result_path, LR_WORKSPACE=str(workspace))
+        result = drive(nvim, "bulk.lua", env, workspace, timeout_s=180)
         cloud_chats = [request.json for request in cloud.chat_requests]
 
-    context = f"exit code {code}\nNeovim output:\n{output}\n{server_stderr(state)}"
-    assert result_path.exists(), context
-    result = json.loads(result_path.read_text())
-    assert result["ok"], f"{result.get('error')}\n{context}"
-    assert left == [], f"processes still running after Neovim exited: {left}\n{context}"
     local_stats = json.loads(local_fake["stats"].read_text())
 
     # :Localroute status with a backend down (latency null) lists it, and does not throw

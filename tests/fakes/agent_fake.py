@@ -18,21 +18,11 @@ generate calls). ``dead`` makes every model call answer 503, as a provider that 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
-from tests.fakes.server import (
-    JSON,
-    ClientGone,
-    FakeHandler,
-    FakeHTTPServer,
-    send,
-    serve,
-    stop,
-)
+from tests.fakes.server import JSON, FakeHandler, LoopbackFake, RecordedRequest, sse
 
 
 @dataclass(frozen=True)
@@ -45,17 +35,7 @@ class ToolCall:
     args: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Recorded:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-    json: Any = None
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", "replace")
+Recorded = RecordedRequest
 
 
 @dataclass
@@ -67,8 +47,8 @@ class _Turn:
     call_id: str = ""
 
 
-@dataclass
-class FakeAgentProvider:
+@dataclass(eq=False)
+class FakeAgentProvider(LoopbackFake):
     """See the module docstring. Use as a context manager; ``url`` is ``http://127.0.0.1:P``."""
 
     plan: list[ToolCall] = field(default_factory=list)
@@ -76,31 +56,9 @@ class FakeAgentProvider:
     dead: bool = False
 
     def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        self._requests: list[Recorded] = []
+        LoopbackFake.__init__(self)
         self._fetched: list[str] = []
-        self._server: FakeHTTPServer | None = None
         self._calls = 0
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def __enter__(self) -> FakeAgentProvider:
-        self._server = serve(self)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        stop(self._server)
-        self._server = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     @property
     def fetch_url(self) -> str:
@@ -108,11 +66,6 @@ class FakeAgentProvider:
         return f"{self.url}/fetched/page.html"
 
     # -- records -----------------------------------------------------------------------------
-
-    @property
-    def requests(self) -> list[Recorded]:
-        with self._lock:
-            return list(self._requests)
 
     @property
     def model_requests(self) -> list[Recorded]:
@@ -131,44 +84,31 @@ class FakeAgentProvider:
     def saw(self, needle: str) -> bool:
         """Whether ``needle`` appears in any request the fake received (path, headers, body)."""
         return any(
-            needle in r.text or needle in r.path or needle in json.dumps(r.headers)
+            needle in r.text or needle in r.target or needle in json.dumps(r.headers)
             for r in self.requests
         )
 
     # -- dispatch ----------------------------------------------------------------------------
 
-    def _handle(self, handler: FakeHandler, method: str) -> None:
-        length = int(handler.headers.get("Content-Length") or 0)
-        raw = handler.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        path = handler.path.split("?", 1)[0]
-        record = Recorded(
-            method, handler.path, {k.lower(): v for k, v in handler.headers.items()}, raw, body
-        )
-        with self._lock:
-            self._requests.append(record)
-        try:
-            if path.startswith("/fetched/"):
-                with self._lock:
-                    self._fetched.append(handler.path)
-                send(handler, 200, "<html><body>fetched</body></html>", "text/html")
-            elif self.dead and method == "POST":
-                send(handler, 503, json.dumps({"error": {"message": "down", "code": 503}}))
-            elif method == "GET" and path.endswith("/models"):
-                send(handler, 200, json.dumps(_models()))
-            elif method == "POST" and path.endswith("/chat/completions"):
-                self._openai(handler, body if isinstance(body, dict) else {})
-            elif method == "POST" and "generatecontent" in path.lower():
-                self._gemini(handler, body if isinstance(body, dict) else {}, path)
-            elif method == "POST" and path.endswith(":countTokens"):
-                send(handler, 200, json.dumps({"totalTokens": 10}))
-            else:
-                send(handler, 404, json.dumps({"error": {"message": f"no {path}"}}), JSON)
-        except (BrokenPipeError, ConnectionResetError, ClientGone):
-            handler.close_connection = True
+    def _route(self, handler: FakeHandler, request: RecordedRequest) -> None:
+        method, path = request.method, request.path
+        body = request.json if isinstance(request.json, dict) else {}
+        if path.startswith("/fetched/"):
+            with self._lock:
+                self._fetched.append(request.target)
+            self._send(handler, 200, "<html><body>fetched</body></html>", "text/html")
+        elif self.dead and method == "POST":
+            self._send(handler, 503, json.dumps({"error": {"message": "down", "code": 503}}))
+        elif method == "GET" and path.endswith("/models"):
+            self._send(handler, 200, json.dumps(_models()))
+        elif method == "POST" and path.endswith("/chat/completions"):
+            self._openai(handler, body)
+        elif method == "POST" and "generatecontent" in path.lower():
+            self._gemini(handler, body, path)
+        elif method == "POST" and path.endswith(":countTokens"):
+            self._send(handler, 200, json.dumps({"totalTokens": 10}))
+        else:
+            self._send(handler, 404, json.dumps({"error": {"message": f"no {path}"}}), JSON)
 
     def _turn(self, done_turns: int, offered: set[str]) -> _Turn:
         with self._lock:
@@ -214,14 +154,14 @@ class FakeAgentProvider:
                 "choices": [{"index": 0, "message": message, "finish_reason": finish}],
                 "usage": usage,
             }
-            send(handler, 200, json.dumps(doc))
+            self._send(handler, 200, json.dumps(doc))
             return
         chunk = {**head, "object": "chat.completion.chunk"}
         events = [{**chunk, "choices": [{"index": 0, "delta": message, "finish_reason": None}]}]
         events.append({**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
         events.append({**chunk, "choices": [], "usage": usage})
-        data = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
-        send(handler, 200, data, "text/event-stream")
+        data = b"".join(sse(e) for e in events) + sse("[DONE]")
+        self._send(handler, 200, data, "text/event-stream")
 
     # -- Gemini API ----------------------------------------------------------------------------
 
@@ -253,9 +193,9 @@ class FakeAgentProvider:
             "modelVersion": path.split("/models/", 1)[-1].split(":", 1)[0],
         }
         if ":streamGenerateContent" in path:
-            send(handler, 200, f"data: {json.dumps(doc)}\r\n\r\n", "text/event-stream")
+            self._send(handler, 200, f"data: {json.dumps(doc)}\r\n\r\n", "text/event-stream")
         else:
-            send(handler, 200, json.dumps(doc))
+            self._send(handler, 200, json.dumps(doc))
 
 
 def _models() -> dict[str, Any]:

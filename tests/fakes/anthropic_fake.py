@@ -17,26 +17,20 @@ extra_headers)`` tuples built by :func:`anthropic_error`; :data:`ERROR_SHAPES` n
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
-import time
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any
 
-# The generic server plumbing (a threading server whose handler calls ``fake._handle``).
-from tests.fakes.openai_fake import ErrorSpec, RecordedRequest
 from tests.fakes.server import (
     JSON,
+    REVIEW_ANSWER,
     TEXT,
-    ClientGone,
+    ChunkedBody,
+    ErrorSpec,
     FakeHandler,
-    FakeHTTPServer,
-    send,
-    serve,
-    stop,
-    wait_or_gone,
+    LoopbackFake,
+    RecordedRequest,
+    chunked_head,
 )
 
 FAKE_KEY = "sk-ant-api03-localroute-fake-0123456789abcdef"
@@ -77,7 +71,7 @@ OVERLOADED_EVENT: dict[str, str] = {"type": "overloaded_error", "message": "Over
 """The ``error`` object of a typical mid-stream ``event: error``."""
 
 
-class FakeAnthropic:
+class FakeAnthropic(LoopbackFake):
     """The Messages API on ``127.0.0.1``; ``url`` is the root (``/v1/messages`` is appended).
 
     Attributes (also keyword arguments):
@@ -101,7 +95,7 @@ class FakeAnthropic:
     def __init__(
         self,
         *,
-        answer: str = '{"findings": []}',
+        answer: str = REVIEW_ANSWER,
         answer_fn: Callable[[dict[str, Any]], str] | None = None,
         chunk_size: int = 8,
         chunk_delay_s: float = 0.0,
@@ -117,6 +111,7 @@ class FakeAnthropic:
         api_key: str = FAKE_KEY,
         models: list[str] | None = None,
     ) -> None:
+        super().__init__()
         self.answer = answer
         self.answer_fn = answer_fn
         self.chunk_size = chunk_size
@@ -133,86 +128,31 @@ class FakeAnthropic:
         self.api_key = api_key
         self.models = list(models) if models is not None else list(MODELS)
 
-        self.stream_started = threading.Event()
-        self.in_flight = 0
-        self.disconnects = 0
-        self.errors_sent = 0
-        self._requests: list[RecordedRequest] = []
-        self._lock = threading.Lock()
-        self._closing = threading.Event()
-        self._server: FakeHTTPServer | None = None
-        self._port = 0
-
-    # -- lifecycle --------------------------------------------------------------------------
-
-    def __enter__(self) -> FakeAnthropic:
-        self._server = serve(self)
-        self._port = self._server.server_address[1]
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._closing.set()
-        stop(self._server)
-        self._server = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._port}"
-
     # -- records ----------------------------------------------------------------------------
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._lock:
-            return list(self._requests)
 
     @property
     def message_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.method == "POST" and r.path == "/v1/messages"]
 
-    def wait_for(self, predicate: Callable[[], bool], timeout_s: float = 2.0) -> bool:
-        """Poll ``predicate`` until it holds or ``timeout_s`` passes."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and not predicate():
-            time.sleep(0.01)
-        return predicate()
-
     # -- request handling -------------------------------------------------------------------
 
-    def _handle(self, handler: FakeHandler, method: str) -> None:
-        length = int(handler.headers.get("Content-Length") or 0)
-        raw = handler.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        path = handler.path.split("?", 1)[0]
-        headers = {k.lower(): v for k, v in handler.headers.items()}
-        with self._lock:
-            self._requests.append(RecordedRequest(method, path, headers, body, raw))
-        try:
-            if headers.get("x-api-key") != self.api_key:
-                send(handler, *ERROR_SHAPES["authentication"])
-            elif not headers.get("anthropic-version"):
-                message = "anthropic-version: header is required"
-                send(handler, *anthropic_error(400, "invalid_request_error", message))
-            elif method == "GET" and path == "/v1/models":
-                self._models(handler)
-            elif method == "POST" and path == "/v1/messages":
-                self._messages(handler, body if isinstance(body, dict) else {})
-            else:
-                send(handler, 404, "404 page not found", TEXT)
-        except (BrokenPipeError, ConnectionResetError, ClientGone):
-            handler.close_connection = True
+    def _route(self, handler: FakeHandler, request: RecordedRequest) -> None:
+        method, path, headers, body = request.method, request.path, request.headers, request.json
+        if headers.get("x-api-key") != self.api_key:
+            self._send(handler, *ERROR_SHAPES["authentication"])
+        elif not headers.get("anthropic-version"):
+            message = "anthropic-version: header is required"
+            self._send(handler, *anthropic_error(400, "invalid_request_error", message))
+        elif method == "GET" and path == "/v1/models":
+            self._models(handler)
+        elif method == "POST" and path == "/v1/messages":
+            self._messages(handler, body if isinstance(body, dict) else {})
+        else:
+            self._send(handler, 404, "404 page not found", TEXT)
 
     def _models(self, handler: FakeHandler) -> None:
         if self.models_error is not None:
-            send(handler, *self.models_error)
+            self._send(handler, *self.models_error)
             return
         data = [
             {"type": "model", "id": m, "display_name": m, "created_at": "2025-10-01T00:00:00Z"}
@@ -220,7 +160,7 @@ class FakeAnthropic:
         ]
         first, last = (self.models[0], self.models[-1]) if self.models else (None, None)
         doc = {"data": data, "has_more": False, "first_id": first, "last_id": last}
-        send(handler, 200, json.dumps(doc))
+        self._send(handler, 200, json.dumps(doc))
 
     def _invalid(self, body: dict[str, Any]) -> str | None:
         if not isinstance(body.get("max_tokens"), int):
@@ -234,36 +174,21 @@ class FakeAnthropic:
         return None
 
     def _messages(self, handler: FakeHandler, body: dict[str, Any]) -> None:
-        with self._lock:
-            self.in_flight += 1
-        try:
-            if self.latency_s > 0:
-                wait_or_gone(handler, self.latency_s, self._closing)
+        with self._answering():
+            self._wait(handler, self.latency_s)
             self._answer(handler, body)
-        except (BrokenPipeError, ConnectionResetError, ClientGone):
-            with self._lock:
-                self.disconnects += 1
-            raise
-        finally:
-            with self._lock:
-                self.in_flight -= 1
 
     def _answer(self, handler: FakeHandler, body: dict[str, Any]) -> None:
-        with self._lock:
-            use = self.error is not None and (
-                self.error_times is None or self.errors_sent < self.error_times
-            )
-            self.errors_sent += int(use)
-        if self.error is not None and use:
-            send(handler, *self.error)
+        error = self._scripted_error()
+        if error is not None:
+            self._send(handler, *error)
             return
         invalid = self._invalid(body)
         if invalid:
-            send(handler, *anthropic_error(400, "invalid_request_error", invalid))
+            self._send(handler, *anthropic_error(400, "invalid_request_error", invalid))
             return
-        text = self.answer_fn(body) if self.answer_fn is not None else self.answer
-        size = max(1, self.chunk_size)
-        pieces = [text[i : i + size] for i in range(0, len(text), size)]
+        pieces = self._pieces(body)
+        text = "".join(pieces)
         model = str(body.get("model") or "unknown")
         usage = {"input_tokens": self.input_tokens, "output_tokens": len(pieces)}
         if self.non_streaming or not body.get("stream"):
@@ -272,29 +197,21 @@ class FakeAnthropic:
                 "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
                 "stop_sequence": None, "usage": usage,
             }  # fmt: skip
-            send(handler, 200, json.dumps(doc))
+            self._send(handler, 200, json.dumps(doc))
             return
         self._stream(handler, model, pieces, usage)
 
     def _stream(
         self, handler: FakeHandler, model: str, pieces: list[str], usage: dict[str, int]
     ) -> None:
-        handler.send_response(200)
-        handler.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        handler.send_header("Cache-Control", "no-cache")
-        handler.send_header("Transfer-Encoding", "chunked")
-        handler.end_headers()
-
-        def raw(data: bytes) -> None:
-            handler.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-            handler.wfile.flush()
+        chunked_head(handler, "text/event-stream; charset=utf-8", [("Cache-Control", "no-cache")])
+        out = ChunkedBody(handler)
 
         def event(name: str, payload: dict[str, Any]) -> None:
-            raw(f"event: {name}\ndata: {json.dumps({'type': name, **payload})}\n\n".encode())
+            out.event({"type": name, **payload}, name)
 
         def pause() -> None:
-            if self.chunk_delay_s > 0:
-                wait_or_gone(handler, self.chunk_delay_s, self._closing)
+            self._wait(handler, self.chunk_delay_s)
             if self.pings:
                 event("ping", {})
 
@@ -314,7 +231,7 @@ class FakeAnthropic:
             if self.mid_stream_error is not None or self.stop_early:
                 if self.mid_stream_error is not None:
                     event("error", {"error": self.mid_stream_error})
-                raw(b"")
+                out.end()
                 handler.close_connection = True
                 return
         event("content_block_stop", {"index": 0})
@@ -322,5 +239,4 @@ class FakeAnthropic:
         delta = {"stop_reason": "end_turn", "stop_sequence": None}
         event("message_delta", {"delta": delta, "usage": {"output_tokens": usage["output_tokens"]}})
         event("message_stop", {})
-        with contextlib.suppress(OSError):  # complete: a client leaving now is no disconnect
-            raw(b"")
+        out.finish()

@@ -19,7 +19,6 @@ fields, ``usage`` in a final ``choices: []`` chunk whether asked or not, ``data:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import time
@@ -34,7 +33,7 @@ from tests.fakes.openai_fake import (
     openai_error,
     text_error,
 )
-from tests.fakes.server import TEXT, ClientGone, FakeHandler
+from tests.fakes.server import TEXT, FakeHandler, chunked_head
 
 OAUTH_TOKEN = "ghu_FakeOAuthToken0123456789abcdef"
 CLIENT_ID = "Iv1.b507a08c87ecfe98"
@@ -206,36 +205,24 @@ class FakeCopilot(FakeOpenAI):
 
     # -- dispatch ---------------------------------------------------------------------------
 
-    def _handle(self, handler: FakeHandler, method: str) -> None:
-        length = int(handler.headers.get("Content-Length") or 0)
-        raw = handler.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        path = handler.path.split("?", 1)[0]
-        headers = {k.lower(): v for k, v in handler.headers.items()}
-        with self._lock:
-            self._requests.append(RecordedRequest(method, path, headers, body, raw))
-        data = body if isinstance(body, dict) else {}
-        try:
-            if method == "GET" and path == TOKEN_PATH:
-                self._token(handler, headers)
-            elif method == "POST" and path == "/login/device/code":
-                self._device_code(handler, headers, data)
-            elif method == "POST" and path == "/login/oauth/access_token":
-                self._access_token(handler, data)
-            elif method == "GET" and path == "/models":
-                if self._api_auth(handler, headers, path):
-                    self._send(handler, 200, json.dumps(self._models_doc()))
-            elif method == "POST" and path == "/chat/completions":
-                self._check_chat(headers, data)
-                if self._api_auth(handler, headers, path, chat=True):
-                    self._chat(handler, data)
-            else:
-                self._send(handler, 404, json.dumps({"message": "Not Found"}))
-        except (BrokenPipeError, ConnectionResetError, ClientGone):
-            handler.close_connection = True
+    def _route(self, handler: FakeHandler, request: RecordedRequest) -> None:
+        method, path, headers = request.method, request.path, request.headers
+        data = request.json if isinstance(request.json, dict) else {}
+        if method == "GET" and path == TOKEN_PATH:
+            self._token(handler, headers)
+        elif method == "POST" and path == "/login/device/code":
+            self._device_code(handler, headers, data)
+        elif method == "POST" and path == "/login/oauth/access_token":
+            self._access_token(handler, data)
+        elif method == "GET" and path == "/models":
+            if self._api_auth(handler, headers, path):
+                self._send(handler, 200, json.dumps(self._models_doc()))
+        elif method == "POST" and path == "/chat/completions":
+            self._check_chat(headers, data)
+            if self._api_auth(handler, headers, path, chat=True):
+                self._chat(handler, data)
+        else:
+            self._send(handler, 404, json.dumps({"message": "Not Found"}))
 
     # -- GitHub: token exchange and device flow ---------------------------------------------
 
@@ -372,25 +359,17 @@ class FakeCopilot(FakeOpenAI):
         return {"object": "list", "data": self.copilot_models}
 
     def _chat_answer(self, handler: FakeHandler, body: dict[str, Any]) -> None:
-        if self.latency_s > 0:
-            self._wait(handler, self.latency_s)
-        error = self.error
+        self._wait(handler, self.latency_s)
+        error = self._scripted_error()
         if error is not None:
-            with self._lock:
-                use = self.error_times is None or self.errors_sent < self.error_times
-                if use:
-                    self.errors_sent += 1
-            if use:
-                self._send(handler, *error)
-                return
-        answer = self.answer_fn(body) if self.answer_fn is not None else self.answer
-        size = max(1, self.chunk_size)
-        pieces = [answer[i : i + size] for i in range(0, len(answer), size)]
-        handler.send_response(200)
-        handler.send_header("Content-Type", "text/event-stream")
-        handler.send_header("Transfer-Encoding", "chunked")
-        handler.send_header("X-Request-Id", "fake")
-        handler.end_headers()
+            self._send(handler, *error)
+            return
+        pieces = self._pieces(body)
+        chunked_head(
+            handler,
+            "text/event-stream",
+            [("Transfer-Encoding", "chunked"), ("X-Request-Id", "fake")],
+        )
         out = _Stream(handler, self)
         # Copilot (Azure) opens with a chunk without choices, carrying filter results.
         out.event({"choices": [], "created": 0, "id": "", "prompt_filter_results": [{}]})
@@ -413,5 +392,4 @@ class FakeCopilot(FakeOpenAI):
         usage["prompt_tokens_details"] = {"cached_tokens": 0}
         out.event({**head, "choices": [], "usage": usage})
         out.event("[DONE]")
-        with contextlib.suppress(OSError):
-            out.raw(b"")
+        out.finish()

@@ -19,26 +19,23 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 
-from tests.fakes.openai_fake import REVIEW_ANSWER, ErrorSpec, RecordedRequest
 from tests.fakes.server import (
     JSON,
+    REVIEW_ANSWER,
     TEXT,
-    ClientGone,
+    ChunkedBody,
+    ErrorSpec,
     FakeHandler,
-    FakeHTTPServer,
-    send,
-    serve,
-    stop,
-    wait_or_gone,
+    LoopbackFake,
+    RecordedRequest,
+    chunked_head,
+    sse,
 )
 
 NDJSON = "application/x-ndjson"
@@ -82,7 +79,7 @@ def _now() -> str:
 
 
 @dataclass(kw_only=True, eq=False)
-class FakeOllama:
+class FakeOllama(LoopbackFake):
     """An Ollama server on ``127.0.0.1``; ``url`` is its root (``http://127.0.0.1:PORT``).
 
     Keyword arguments, all also attributes:
@@ -133,40 +130,11 @@ class FakeOllama:
 
     loaded: dict[str, float] = field(default_factory=dict, init=False)
     """Model → when its load ends (``load_s``)."""
-    stream_started: threading.Event = field(default_factory=threading.Event, init=False)
-    in_flight: int = field(default=0, init=False)
-    disconnects: int = field(default=0, init=False)
-    errors_sent: int = field(default=0, init=False)
-    _requests: list[RecordedRequest] = field(default_factory=list, init=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
-    _closing: threading.Event = field(default_factory=threading.Event, init=False)
-    _server: FakeHTTPServer | None = field(default=None, init=False)
 
-    # -- lifecycle and records --------------------------------------------------------------
+    def __post_init__(self) -> None:
+        LoopbackFake.__init__(self)
 
-    def __enter__(self) -> FakeOllama:
-        self._server = serve(self)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._closing.set()
-        stop(self._server)
-        self._server = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "use FakeOllama as a context manager"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._lock:
-            return list(self._requests)
+    # -- records ----------------------------------------------------------------------------
 
     @property
     def chat_requests(self) -> list[RecordedRequest]:
@@ -176,13 +144,6 @@ class FakeOllama:
     def v1_chat_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path == "/v1/chat/completions"]
 
-    def wait_for(self, predicate: Callable[[], bool], timeout_s: float = 2.0) -> bool:
-        """Poll ``predicate`` until it holds or ``timeout_s`` passes."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and not predicate():
-            time.sleep(0.01)
-        return predicate()
-
     def pulled(self, model: str) -> bool:
         def full(name: str) -> str:
             return name if ":" in name else f"{name}:latest"
@@ -191,44 +152,29 @@ class FakeOllama:
 
     # -- request handling -------------------------------------------------------------------
 
-    def _handle(self, handler: FakeHandler, method: str) -> None:
-        length = int(handler.headers.get("Content-Length") or 0)
-        raw = handler.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        path = handler.path.split("?", 1)[0]
-        headers = {k.lower(): v for k, v in handler.headers.items()}
-        with self._lock:
-            self._requests.append(RecordedRequest(method, path, headers, body, raw))
-        try:
-            self._route(handler, method, path, raw, body)
-        except (BrokenPipeError, ConnectionResetError, ClientGone):
-            handler.close_connection = True
-
-    def _route(self, handler: FakeHandler, method: str, path: str, raw: bytes, body: Any) -> None:
+    def _route(self, handler: FakeHandler, request: RecordedRequest) -> None:
+        method, path, body = request.method, request.path, request.json
         read = method in ("GET", "HEAD")
         if read and path == "/":
-            send(handler, 200, "Ollama is running", TEXT)
+            self._send(handler, 200, "Ollama is running", TEXT)
         elif read and path == "/api/version":
-            send(handler, 200, json.dumps({"version": self.version}))
+            self._send(handler, 200, json.dumps({"version": self.version}))
         elif read and path in ("/api/tags", "/api/ps"):
             names = self.models if path == "/api/tags" else self._running(handler)
-            send(handler, 200, json.dumps({"models": [self._tag(n) for n in names]}))
+            self._send(handler, 200, json.dumps({"models": [self._tag(n) for n in names]}))
         elif read and path == "/v1/models":
             data = [
                 {"id": m, "object": "model", "created": 1746405464, "owned_by": "library"}
                 for m in self.models
             ]
-            send(handler, 200, json.dumps({"object": "list", "data": data}))
+            self._send(handler, 200, json.dumps({"object": "list", "data": data}))
         elif method == "POST" and path in ("/api/chat", "/v1/chat/completions"):
-            if not raw:
-                send(handler, *ollama_error("missing request body"))
+            if not request.body:
+                self._send(handler, *ollama_error("missing request body"))
             else:
                 self._chat(handler, path, body if isinstance(body, dict) else {})
         else:
-            send(handler, 404, "404 page not found", TEXT)
+            self._send(handler, 404, "404 page not found", TEXT)
 
     def _running(self, handler: FakeHandler) -> list[str]:
         """What ``/api/ps`` lists: ``running``, else the loaded models (with ``load_s``; a
@@ -240,7 +186,7 @@ class FakeOllama:
         with self._lock:
             loading = [end for end in self.loaded.values() if end > time.monotonic()]
         if loading and self.ps_holds_while_loading:
-            wait_or_gone(handler, max(loading) - time.monotonic(), self._closing)
+            self._wait(handler, max(loading) - time.monotonic())
         with self._lock:
             return [m for m, end in self.loaded.items() if end <= time.monotonic()]
 
@@ -249,8 +195,7 @@ class FakeOllama:
         with self._lock:
             key = model if ":" in model else f"{model}:latest"
             end = self.loaded.setdefault(key, time.monotonic() + self.load_s)
-        if (left := end - time.monotonic()) > 0:
-            wait_or_gone(handler, left, self._closing)
+        self._wait(handler, end - time.monotonic())
 
     @staticmethod
     def _tag(name: str) -> dict[str, Any]:
@@ -258,20 +203,11 @@ class FakeOllama:
         return {"name": full, "model": full, "modified_at": _now(), **_TAG_INFO}
 
     def _chat(self, handler: FakeHandler, path: str, body: dict[str, Any]) -> None:
-        with self._lock:
-            self.in_flight += 1
-        try:
+        with self._answering():
             if path == "/api/chat":
                 self._native_chat(handler, body)
             else:
                 self._v1_chat(handler, body)
-        except (BrokenPipeError, ConnectionResetError, ClientGone):
-            with self._lock:
-                self.disconnects += 1
-            raise
-        finally:
-            with self._lock:
-                self.in_flight -= 1
 
     def _failure(self, body: dict[str, Any]) -> ErrorSpec | None:
         """The error answered to this chat, if any (before anything is streamed)."""
@@ -282,25 +218,13 @@ class FakeOllama:
             return ollama_error(not_found_message(str(model), self.scheduler_not_found), 404)
         if self.old_format and isinstance(body.get("format"), dict):
             return ollama_error(OLD_FORMAT_MESSAGE)
-        if self.error is not None:
-            with self._lock:
-                use = self.error_times is None or self.errors_sent < self.error_times
-                self.errors_sent += int(use)
-            if use:
-                return self.error
-        return None
-
-    def _pieces(self, body: dict[str, Any]) -> list[str]:
-        answer = self.answer_fn(body) if self.answer_fn is not None else self.answer
-        size = max(1, self.chunk_size)
-        return [answer[i : i + size] for i in range(0, len(answer), size)]
+        return self._scripted_error()
 
     def _native_chat(self, handler: FakeHandler, body: dict[str, Any]) -> None:
-        if self.latency_s > 0:
-            wait_or_gone(handler, self.latency_s, self._closing)
+        self._wait(handler, self.latency_s)
         failure = self._failure(body)
         if failure is not None:
-            send(handler, *failure)
+            self._send(handler, *failure)
             return
         if self.load_s > 0:
             self._load(handler, str(body["model"]))
@@ -312,40 +236,28 @@ class FakeOllama:
         final |= _METRICS
         if self.non_streaming or body.get("stream") is False:
             whole = {**final, "message": {"role": "assistant", "content": "".join(pieces)}}
-            send(handler, 200, json.dumps(whole), "application/json; charset=utf-8")
+            self._send(handler, 200, json.dumps(whole), "application/json; charset=utf-8")
             return
-        handler.send_response(200)
-        handler.send_header("Content-Type", NDJSON)
-        handler.send_header("Transfer-Encoding", "chunked")
-        handler.end_headers()
+        chunked_head(handler, NDJSON)
+        out = ChunkedBody(handler)
 
         def line(obj: dict[str, Any]) -> None:
-            data = json.dumps(obj, ensure_ascii=False).encode() + b"\n"  # like Go: raw UTF-8
-            handler.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-            handler.wfile.flush()
-
-        def end() -> None:
-            with contextlib.suppress(OSError):  # the answer is complete: leaving is no disconnect
-                handler.wfile.write(b"0\r\n\r\n")
-                handler.wfile.flush()
+            out.write(json.dumps(obj, ensure_ascii=False).encode() + b"\n")  # like Go: raw UTF-8
 
         for i, piece in enumerate(pieces):
-            if i and self.line_delay_s > 0:
-                wait_or_gone(handler, self.line_delay_s, self._closing)
+            if i:
+                self._wait(handler, self.line_delay_s)
             line({**head, "message": {"role": "assistant", "content": piece}, "done": False})
             self.stream_started.set()
             if self.mid_stream_error is not None:
                 line({"error": self.mid_stream_error})
-                return end()
+                return out.finish()
             if self.end_early:
-                return end()
+                return out.finish()
             if self.truncate_stream:
-                handler.close_connection = True
-                with contextlib.suppress(OSError):
-                    handler.connection.shutdown(socket.SHUT_RDWR)
-                return
+                return out.cut()
         line(final)
-        end()
+        out.finish()
 
     def _v1_chat(self, handler: FakeHandler, body: dict[str, Any]) -> None:
         """``/v1/chat/completions``: OpenAI error objects, and answers (SSE when streamed)."""
@@ -356,14 +268,14 @@ class FakeOllama:
                 kind = {404: "not_found_error", 400: "invalid_request_error"}.get(status)
                 err = {"message": json.loads(text)["error"], "type": kind or "api_error"}
                 text = json.dumps({"error": {**err, "param": None, "code": None}})
-            send(handler, status, text, ctype, headers)
+            self._send(handler, status, text, ctype, headers)
             return
         text = "".join(self._pieces(body))
         head = {"id": "chatcmpl-1", "created": int(time.time()), "model": body["model"]}
         if not body.get("stream"):
             message = {"role": "assistant", "content": text}
             choice = {"index": 0, "message": message, "finish_reason": "stop"}
-            send(
+            self._send(
                 handler, 200, json.dumps({**head, "object": "chat.completion", "choices": [choice]})
             )
             return
@@ -372,5 +284,5 @@ class FakeOllama:
             {**head, "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]},
             {**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
         ]
-        stream = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
-        send(handler, 200, stream, "text/event-stream")
+        stream = b"".join(sse(e) for e in events) + sse("[DONE]")
+        self._send(handler, 200, stream, "text/event-stream")

@@ -8,11 +8,10 @@ It follows /work/shared/PROTOCOLS.md (sections 1, 2, 3, 6, 7, 8) and records wha
         assert fake.chat_requests[0].json["stream"] is True
 
 Every behaviour is an attribute that may be changed at any time, also while requests run.
-Errors for chat requests are ``(status, body, content_type, extra_headers)`` tuples; the helper
-functions below build each shape the protocols use, and :data:`ERROR_SHAPES` names a typical
-case of each.
-
-:class:`BlackHole` is a loopback port that never completes a TCP handshake (connect timeouts).
+Errors for chat requests are ``(status, body, content_type, extra_headers)`` tuples; the
+builders of each shape the protocols use, and :data:`ERROR_SHAPES`, are in
+:mod:`tests.fakes.openai_errors` and importable from here too, as are the ports that do not
+answer (:class:`BlackHole`, :func:`closed_port`, from :mod:`tests.fakes.ports`).
 
 Run standalone for benchmarks: ``python -m tests.fakes.openai_fake --port 8080 --latency 0.3``.
 """
@@ -20,261 +19,84 @@ Run standalone for benchmarks: ``python -m tests.fakes.openai_fake --port 8080 -
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import select
 import signal
-import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
+from tests.fakes.openai_errors import (
+    ERROR_SHAPES,
+    LLAMA_CPP_PYTHON_JSON_SCHEMA_REJECTION,
+    error_string,
+    google_error,
+    html_error,
+    llamacpp_error,
+    llamaswap_object,
+    llamaswap_src_string,
+    llamaswap_v170,
+    ollama_v1_not_found,
+    openai_error,
+    rate_limited,
+    text_error,
+)
+from tests.fakes.ports import BlackHole, closed_port
 from tests.fakes.server import (
     JSON,
+    REVIEW_ANSWER,
     TEXT,
-    ClientGone,
+    ChunkedBody,
+    ErrorSpec,
     FakeHandler,
-    FakeHTTPServer,
-    send,
-    serve,
-    stop,
-    wait_or_gone,
+    LoopbackFake,
+    RecordedRequest,
+    chunked_head,
 )
 
-ErrorSpec = tuple[int, str, str, dict[str, str]]
-"""``(status, body, content_type, extra_headers)`` answered to chat requests."""
-
-REVIEW_ANSWER = '{"findings": []}'
-
-
-# -- error shapes (PROTOCOLS.md §1, §2, §3, §4, §6, §8) ----------------------------------------
-
-LLAMA_CPP_PYTHON_JSON_SCHEMA_REJECTION = json.dumps(
-    {
-        "error": {
-            "message": "1 validation error: ... Input should be 'text' or 'json_object' ...",
-            "type": "internal_server_error",
-        }
-    }
-)
-"""llama-cpp-python 0.3.x answers ``response_format: {"type": "json_schema"}`` with HTTP 500 and
-this body (PROTOCOLS.md §8, verbatim)."""
-
-
-def text_error(status: int, message: str, headers: dict[str, str] | None = None) -> ErrorSpec:
-    """A plain-text body: llama-swap v170, Copilot 403/429, proxies."""
-    return (status, message, TEXT, dict(headers or {}))
-
-
-def llamaswap_v170(
-    message: str = "could not find real modelID for coder", status: int = 400
-) -> ErrorSpec:
-    """llama-swap v170: plain text (v170 sends JSON only to ``Accept: application/json``)."""
-    return text_error(status, message)
+# Gathered here for the tests, benchmarks and fakes that import them with the fake.
+__all__ = [
+    "ERROR_SHAPES",
+    "JSON",
+    "LLAMA_CPP_PYTHON_JSON_SCHEMA_REJECTION",
+    "REVIEW_ANSWER",
+    "TEXT",
+    "BlackHole",
+    "ErrorSpec",
+    "FakeOpenAI",
+    "RecordedRequest",
+    "closed_port",
+    "error_string",
+    "google_error",
+    "html_error",
+    "llamacpp_error",
+    "llamaswap_object",
+    "llamaswap_src_string",
+    "llamaswap_v170",
+    "ollama_v1_not_found",
+    "openai_error",
+    "rate_limited",
+    "text_error",
+]
 
 
-def error_string(message: str, status: int = 400) -> ErrorSpec:
-    """``{"error":"msg"}``: llama-swap v170 with ``Accept: application/json``, native Ollama."""
-    return (status, json.dumps({"error": message}), JSON, {})
+class _Stream(ChunkedBody):
+    """Writes one chunked ``text/event-stream`` answer, as the fake's knobs say."""
 
+    def __init__(self, handler: FakeHandler, fake: FakeOpenAI) -> None:
+        super().__init__(handler)
+        self.fake = fake
 
-def llamaswap_src_string(
-    message: str = "could not find real modelID for coder", status: int = 400
-) -> ErrorSpec:
-    """llama-swap after v170, before #1038: ``{"src":"llama-swap","error":"msg"}``."""
-    return (status, json.dumps({"src": "llama-swap", "error": message}), JSON, {})
-
-
-def llamaswap_object(
-    message: str = "no router for requested model",
-    status: int = 404,
-    type_: str = "invalid_request_error",
-    code: str = "not_found",
-    headers: dict[str, str] | None = None,
-) -> ErrorSpec:
-    """Current llama-swap (#1038): ``{"src":"llama-swap","error":{message,type,param,code}}``."""
-    body = {
-        "src": "llama-swap",
-        "error": {"message": message, "type": type_, "param": None, "code": code},
-    }
-    return (status, json.dumps(body), JSON, dict(headers or {}))
-
-
-def llamacpp_error(
-    message: str = "Loading model", status: int = 503, type_: str = "unavailable_error"
-) -> ErrorSpec:
-    """llama.cpp ``llama-server``: ``{"error":{"code","message","type"}}``."""
-    body = {"error": {"code": status, "message": message, "type": type_}}
-    return (status, json.dumps(body), JSON, {})
-
-
-def openai_error(
-    message: str,
-    status: int = 400,
-    type_: str = "invalid_request_error",
-    code: str | None = None,
-    param: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> ErrorSpec:
-    """OpenAI (and Copilot): ``{"error":{"message","type","param","code"}}``."""
-    body = {"error": {"message": message, "type": type_, "param": param, "code": code}}
-    return (status, json.dumps(body), JSON, dict(headers or {}))
-
-
-def ollama_v1_not_found(model: str = "coder") -> ErrorSpec:
-    """Ollama ``/v1`` for a model that was not pulled."""
-    return openai_error(f"model '{model}' not found", 404, "not_found_error")
-
-
-def google_error(
-    message: str = "Invalid JSON payload received.",
-    status: int = 400,
-    status_name: str = "INVALID_ARGUMENT",
-    *,
-    array: bool = False,
-    details: list[dict[str, Any]] | None = None,
-) -> ErrorSpec:
-    """Gemini's OpenAI-compatible endpoint: ``{"error":{"code","message","status"}}``,
-    optionally wrapped in a JSON array."""
-    error: dict[str, Any] = {"code": status, "message": message, "status": status_name}
-    if details is not None:
-        error["details"] = details
-    body: Any = [{"error": error}] if array else {"error": error}
-    return (status, json.dumps(body), JSON, {})
-
-
-def rate_limited(retry_after: str = "1") -> ErrorSpec:
-    """Current llama-swap over ``concurrencyLimit``: 429, ``Retry-After: 1``."""
-    return llamaswap_object(
-        "Too many requests",
-        429,
-        "rate_limit_error",
-        "concurrency_limit",
-        headers={"Retry-After": retry_after},
-    )
-
-
-def html_error(status: int = 502, title: str = "502 Bad Gateway") -> ErrorSpec:
-    """An HTML error page (a reverse proxy, or llama-swap with ``Accept: text/html``)."""
-    body = (
-        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
-        f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>"
-    )
-    return (status, body, "text/html", {})
-
-
-ERROR_SHAPES: dict[str, ErrorSpec] = {
-    "llamaswap_v170_unknown_model": llamaswap_v170(),
-    "llamaswap_v170_load_failed": llamaswap_v170(
-        "unable to start process: health check timed out after 120s", 502
-    ),
-    "llamaswap_v170_stopping": llamaswap_v170(
-        "Process can not ProxyRequest, state is stopping", 503
-    ),
-    "error_string_unknown_model": error_string("could not find real modelID for coder"),
-    "ollama_native_not_found": error_string("model 'coder' not found", 404),
-    "llamaswap_src_string_unknown_model": llamaswap_src_string(),
-    "llamaswap_object_unknown_model": llamaswap_object(),
-    "llamaswap_object_load_failed": llamaswap_object(
-        "unspecific error: upstream command exited prematurely", 500, "server_error", "server_error"
-    ),
-    "llamaswap_object_not_ready": llamaswap_object(
-        "[coder] process is not ready", 503, "server_error", "service_unavailable"
-    ),
-    "llamaswap_429": rate_limited(),
-    "llamacpp_loading": llamacpp_error(),
-    "llamacpp_exceed_context": llamacpp_error(
-        "the request exceeds the available context size, try increasing it",
-        400,
-        "exceed_context_size_error",
-    ),
-    "llamacpp_auth": llamacpp_error("Invalid API Key", 401, "authentication_error"),
-    "openai_invalid_key": openai_error(
-        "Incorrect API key provided: sk-te****. You can find your API key at "
-        "https://platform.openai.com/account/api-keys.",
-        401,
-        "invalid_request_error",
-        "invalid_api_key",
-    ),
-    "openai_model_not_found": openai_error(
-        "The model `coder` does not exist or you do not have access to it.",
-        404,
-        "invalid_request_error",
-        "model_not_found",
-    ),
-    "openai_server_error": openai_error(
-        "The server had an error while processing your request. Sorry about that!",
-        500,
-        "server_error",
-    ),
-    "copilot_model_not_supported": openai_error(
-        "The requested model is not supported.",
-        400,
-        "invalid_request_error",
-        "model_not_supported",
-        "model",
-    ),
-    "copilot_forbidden_text": text_error(
-        403, "Access to this endpoint is forbidden. Please review our Terms of Service"
-    ),
-    "ollama_v1_not_found": ollama_v1_not_found(),
-    "google_invalid_argument": google_error(),
-    "google_array_unavailable": google_error(
-        "The model is overloaded. Please try again later.", 503, "UNAVAILABLE", array=True
-    ),
-    "google_array_exhausted": google_error(
-        "Resource has been exhausted (e.g. check quota).",
-        429,
-        "RESOURCE_EXHAUSTED",
-        array=True,
-        details=[{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1s"}],
-    ),
-    "html_bad_gateway": html_error(),
-}
-"""One typical case of every error shape, by name."""
-
-
-# -- the server ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    method: str
-    path: str
-    headers: dict[str, str]
-    """Header names in lower case."""
-    json: Any
-    """The decoded JSON body, or None."""
-    body: bytes = b""
-
-
-@dataclass
-class _Stream:
-    """Writes one chunked ``text/event-stream`` answer."""
-
-    handler: FakeHandler
-    fake: FakeOpenAI
-
-    def raw(self, data: bytes) -> None:
-        self.handler.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.handler.wfile.flush()
-
-    def event(self, payload: Any) -> None:
-        text = payload if isinstance(payload, str) else json.dumps(payload)
-        prefix = "event: message\n" if self.fake.event_lines else ""
-        self.raw(f"{prefix}data: {text}\n\n".encode())
+    def event(self, payload: Any, name: str | None = None) -> None:
+        super().event(payload, name or ("message" if self.fake.event_lines else None))
 
     def pause(self) -> None:
-        if self.fake.chunk_delay_s > 0:
-            self.fake._wait(self.handler, self.fake.chunk_delay_s)
+        self.fake._wait(self.handler, self.fake.chunk_delay_s)
         if self.fake.ping_comments:
-            self.raw(b": ping\n\n")
+            self.write(b": ping\n\n")
 
 
-class FakeOpenAI:
+class FakeOpenAI(LoopbackFake):
     """An OpenAI-compatible server on ``127.0.0.1`` (llama-swap / llama.cpp flavoured).
 
     Use as a context manager; ``url`` is ``http://127.0.0.1:PORT/v1``, ``root`` the same
@@ -356,6 +178,7 @@ class FakeOpenAI:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        super().__init__(host=host, port=port)
         self.answer = answer
         self.answer_fn = answer_fn
         self.latency_s = latency_s
@@ -385,78 +208,20 @@ class FakeOpenAI:
         self.load_s = load_s
         self.send_loading_state = send_loading_state
         self.loading_tick_s = loading_tick_s
-
-        self.stream_started = threading.Event()
         self.loading_started = threading.Event()
         self.loads = 0
         self._loaded_at: float | None = None
         """When the model is (or was) loaded; None: not started."""
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self.disconnects = 0
-        self.errors_sent = 0
-        self._requests: list[RecordedRequest] = []
-        self._lock = threading.Lock()
-        self._closing = threading.Event()
-        self._host = host
-        self._port = port
-        self._server: FakeHTTPServer | None = None
-
-    # -- lifecycle --------------------------------------------------------------------------
-
-    def start(self) -> FakeOpenAI:
-        self._server = serve(self, self._host, self._port)
-        self._port = self._server.server_address[1]
-        return self
-
-    def close(self) -> None:
-        self._closing.set()
-        stop(self._server)
-        self._server = None
-
-    def __enter__(self) -> FakeOpenAI:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    @property
-    def port(self) -> int:
-        return self._port
-
-    @property
-    def root(self) -> str:
-        return f"http://{self._host}:{self._port}"
 
     @property
     def url(self) -> str:
         return f"{self.root}/v1"
-
-    # -- records ----------------------------------------------------------------------------
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._lock:
-            return list(self._requests)
 
     @property
     def chat_requests(self) -> list[RecordedRequest]:
         return [
             r for r in self.requests if r.method == "POST" and r.path.endswith("/chat/completions")
         ]
-
-    def reset_records(self) -> None:
-        with self._lock:
-            self._requests.clear()
-            self.max_in_flight = 0
-            self.disconnects = 0
-            self.errors_sent = 0
-        self.stream_started.clear()
 
     def unload(self) -> None:
         """Unload the model (llama-swap's ``/unload``): the next chat loads it again."""
@@ -472,66 +237,26 @@ class FakeOpenAI:
             return None
         return "starting" if time.monotonic() < loaded_at else "ready"
 
-    def wait_for(self, predicate: Callable[[], bool], timeout_s: float = 2.0) -> bool:
-        """Poll ``predicate`` until it holds or ``timeout_s`` passes (for thread-side effects)."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            time.sleep(0.01)
-        return predicate()
-
     # -- request handling -------------------------------------------------------------------
 
-    def _wait(self, handler: FakeHandler, seconds: float) -> None:
-        wait_or_gone(handler, seconds, self._closing)
-
-    def _send(
-        self,
-        handler: FakeHandler,
-        status: int,
-        body: str | bytes,
-        content_type: str = JSON,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        send(handler, status, body, content_type, headers)
-
-    def _handle(self, handler: FakeHandler, method: str) -> None:
-        length = int(handler.headers.get("Content-Length") or 0)
-        raw = handler.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        path = handler.path.split("?", 1)[0]
-        record = RecordedRequest(
-            method, path, {k.lower(): v for k, v in handler.headers.items()}, body, raw
-        )
-        with self._lock:
-            self._requests.append(record)
-        try:
-            if path in ("/health", "/v1/health"):
-                self._health(handler)
-            elif self.api_key and handler.headers.get("Authorization") != f"Bearer {self.api_key}":
-                self._send(
-                    handler,
-                    401,
-                    "unauthorized",
-                    TEXT,
-                    {"WWW-Authenticate": 'Basic realm="llama-swap"'},
-                )
-            elif method == "GET" and path in ("/v1/models", "/models"):
-                self._send(handler, 200, json.dumps(self._models_body()))
-            elif method == "GET" and path == "/running":
-                state = self.model_state() if self.load_s > 0 else "ready"
-                running = [{"model": m, "state": state} for m in self.models[:1] if state]
-                self._send(handler, 200, json.dumps({"running": running}))
-            elif method == "POST" and path in ("/v1/chat/completions", "/chat/completions"):
-                self._chat(handler, body if isinstance(body, dict) else {})
-            else:
-                self._send(handler, 404, "404 page not found", TEXT)
-        except (BrokenPipeError, ConnectionResetError, ClientGone):
-            handler.close_connection = True
+    def _route(self, handler: FakeHandler, request: RecordedRequest) -> None:
+        method, path, body = request.method, request.path, request.json
+        if path in ("/health", "/v1/health"):
+            self._health(handler)
+        elif self.api_key and handler.headers.get("Authorization") != f"Bearer {self.api_key}":
+            self._send(
+                handler, 401, "unauthorized", TEXT, {"WWW-Authenticate": 'Basic realm="llama-swap"'}
+            )
+        elif method == "GET" and path in ("/v1/models", "/models"):
+            self._send(handler, 200, json.dumps(self._models_body()))
+        elif method == "GET" and path == "/running":
+            state = self.model_state() if self.load_s > 0 else "ready"
+            running = [{"model": m, "state": state} for m in self.models[:1] if state]
+            self._send(handler, 200, json.dumps({"running": running}))
+        elif method == "POST" and path in ("/v1/chat/completions", "/chat/completions"):
+            self._chat(handler, body if isinstance(body, dict) else {})
+        else:
+            self._send(handler, 404, "404 page not found", TEXT)
 
     def _health(self, handler: FakeHandler) -> None:
         if self.health_latency_s > 0:
@@ -587,25 +312,11 @@ class FakeOpenAI:
         return None
 
     def _chat(self, handler: FakeHandler, body: dict[str, Any]) -> None:
-        with self._lock:
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
+        with self._answering():
             self._chat_answer(handler, body)
-        except (BrokenPipeError, ConnectionResetError, ClientGone):
-            with self._lock:
-                self.disconnects += 1
-            raise
-        finally:
-            with self._lock:
-                self.in_flight -= 1
 
     def _stream_head(self, handler: FakeHandler) -> _Stream:
-        handler.send_response(200)
-        handler.send_header("Content-Type", "text/event-stream")
-        handler.send_header("Cache-Control", "no-cache")
-        handler.send_header("Transfer-Encoding", "chunked")
-        handler.end_headers()
+        chunked_head(handler, "text/event-stream", [("Cache-Control", "no-cache")])
         return _Stream(handler, self)
 
     def _load(self, handler: FakeHandler, body: dict[str, Any]) -> _Stream | None:
@@ -640,27 +351,19 @@ class FakeOpenAI:
 
     def _chat_answer(self, handler: FakeHandler, body: dict[str, Any]) -> None:
         started = self._load(handler, body) if self.load_s > 0 else None
-        if self.latency_s > 0:
-            self._wait(handler, self.latency_s)
-        error = self.error if started is None else None  # the 200 went out with the loading
+        self._wait(handler, self.latency_s)
+        # the 200 went out with the loading
+        error = self._scripted_error() if started is None else None
         if error is not None:
-            with self._lock:
-                use = self.error_times is None or self.errors_sent < self.error_times
-                if use:
-                    self.errors_sent += 1
-            if use:
-                self._send(handler, *error)
-                return
+            self._send(handler, *error)
+            return
         rejection = self._structured_rejection(body) if started is None else None
         if rejection is not None:
             self._send(handler, *rejection)
             return
-        answer = self.answer_fn(body) if self.answer_fn is not None else self.answer
+        pieces = self._pieces(body)
+        answer = "".join(pieces)
         model = str(body.get("model") or "unknown")
-        pieces = [
-            answer[i : i + max(1, self.chunk_size)]
-            for i in range(0, len(answer), max(1, self.chunk_size))
-        ]
         prompt_tokens = sum(
             len(str(m.get("content", "")).split())
             for m in body.get("messages") or []
@@ -720,13 +423,11 @@ class FakeOpenAI:
             self.stream_started.set()
             if self.mid_stream_error is not None:
                 out.event({"error": self.mid_stream_error})
-                out.raw(b"")
+                out.end()
                 handler.close_connection = True
                 return
             if self.truncate_stream:
-                handler.close_connection = True
-                with contextlib.suppress(OSError):
-                    handler.connection.shutdown(socket.SHUT_RDWR)
+                out.cut()
                 return
         out.event(chunk({}, "stop"))
         stream_options = body.get("stream_options")
@@ -734,84 +435,7 @@ class FakeOpenAI:
             out.event({**head, "choices": [], "usage": usage})
         if self.send_done:
             out.event("[DONE]")
-        # the answer is complete: a client that leaves now is no disconnect
-        with contextlib.suppress(OSError):
-            out.raw(b"")
-
-
-# -- a port that never answers ------------------------------------------------------------------
-
-
-class BlackHole:
-    """A loopback port where TCP connects hang until the client's connect timeout.
-
-    A listening socket with ``listen(0)`` is never ``accept()``-ed; its accept queue is filled
-    with non-blocking connects, after which the kernel drops further SYNs (so they are
-    retransmitted and the connect times out) instead of answering RST.
-
-    Found on this machine (Linux 6.18, ``tcp_syncookies=1``, ``tcp_abort_on_overflow=0``):
-    ``listen(0)`` queues exactly one connection; the first connect completes at once, every
-    later one hangs (a blocking connect with a 1 s timeout raised ``TimeoutError`` after 1.0 s,
-    also with 1 or 4 fillers). The constructor does not rely on that number: it keeps adding
-    connects until one does not complete within 0.1 s, and fails loudly if that never happens.
-    """
-
-    def __init__(self, max_fillers: int = 64) -> None:
-        self._max_fillers = max_fillers
-        self._listener: socket.socket | None = None
-        self._fillers: list[socket.socket] = []
-        self.port = 0
-        self.fillers_used = 0
-
-    def __enter__(self) -> BlackHole:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(0)
-        self._listener = listener
-        self.port = listener.getsockname()[1]
-        for _ in range(self._max_fillers):
-            filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            filler.setblocking(False)
-            filler.connect_ex(("127.0.0.1", self.port))
-            self._fillers.append(filler)
-            _, writable, _ = select.select([], [filler], [], 0.1)
-            if not writable:  # this SYN got no answer: the queue is full
-                self.fillers_used = len(self._fillers) - 1
-                return self
-        self.close()
-        raise RuntimeError("could not fill the accept queue: connects keep completing")
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        for sock in self._fillers:
-            sock.close()
-        self._fillers.clear()
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
-
-    @property
-    def root(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def url(self) -> str:
-        return f"{self.root}/v1"
-
-
-def closed_port() -> int:
-    """A loopback port nobody listens on (connects are refused)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+        out.finish()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,26 +1,65 @@
-"""What every loopback fake shares: a threaded HTTP/1.1 server on 127.0.0.1, a sleep
-that notices a client that went away, and sending a whole response.
+"""What every loopback fake shares: a threaded HTTP/1.1 server on 127.0.0.1 that records
+every request, a sleep that notices a client that went away, whole and chunked responses.
 
-A fake is any object with ``_handle(handler, method)``; ``serve(fake)`` starts a server
-that calls it for every request.
+A fake subclasses :class:`LoopbackFake` and answers in ``_route(handler, request)``::
+
+    class Teapot(LoopbackFake):
+        def _route(self, handler: FakeHandler, request: RecordedRequest) -> None:
+            self._send(handler, 418, "I'm a teapot", TEXT)
+
+    with Teapot() as fake:
+        httpx.get(fake.url)
+        assert fake.requests[0].method == "GET"
+
+Lower down, any object with ``_handle(handler, method)`` can be served by :func:`serve`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import select
 import socket
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 JSON = "application/json"
 TEXT = "text/plain; charset=utf-8"
+REVIEW_ANSWER = '{"findings": []}'
+
+ErrorSpec = tuple[int, str, str, dict[str, str]]
+"""``(status, body, content_type, extra_headers)``: an error answered to a request."""
 
 
 class ClientGone(Exception):
     """The client closed the connection."""
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    """The path, without the query."""
+    headers: dict[str, str]
+    """Header names in lower case."""
+    json: Any
+    """The decoded JSON body, or None."""
+    body: bytes = b""
+    target: str = ""
+    """The request target as sent: the path and the query."""
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+# -- the server ---------------------------------------------------------------------------------
 
 
 class FakeHTTPServer(ThreadingHTTPServer):
@@ -70,6 +109,9 @@ def stop(server: FakeHTTPServer | None) -> None:
         server.server_close()
 
 
+# -- answering ----------------------------------------------------------------------------------
+
+
 def wait_or_gone(handler: FakeHandler, seconds: float, closing: threading.Event) -> None:
     """Sleep, but raise :class:`ClientGone` at once when the client closes the connection."""
     sock: socket.socket = handler.connection
@@ -103,3 +145,234 @@ def send(
     if handler.command != "HEAD":
         handler.wfile.write(data)
     handler.wfile.flush()
+
+
+def sse(payload: Any, event: str | None = None) -> bytes:
+    """One server-sent event: ``data:`` with ``payload`` (JSON unless a string), after an
+    ``event:`` line when ``event`` is given."""
+    data = payload if isinstance(payload, str) else json.dumps(payload)
+    prefix = f"event: {event}\n" if event is not None else ""
+    return f"{prefix}data: {data}\n\n".encode()
+
+
+def split(text: str, size: int) -> list[str]:
+    """``text`` in pieces of ``size`` characters (at least one each)."""
+    step = max(1, size)
+    return [text[i : i + step] for i in range(0, len(text), step)]
+
+
+def chunked_head(
+    handler: FakeHandler,
+    content_type: str,
+    headers: Sequence[tuple[str, str]] = (),
+    status: int = 200,
+) -> None:
+    """The head of a chunked response: the status and ``Content-Type``, then ``headers`` in
+    order, then ``Transfer-Encoding: chunked`` unless ``headers`` placed it already."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    for name, value in headers:
+        handler.send_header(name, value)
+    if not any(name.lower() == "transfer-encoding" for name, _ in headers):
+        handler.send_header("Transfer-Encoding", "chunked")
+    handler.end_headers()
+
+
+class ChunkedBody:
+    """The body of a chunked response (its head sent by :func:`chunked_head`): every
+    :meth:`write` is one chunk, :meth:`end` the last (empty) one."""
+
+    def __init__(self, handler: FakeHandler) -> None:
+        self.handler = handler
+
+    def write(self, data: bytes) -> None:
+        self.handler.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.handler.wfile.flush()
+
+    def event(self, payload: Any, name: str | None = None) -> None:
+        """One server-sent event (see :func:`sse`) as one chunk."""
+        self.write(sse(payload, name))
+
+    def end(self) -> None:
+        """The last chunk: the body is complete."""
+        self.write(b"")
+
+    def finish(self) -> None:
+        """:meth:`end`, once the answer is complete: a client that leaves now is no
+        disconnect."""
+        with contextlib.suppress(OSError):
+            self.end()
+
+    def cut(self) -> None:
+        """Close the connection without ending the body (a truncated answer)."""
+        self.handler.close_connection = True
+        with contextlib.suppress(OSError):
+            self.handler.connection.shutdown(socket.SHUT_RDWR)
+
+
+# -- the base of every fake ---------------------------------------------------------------------
+
+
+class LoopbackFake:
+    """A fake server on ``127.0.0.1``: its lifecycle, its records, and what answering shares.
+
+    Use as a context manager (or :meth:`start` / :meth:`close`); ``root`` is
+    ``http://127.0.0.1:PORT`` and ``url`` the URL a backend is given (``root`` unless a
+    fake says otherwise). Subclasses answer in :meth:`_route`.
+
+    Records: ``requests`` (every request, in order), ``in_flight`` / ``max_in_flight``
+    (answers being given, now and at most), ``disconnects`` (answers whose client left
+    before they ended), ``errors_sent`` (scripted errors answered), ``stream_started``
+    (set when a first piece of a streamed answer was written).
+
+    Subclasses may set ``answer`` / ``answer_fn(body)`` / ``chunk_size`` (what
+    :meth:`_pieces` streams) and ``error`` / ``error_times`` (what :meth:`_scripted_error`
+    hands out: the error for the first ``error_times`` answers when set, else for all).
+    """
+
+    answer: str = REVIEW_ANSWER
+    answer_fn: Callable[[dict[str, Any]], str] | None = None
+    chunk_size: int = 8
+    error: ErrorSpec | None = None
+    error_times: int | None = None
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.stream_started = threading.Event()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.disconnects = 0
+        self.errors_sent = 0
+        self._requests: list[RecordedRequest] = []
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._host = host
+        self._port = port
+        self._server: FakeHTTPServer | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        self._closing.clear()
+        self._server = serve(self, self._host, self._port)
+        self._port = self._server.server_address[1]
+        return self
+
+    def close(self) -> None:
+        self._closing.set()
+        stop(self._server)
+        self._server = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def root(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    @property
+    def url(self) -> str:
+        return self.root
+
+    # -- records ----------------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    def reset_records(self) -> None:
+        with self._lock:
+            self._requests.clear()
+            self.max_in_flight = 0
+            self.disconnects = 0
+            self.errors_sent = 0
+        self.stream_started.clear()
+
+    def wait_for(self, predicate: Callable[[], bool], timeout_s: float = 2.0) -> bool:
+        """Poll ``predicate`` until it holds or ``timeout_s`` passes (for thread-side effects)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(0.01)
+        return predicate()
+
+    # -- answering --------------------------------------------------------------------------
+
+    def _handle(self, handler: FakeHandler, method: str) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        headers = {k.lower(): v for k, v in handler.headers.items()}
+        path = handler.path.split("?", 1)[0]
+        request = RecordedRequest(method, path, headers, body, raw, handler.path)
+        with self._lock:
+            self._requests.append(request)
+        try:
+            self._route(handler, request)
+        except (BrokenPipeError, ConnectionResetError, ClientGone):
+            handler.close_connection = True
+
+    def _route(self, handler: FakeHandler, request: RecordedRequest) -> None:
+        raise NotImplementedError
+
+    def _wait(self, handler: FakeHandler, seconds: float) -> None:
+        """Sleep ``seconds`` (nothing when not positive); :class:`ClientGone` when the client
+        leaves meanwhile."""
+        wait_or_gone(handler, seconds, self._closing)
+
+    def _send(
+        self,
+        handler: FakeHandler,
+        status: int,
+        body: str | bytes,
+        content_type: str = JSON,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        send(handler, status, body, content_type, headers)
+
+    @contextlib.contextmanager
+    def _answering(self) -> Iterator[None]:
+        """Count an answer in flight, and its client leaving before it ended."""
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            yield
+        except (BrokenPipeError, ConnectionResetError, ClientGone):
+            with self._lock:
+                self.disconnects += 1
+            raise
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _scripted_error(self) -> ErrorSpec | None:
+        """``error`` while ``error_times`` allows it (counted in ``errors_sent``), else None."""
+        error = self.error
+        if error is None:
+            return None
+        with self._lock:
+            use = self.error_times is None or self.errors_sent < self.error_times
+            self.errors_sent += int(use)
+        return error if use else None
+
+    def _pieces(self, body: dict[str, Any]) -> list[str]:
+        """The answer to ``body`` (``answer_fn``'s, else ``answer``) in ``chunk_size`` pieces."""
+        text = self.answer_fn(body) if self.answer_fn is not None else self.answer
+        return split(text, self.chunk_size)

@@ -12,9 +12,8 @@ Modes (:data:`MODES`):
 * ``pass``: bytes are forwarded both ways unchanged.
 * ``refuse``: the port is closed (connects are refused); open connections are dropped.
 * ``blackhole``: the port listens but never accepts and its accept queue is full, so a
-  connect gets no SYN-ACK and times out (the technique of
-  :class:`tests.fakes.openai_fake.BlackHole`, on the proxy's own port); open connections
-  are dropped.
+  connect gets no SYN-ACK and times out (:class:`tests.fakes.ports.BlackHole` on the
+  proxy's own port); open connections are dropped.
 * ``slow_first_byte``: the response's first byte is held back ``first_byte_delay_s``.
 * ``slow_stream``: the response is forwarded one byte every ``byte_interval_s``.
 * ``reset_mid_stream``: the response head and ``body_bytes`` bytes of its body are
@@ -37,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import select
 import socket
 import struct
 import threading
@@ -46,7 +44,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 
-from tests.fakes.openai_fake import BlackHole
+from tests.fakes.ports import BlackHole
 
 MODES = (
     "pass",
@@ -96,35 +94,6 @@ class _LoopThread:
         if thread is not None:
             thread.join(5)
         loop.close()
-
-
-# -- a black hole on a given port ---------------------------------------------------------------
-
-
-class PortBlackHole(BlackHole):
-    """:class:`BlackHole`, but on a chosen port (the proxy's, once it stops listening)."""
-
-    def __init__(self, port: int, max_fillers: int = 64) -> None:
-        super().__init__(max_fillers)
-        self.port = port
-
-    def __enter__(self) -> PortBlackHole:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(0)
-        self._listener = listener
-        for _ in range(self._max_fillers):
-            filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            filler.setblocking(False)
-            filler.connect_ex(("127.0.0.1", self.port))
-            self._fillers.append(filler)
-            _, writable, _ = select.select([], [filler], [], 0.1)
-            if not writable:  # this SYN got no answer: the queue is full
-                self.fillers_used = len(self._fillers) - 1
-                return self
-        self.close()
-        raise RuntimeError("could not fill the accept queue: connects keep completing")
 
 
 # -- the proxy ----------------------------------------------------------------------------------
@@ -200,7 +169,7 @@ class FaultProxy:
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
-        self._hole: PortBlackHole | None = None
+        self._hole: BlackHole | None = None
         self._conns: set[_Conn] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -284,7 +253,7 @@ class FaultProxy:
             self._stop_listening()
             self._drop_connections()
             if mode == "blackhole":
-                self._hole = PortBlackHole(self.port).__enter__()
+                self._hole = BlackHole(port=self.port).__enter__()
         elif self._server is None:
             self._stop_listening()
             await self._listen()

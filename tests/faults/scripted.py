@@ -13,16 +13,19 @@ behind it is seen up::
 from __future__ import annotations
 
 import json
-import select
-import socket
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any
 
-JSON = "application/json"
+from tests.fakes.server import (
+    JSON,
+    ChunkedBody,
+    ClientGone,
+    FakeHandler,
+    LoopbackFake,
+    RecordedRequest,
+    chunked_head,
+    send,
+)
 
 _MODELS = {"object": "list", "data": [{"id": "coder", "object": "model", "owned_by": "fault"}]}
 PROBE_ANSWERS: dict[str, tuple[int, str, str]] = {
@@ -49,117 +52,48 @@ class Script:
     tail: list[bytes] = field(default_factory=list)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 64
-    owner: ScriptedServer
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        return None  # clients leaving mid-answer is what these tests do
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
-    def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
-        status, ctype, body = PROBE_ANSWERS.get(path, (404, "text/plain", "404 page not found"))
-        data = body.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        owner = self.server.owner
-        with owner.lock:
-            owner.posts += 1
-        script = owner.script
-        self.close_connection = True
-        self.send_response(script.status)
-        self.send_header("Content-Type", script.content_type)
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        try:
-            for chunk in script.head:
-                self._chunk(chunk)
-            if script.repeat is not None:
-                deadline = time.monotonic() + script.max_s
-                while time.monotonic() < deadline and not owner.closing.is_set():
-                    self._chunk(script.repeat)
-                    if self._client_gone(script.interval_s):
-                        return
-            for chunk in script.tail:
-                self._chunk(chunk)
-            self.wfile.write(b"0\r\n\r\n")
-            self.wfile.flush()
-        except OSError:
-            return
-
-    def _chunk(self, data: bytes) -> None:
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.wfile.flush()
-
-    def _client_gone(self, seconds: float) -> bool:
-        """Wait ``seconds``; True as soon as the client closed the connection."""
-        sock: socket.socket = self.connection
-        readable, _, _ = select.select([sock], [], [], seconds)
-        if not readable:
-            return False
-        try:
-            return not sock.recv(1, socket.MSG_PEEK)
-        except OSError:
-            return True
-
-
-class ScriptedServer:
+class ScriptedServer(LoopbackFake):
     """Answers ``POST`` (any path) with :attr:`script`; ``GET`` with :data:`PROBE_ANSWERS`.
 
-    Records ``posts`` (chat requests received).
+    Records ``posts`` (chat requests received), besides every request.
     """
 
     def __init__(self, script: Script) -> None:
+        super().__init__()
         self.script = script
-        self.posts = 0
-        self.lock = threading.Lock()
-        self.closing = threading.Event()
-        self._server: _Server | None = None
 
-    def __enter__(self) -> ScriptedServer:
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.owner = self
-        self._server = server
-        threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-        return self
+    @property
+    def posts(self) -> int:
+        return sum(1 for r in self.requests if r.method == "POST")
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
+    def _route(self, handler: FakeHandler, request: RecordedRequest) -> None:
+        if request.method != "POST":
+            status, ctype, body = PROBE_ANSWERS.get(
+                request.path, (404, "text/plain", "404 page not found")
+            )
+            send(handler, status, body, ctype)
+            return
+        script = self.script
+        handler.close_connection = True
+        chunked_head(handler, script.content_type, status=script.status)
+        out = ChunkedBody(handler)
+        try:
+            for chunk in script.head:
+                out.write(chunk)
+            if script.repeat is not None:
+                self._repeat(handler, out, script.repeat, script.interval_s, script.max_s)
+            for chunk in script.tail:
+                out.write(chunk)
+            out.end()
+        except (OSError, ClientGone):
+            return  # clients leaving mid-answer is what these tests do
+
+    def _repeat(
+        self, handler: FakeHandler, out: ChunkedBody, chunk: bytes, interval_s: float, max_s: float
     ) -> None:
-        self.closing.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "use ScriptedServer as a context manager"
-        return int(self._server.server_address[1])
-
-    @property
-    def root(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        """``chunk`` every ``interval_s`` for ``max_s``; :class:`ClientGone` once the client
+        closed the connection."""
+        deadline = time.monotonic() + max_s
+        while time.monotonic() < deadline and not self._closing.is_set():
+            out.write(chunk)
+            self._wait(handler, interval_s)

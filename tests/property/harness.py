@@ -1,32 +1,24 @@
 """The real pipeline with recording fake backends, and the ways the properties drive it.
 
-Fakes are put behind the backend registry (``localroute.backends.registry._implementation``)
-so that the registry still wraps each one in its privacy guard, as in production: a fake
-records only what passed the gate and the guard. Every backend has a hand-labelled
+The fakes are tests/support/backends.py's, put behind the backend registry so that the
+registry still wraps each one in its privacy guard, as in production: a fake records only
+what passed the gate and the guard. Here each behaves as a script of named behaviours
+(:data:`BEHAVIOURS`) says. Every backend has a hand-labelled
 ``truth`` (where it really runs) that the properties check the fakes' records against,
 independently of the locality the configuration derives.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import itertools
 import random
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pytest
 from pydantic import ValidationError
 
-import localroute.backends.registry as registry_module
-from localroute.backends.base import (
-    BackendRequestError,
-    BackendUnavailable,
-    ChatRequest,
-    ChatResult,
-    ProbeResult,
-    TextCallback,
-)
+from localroute.backends.base import BackendRequestError, BackendUnavailable, ProbeResult
 from localroute.config.models import (
     COPILOT,
     BackendConfig,
@@ -48,6 +40,7 @@ from localroute.pipeline import (
     TaskRequest,
 )
 from localroute.policy import PolicyStore
+from tests.support.backends import Behaviour, FakeBackend, Midstream, unavailable
 
 
 @dataclass(frozen=True)
@@ -113,68 +106,34 @@ BEHAVIOURS = (
 ANSWER = '{"findings": [{"line": 1, "severity": "info", "message": "ok"}]}'
 
 
-class FakeBackend:
-    """Records what it is handed; behaves as scripted (cycling through the script)."""
-
-    def __init__(
-        self, name: str, config: BackendConfig, locality: Locality, script: Sequence[str]
-    ) -> None:
-        self.name = name
-        self.config = config
-        self.locality = locality
-        self.script = list(script) or ["up"]
-        self.attempted: list[ChatRequest] = []  # handed to the backend
-        self.received: list[ChatRequest] = []  # and the connection was made
-        self.answered: list[ChatRequest] = []  # and it answered
-
-    async def probe(self) -> ProbeResult:
-        return ProbeResult(up=True, latency_ms=1.0, models=MODELS)
-
-    async def chat(
-        self, request: ChatRequest, on_text: TextCallback | None = None, **_: object
-    ) -> ChatResult:
-        behaviour = self.script[len(self.attempted) % len(self.script)]
-        self.attempted.append(request)
-        if behaviour == "refused":
-            raise BackendUnavailable(self.name, "connection refused", nothing_sent=True)
-        self.received.append(request)
-        await asyncio.sleep(0)
-        if behaviour == "timeout":
-            raise BackendUnavailable(self.name, "no answer within 300 s")
-        if behaviour == "midstream":
-            if on_text is not None:
-                on_text(ANSWER[:17])
-            raise BackendUnavailable(self.name, "connection reset mid-stream")
-        if behaviour == "rejecting":
-            raise BackendRequestError(self.name, "unknown model", status=404)
-        if behaviour == "busy":
-            raise BackendUnavailable(self.name, "HTTP 429", status=429, retry_after_s=0.0)
-        text = "I think it is fine." if behaviour == "garbage" else ANSWER
-        if on_text is not None:
-            on_text(text)
-        self.answered.append(request)
-        return ChatResult(text=text, model=request.model)
-
-    async def aclose(self) -> None:
-        return None
+def behaviour(name: str, named: str) -> Behaviour:
+    """What a backend called ``name`` does for one chat, by the name of the behaviour."""
+    if named == "refused":
+        return unavailable(name, nothing_sent=True)
+    if named == "timeout":
+        return unavailable(name, "no answer within 300 s")
+    if named == "midstream":
+        return Midstream(ANSWER[:17], unavailable(name, "connection reset mid-stream"))
+    if named == "rejecting":
+        return BackendRequestError(name, "unknown model", status=404)
+    if named == "busy":
+        return BackendUnavailable(name, "HTTP 429", status=429, retry_after_s=0.0)
+    return "I think it is fine." if named == "garbage" else ANSWER
 
 
-Maker = Callable[[str, BackendConfig, Locality], FakeBackend]
-
-
-@contextlib.contextmanager
-def fakes_behind_the_registry(fakes: Mapping[str, FakeBackend] | Maker) -> Iterator[None]:
-    """Make the registry hand out ``fakes`` (still wrapped in its privacy guard): the
-    fake of each name, or whatever a maker makes for a backend."""
-
-    def implementation(name: str, config: BackendConfig, locality: Locality) -> FakeBackend:
-        fake = fakes(name, config, locality) if callable(fakes) else fakes[name]
-        assert fake.locality == locality, (name, fake.locality, locality)
-        return fake
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(registry_module, "_implementation", implementation)
-        yield
+def scripted(
+    name: str, config: BackendConfig, locality: Locality, script: Sequence[str]
+) -> FakeBackend:
+    """A fake that behaves as ``script`` names, one behaviour a chat, cycling through it."""
+    named = itertools.cycle(list(script) or ["up"])
+    return FakeBackend(
+        name,
+        config,
+        locality,
+        answer_fn=lambda _request: behaviour(name, next(named)),
+        pieces=1,
+        probe_result=ProbeResult(up=True, latency_ms=1.0, models=MODELS),
+    )
 
 
 @dataclass
@@ -235,7 +194,7 @@ class Scenario:
     def fakes(self, pipeline: Pipeline) -> dict[str, FakeBackend]:
         localities = pipeline.localities()
         return {
-            name: FakeBackend(name, POOL[name].config, localities[name], script)
+            name: scripted(name, POOL[name].config, localities[name], script)
             for name, script in self.backends.items()
         }
 

@@ -10,10 +10,7 @@ cloud) and the cloud backend is a :class:`~tests.fakes.openai_fake.FakeOpenAI` l
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -25,15 +22,10 @@ from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient, client_capabilities
 from pytest_lsp.client import make_test_lsp_client
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fakes.ports import closed_port
+from tests.support.cli import LOCALROUTE, env_in, run_localroute
+
 REFUSED = -32803
-
-
-def closed_port() -> int:
-    """A loopback port where nothing listens: connections are refused at once."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def user_config(cloud_url: str, *, globs: Sequence[str] = (), extra: str = "") -> str:
@@ -53,16 +45,6 @@ route = ["local:coder", "cloud:gpt"]
 globs = {json.dumps(list(globs))}
 {extra}
 """
-
-
-def environment(home: Path, config: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "LOCALROUTE_CONFIG": str(config),
-        "XDG_CONFIG_HOME": str(home / "xdg"),
-        "XDG_STATE_HOME": str(home / "state"),
-        "PYTHONPATH": str(ROOT / "server"),
-    }
 
 
 @dataclass(frozen=True)
@@ -102,13 +84,6 @@ class Editor:
         return Answer("answered", str((result or {}).get("backend")))
 
 
-def _write_config(home: Path, text: str) -> Path:
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "config.toml"
-    config.write_text(text)
-    return config
-
-
 @asynccontextmanager
 async def editor(
     home: Path,
@@ -121,16 +96,8 @@ async def editor(
 ) -> AsyncIterator[Editor]:
     """A real `localroute serve` opened as an editor would: any mix of `rootUri` and
     workspace folders (or none), from any directory."""
-    config = _write_config(home, config_text)
     client = make_test_lsp_client()
-    await client.start_io(
-        sys.executable,
-        "-m",
-        "localroute",
-        "serve",
-        env=environment(home, config),
-        cwd=str(cwd or home),
-    )
+    await client.start_io(*LOCALROUTE, "serve", env=env_in(home, config_text), cwd=str(cwd or home))
     await client.initialize_session(
         types.InitializeParams(
             capabilities=client_capabilities("visual-studio-code"),
@@ -157,19 +124,7 @@ def run_cli(
     extra_env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`python -m localroute ARGS` from ``cwd``, with the user file ``config_text``."""
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "config.toml"
-    if config_text is not None:
-        config.write_text(config_text)
-    return subprocess.run(
-        [sys.executable, "-m", "localroute", *args],
-        cwd=cwd,
-        env={**environment(home, config), **(extra_env or {})},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_localroute(*args, env=env_in(home, config_text, **(extra_env or {})), cwd=cwd)
 
 
 def sent_texts(fake: Any) -> str:

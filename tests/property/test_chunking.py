@@ -33,10 +33,12 @@ from localroute.identity import identify_path
 from localroute.pipeline import Document, Pipeline, TaskRequest
 from localroute.policy import PolicyStore
 from tests.fakes.openai_fake import FakeOpenAI
+from tests.fakes.ports import closed_port
 from tests.property.common import SEEDS, Cases, planned
 from tests.property.credentials import CREDENTIAL_MAKERS, make_credential
-from tests.property.harness import FakeBackend, fakes_behind_the_registry
-from tests.property.serving import closed_port, run_cli
+from tests.property.harness import scripted
+from tests.property.serving import run_cli
+from tests.support.backends import fakes_behind_the_registry
 
 TRUTH: dict[str, Locality] = {"local": "local", "homelab": "private-network", "cloud": "cloud"}
 URLS = {
@@ -118,7 +120,7 @@ def test_no_chunk_of_a_private_document_reaches_a_cloud_and_the_result_is_true(
     note(f"{place=} {names=} {scripts=} {allow_cloud=} {len(lines)=} {secret_line=}")
 
     pipeline = Pipeline(PolicyStore(fixed=config))
-    fakes = {n: FakeBackend(n, config.backends[n], TRUTH[n], scripts[n]) for n in TRUTH}
+    fakes = {n: scripted(n, config.backends[n], TRUTH[n], scripts[n]) for n in TRUTH}
     document = Document(identify_path(path), text, "python")
     classified = pipeline.classify(document)
     private = secret is not None or place != "src"
@@ -145,17 +147,17 @@ def test_no_chunk_of_a_private_document_reaches_a_cloud_and_the_result_is_true(
     allowed = {"local", "private-network"} if config.privacy.allow_private_network else {"local"}
     for name, fake in fakes.items():
         if private and TRUTH[name] not in allowed:
-            assert not fake.attempted, f"{len(fake.attempted)} chunk(s) of a private file to {name}"
+            assert not fake.requests, f"{len(fake.requests)} chunk(s) of a private file to {name}"
         if not allow_cloud and TRUTH[name] == "cloud":
-            assert not fake.attempted, "a bulk run without --allow-cloud sent to the cloud"
-        for request in fake.attempted:
+            assert not fake.requests, "a bulk run without --allow-cloud sent to the cloud"
+        for request in fake.requests:
             assert secret is None or TRUTH[name] != "cloud" or secret not in request.user
 
     # Each request is one planned chunk, holding exactly that chunk's lines.
     spans = {(c.start_line, c.end_line) for c in chunks}
     answered: dict[tuple[int, int], set[str]] = {}
     for name, fake in fakes.items():
-        for request in fake.attempted:
+        for request in fake.requests:
             span = request_span(request.user)
             assert span in spans, f"{name} got lines {span}, not a planned chunk {sorted(spans)}"
             shown = {int(n) for n in _MARK.findall(request.user)}
@@ -163,7 +165,7 @@ def test_no_chunk_of_a_private_document_reaches_a_cloud_and_the_result_is_true(
             assert shown == want, f"{name}: chunk {span} holds other lines"
         for request in fake.answered:
             answered.setdefault(request_span(request.user), set()).add(name)
-    cases.figure("chunks sent", sum(len(f.attempted) for f in fakes.values()))
+    cases.figure("chunks sent", sum(len(f.requests) for f in fakes.values()))
 
     # What the result says, piece by piece.
     received = sorted({n for n, f in fakes.items() if f.received})

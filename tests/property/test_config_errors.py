@@ -33,10 +33,12 @@ from localroute.identity import identify_path
 from localroute.pipeline import Document, Pipeline, TaskError, TaskOutcome, TaskRequest
 from localroute.policy import PolicyStore
 from tests.fakes.openai_fake import FakeOpenAI
+from tests.fakes.ports import closed_port
 from tests.property.common import SEEDS, Cases, planned, to_toml
 from tests.property.credentials import make_credential
-from tests.property.harness import FakeBackend, fakes_behind_the_registry
-from tests.property.serving import closed_port, run_cli
+from tests.property.harness import scripted
+from tests.property.serving import run_cli
+from tests.support.backends import FakeBackend, fakes_behind_the_registry
 
 SECRET_LINE = make_credential(1, 7).lines[0]  # an AWS access key id
 DOCS: dict[str, str] = {
@@ -267,7 +269,7 @@ def test_a_broken_source_never_makes_a_file_less_private(
     def make(name: str, config: BackendConfig, locality: Locality) -> FakeBackend:
         # Hand-labelled: only the backend named `cloud` runs away from this machine.
         script = ["up"] if name == "cloud" else ["refused"]
-        return fakes.setdefault(name, FakeBackend(name, config, locality, script))
+        return fakes.setdefault(name, scripted(name, config, locality, script))
 
     requests = [
         TaskRequest("review", pipeline.classify(Document(identify_path(base / d), text_of(d))))
@@ -280,7 +282,7 @@ def test_a_broken_source_never_makes_a_file_less_private(
                 assert outcome.backend != "cloud", request.uri
         runner.run(pipeline.aclose())
     cloud = fakes.get("cloud")
-    sent = "\n".join(r.user for r in cloud.attempted) if cloud else ""
+    sent = "\n".join(r.user for r in cloud.requests) if cloud else ""
     cases.figure("documents sent to the cloud fake", sent.count("# marker"))
     for doc, (was_private, _) in want_removed.items():
         if was_private or got[doc][0]:

@@ -25,7 +25,6 @@ from tests.property.harness import (
     POOL,
     Scenario,
     allowed_truths,
-    fakes_behind_the_registry,
     make_scenario,
     run_and_close,
     server_folders,
@@ -39,6 +38,7 @@ from tests.property.tree import (
     expected,
     tree_targets,
 )
+from tests.support.backends import fakes_behind_the_registry
 
 
 @st.composite
@@ -107,20 +107,20 @@ def test_no_byte_of_a_private_document_reaches_a_cloud_backend(
 
     private = verdict.private or bool(expected_private)
     allowed = allowed_truths(config)
-    attempted = {name: len(f.attempted) for name, f in fakes.items() if f.attempted}
+    attempted = {name: len(f.requests) for name, f in fakes.items() if f.requests}
     cases.figure("chat requests handed to fakes", sum(attempted.values()))
     cases.figure("private" if private else "not private")
     for name, fake in fakes.items():
         truth = POOL[name].truth
         if truth == "cloud":
-            cases.figure("requests to cloud fakes", len(fake.attempted))
+            cases.figure("requests to cloud fakes", len(fake.requests))
         if private:
-            assert truth in allowed or not fake.attempted, (
+            assert truth in allowed or not fake.requests, (
                 f"private document handed to {name} ({truth}): {verdict.summary}; "
                 f"route={scenario.review if task == 'review' else scenario.explain}"
             )
         if content.credential is not None and scenario.detect_secrets and truth == "cloud":
-            for sent in fake.attempted:
+            for sent in fake.requests:
                 assert content.credential.secret not in sent.user + sent.system, name
 
     if outcome is not None:
@@ -176,5 +176,5 @@ def test_a_refusal_after_a_busy_retry_does_not_say_nothing_was_sent(
         outcome, error = runner.run(run_and_close(pipeline, request))
     assert outcome is None and isinstance(error, RequestRefused)
     assert fakes["local"].received, "the local backend did receive the code (HTTP 429)"
-    assert not fakes["copilot"].attempted
+    assert not fakes["copilot"].requests
     assert "Nothing was sent." not in str(error), str(error)

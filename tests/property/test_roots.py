@@ -36,9 +36,10 @@ from localroute.identity import identify_path
 from localroute.pipeline import Document, Pipeline
 from localroute.policy import PolicyStore
 from tests.fakes.openai_fake import FakeOpenAI
+from tests.fakes.ports import closed_port
 from tests.property.common import SEEDS, Cases, planned, to_toml
 from tests.property.globs_reference import reference_match
-from tests.property.serving import closed_port, editor, user_config
+from tests.property.serving import editor, user_config
 
 USER_GLOBS = ("internal/**",)
 GLOB_POOL = ("gen/**", "*.secret", "data", "/top.py", "notes.md", "pkg/x.py", "**/deep/*.py")

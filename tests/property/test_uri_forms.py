@@ -28,9 +28,10 @@ from localroute.pipeline import Document, Pipeline, RequestRefused, TaskRequest
 from localroute.policy import PolicyStore
 from tests.fakes.openai_fake import FakeOpenAI
 from tests.property.common import SEEDS, Cases, planned, to_toml
-from tests.property.harness import FakeBackend, fakes_behind_the_registry, run_and_close
+from tests.property.harness import run_and_close, scripted
 from tests.property.serving import editor, sent_texts, user_config
 from tests.property.tree import globs_named
+from tests.support.backends import fakes_behind_the_registry
 
 NFC, NFD = "NFC", "NFD"
 CAFE_NFD = unicodedata.normalize(NFD, "café")
@@ -215,14 +216,14 @@ def test_every_spelling_of_a_file_gets_the_verdict_of_its_plain_path(
     assert set(globs_named(spelled.reasons)) == set(globs_named(plain.verdict.reasons)), uri
 
     fakes = {
-        "local": FakeBackend("local", CONFIG.backends["local"], "local", ["refused"]),
-        "cloud": FakeBackend("cloud", CONFIG.backends["cloud"], "cloud", ["up"]),
+        "local": scripted("local", CONFIG.backends["local"], "local", ["refused"]),
+        "cloud": scripted("cloud", CONFIG.backends["cloud"], "cloud", ["up"]),
     }
     with fakes_behind_the_registry(fakes):
         outcome, error = runner.run(run_and_close(pipeline, request))
     if FILES[rel]:
         assert isinstance(error, RequestRefused), (uri, outcome, error)
-        assert not fakes["cloud"].attempted, f"LEAK: {uri!r} reached the cloud fake"
+        assert not fakes["cloud"].requests, f"LEAK: {uri!r} reached the cloud fake"
     else:
         assert outcome is not None and outcome.backend == "cloud", (uri, error)
 

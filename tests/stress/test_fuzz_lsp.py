@@ -27,7 +27,6 @@ import queue
 import random
 import resource
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -40,7 +39,8 @@ from typing import Any
 import pytest
 from pygls.protocol import LanguageServerProtocol, default_converter
 
-from tests.e2e.conftest import ROOT, closed_port_url
+from tests.e2e.conftest import closed_port_url
+from tests.support.cli import LOCALROUTE, localroute_env
 
 SEED = 20240606
 MESSAGES = 10_000
@@ -129,17 +129,15 @@ class RawServer:
         self.workspace.mkdir(exist_ok=True)
         self.config_path = workdir / "config.toml"
         self.config_path.write_text(config)
-        env = {
-            **os.environ,
-            "LOCALROUTE_CONFIG": str(self.config_path),
-            "XDG_CONFIG_HOME": str(workdir / "home" / ".config"),
-            "XDG_STATE_HOME": str(workdir / "home" / ".state"),
-            "PYTHONPATH": str(ROOT / "server"),
-        }
+        env = localroute_env(
+            config=self.config_path,
+            config_home=workdir / "home" / ".config",
+            state_home=workdir / "home" / ".state",
+        )
         self.stderr_path = workdir / "server.log"
         self._stderr = self.stderr_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "localroute", "serve", "--log-level", "WARNING"],
+            [*LOCALROUTE, "serve", "--log-level", "WARNING"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,

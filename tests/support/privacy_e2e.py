@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 import textwrap
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -25,8 +24,9 @@ from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient, client_capabilities
 from pytest_lsp.client import make_test_lsp_client
 
-from tests.e2e.conftest import ROOT, closed_port_url
 from tests.fakes.openai_fake import FakeOpenAI
+from tests.fakes.ports import closed_port_url
+from tests.support import cli
 
 # An AWS access key id (the detector's best-known kind), split so that scanners of this
 # repository do not flag the test itself.
@@ -108,22 +108,16 @@ def prompts(fake: FakeOpenAI) -> list[str]:
 
 
 def cli_env(home: Path, config: str | None, **extra: str) -> dict[str, str]:
-    """The environment of a CLI run or server: configuration, state and home under ``home``."""
+    """The environment of a CLI run or server: configuration, state and home under ``home``
+    (the user file ``user-config.toml``, written from ``config``; None: no user file)."""
     home.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_STATE_HOME": str(home / ".state"),
-        "PYTHONPATH": str(ROOT / "server"),
-    }
-    env.pop("LOCALROUTE_CONFIG", None)
+    path = None
     if config is not None:
         path = home / "user-config.toml"
         path.write_text(textwrap.dedent(config))
-        env["LOCALROUTE_CONFIG"] = str(path)
-    env.update(extra)
-    return env
+    return cli.localroute_env(
+        config=path, config_home=home / ".config", state_home=home / ".state", home=home, **extra
+    )
 
 
 def run_cli(
@@ -134,14 +128,8 @@ def run_cli(
     timeout: float = 60,
     **extra_env: str,
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "localroute", *args],
-        cwd=cwd,
-        env=cli_env(home, config, **extra_env),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
+    return cli.run_localroute(
+        *args, env=cli_env(home, config, **extra_env), cwd=cwd, timeout=timeout
     )
 
 
@@ -150,10 +138,7 @@ def json_lines(text: str) -> list[dict[str, Any]]:
 
 
 def audit_entries(home: Path) -> list[dict[str, Any]]:
-    path = home / ".state" / "localroute" / "audit.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    return cli.audit_entries(home / ".state")
 
 
 def project(base: Path, files: dict[str, str], *, marker: str = ".git") -> Path:
@@ -303,9 +288,7 @@ async def lsp_server(
     lsp_client = make_test_lsp_client()
     if configuration is not None:
         lsp_client.set_configuration(configuration)
-    await lsp_client.start_io(
-        sys.executable, "-m", "localroute", "serve", env=cli_env(home, config, **(env or {}))
-    )
+    await lsp_client.start_io(*cli.LOCALROUTE, "serve", env=cli_env(home, config, **(env or {})))
     await lsp_client.initialize_session(
         types.InitializeParams(
             capabilities=client_capabilities(client),
@@ -334,7 +317,7 @@ def run_cli_on_tty(
     try:
         os.write(controller, answer.encode())
         return subprocess.run(
-            [sys.executable, "-m", "localroute", *args],
+            [*cli.LOCALROUTE, *args],
             cwd=cwd,
             env=cli_env(home, config),
             stdin=terminal,

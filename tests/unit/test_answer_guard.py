@@ -9,7 +9,6 @@ unchanged (not swallowed, not turned into a transport error) and close its conne
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 import textwrap
@@ -112,15 +111,12 @@ async def test_anthropic_backend_stops_reading_and_closes_the_connection() -> No
             await backend.aclose()
 
 
-async def test_copilot_backend_stops_reading_and_closes_the_connection(tmp_path: Path) -> None:
-    app = {"user": "octocat", "oauth_token": OAUTH_TOKEN, "githubAppId": "Iv1.b507a08c87ecfe98"}
-    apps = tmp_path / "config" / "github-copilot" / "apps.json"
-    apps.parent.mkdir(parents=True)
-    apps.write_text(json.dumps({"github.com:Iv1.b507a08c87ecfe98": app}))
-    env = {"XDG_CONFIG_HOME": str(tmp_path / "config"), "HOME": str(tmp_path)}
+async def test_copilot_backend_stops_reading_and_closes_the_connection(
+    copilot_env: dict[str, str],
+) -> None:
     with FakeCopilot(answer=LOOP, chunk_delay_s=0.001) as fake:
         config = backend_config(kind="copilot", token_url=fake.token_url)
-        backend = CopilotBackend("copilot", config, "cloud", env=env)
+        backend = CopilotBackend("copilot", config, "cloud", env=copilot_env)
         try:
             error, _ = await cut_off(backend, chat_request("claude-haiku-4.5"))
             assert OAUTH_TOKEN not in str(error)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -27,29 +25,20 @@ from tests.fakes.anthropic_fake import (
     anthropic_error,
 )
 from tests.fakes.openai_fake import closed_port
-from tests.support.cleared import chat_request
+from tests.support.cancelling import cancel_before_the_answer, cancel_mid_stream, eventually
+from tests.support.cleared import FINDINGS_SCHEMA, short_request
+from tests.unit.conftest import Closing
 
 pytestmark = pytest.mark.timeout(15)
 
 ENV = {"ANTHROPIC_API_KEY": FAKE_KEY}
-SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"findings": {"type": "array"}},
-    "required": ["findings"],
-}
+SCHEMA = FINDINGS_SCHEMA
 
 MakeBackend = Callable[..., AnthropicBackend]
 
 
 def request(schema: dict[str, Any] | None = None, model: str = "claude-haiku-4-5") -> ChatRequest:
-    return chat_request(
-        model=model,
-        system="You review code.",
-        user="def f(): return 1",
-        json_schema=schema,
-        max_tokens=256,
-        temperature=0.0,
-    )
+    return short_request(model, schema)
 
 
 @pytest.fixture
@@ -59,20 +48,14 @@ def fake() -> Iterator[FakeAnthropic]:
 
 
 @pytest.fixture
-async def make_backend() -> AsyncIterator[MakeBackend]:
-    made: list[AnthropicBackend] = []
-
+def make_backend(closing: Closing) -> MakeBackend:
     def make(
         url: str | None, env: dict[str, str] | None = None, **settings: Any
     ) -> AnthropicBackend:
         config = backend_config(kind="anthropic", url=url, **settings)
-        backend = AnthropicBackend("claude", config, "cloud", env=ENV if env is None else env)
-        made.append(backend)
-        return backend
+        return closing(AnthropicBackend("claude", config, "cloud", env=ENV if env is None else env))
 
-    yield make
-    for backend in made:
-        await backend.aclose()
+    return make
 
 
 # -- happy paths --------------------------------------------------------------------------------
@@ -322,19 +305,11 @@ async def test_cancel_closes_the_connection(fake: FakeAnthropic, make_backend: M
     fake.chunk_delay_s = 0.5
     backend = make_backend(fake.url)
     pieces: list[str] = []
-    task = asyncio.create_task(backend.chat(request(), pieces.append))
+    assert await cancel_mid_stream(backend.chat(request(), pieces.append), fake) < 0.5
+    assert pieces
 
-    assert await asyncio.to_thread(fake.stream_started.wait, 5)
-    await asyncio.sleep(0.05)
-    task.cancel()
-    began = time.monotonic()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert time.monotonic() - began < 0.5
-    assert task.cancelled() and pieces
-
-    assert await asyncio.to_thread(fake.wait_for, lambda: fake.disconnects == 1, 2.0)
-    assert await asyncio.to_thread(fake.wait_for, lambda: fake.in_flight == 0, 2.0)
+    assert await eventually(fake, lambda: fake.disconnects == 1)
+    assert await eventually(fake, lambda: fake.in_flight == 0)
     fake.chunk_delay_s = 0
     fake.answer = "ok"
     assert (await backend.chat(request())).text == "ok"
@@ -342,9 +317,5 @@ async def test_cancel_closes_the_connection(fake: FakeAnthropic, make_backend: M
 
 async def test_cancel_before_the_first_byte(fake: FakeAnthropic, make_backend: MakeBackend):
     fake.latency_s = 5
-    task = asyncio.create_task(make_backend(fake.url).chat(request()))
-    assert await asyncio.to_thread(fake.wait_for, lambda: fake.in_flight == 1, 2.0)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert await asyncio.to_thread(fake.wait_for, lambda: fake.disconnects == 1, 2.0)
+    await cancel_before_the_answer(make_backend(fake.url).chat(request()), fake)
+    assert await eventually(fake, lambda: fake.disconnects == 1)

@@ -20,16 +20,8 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "LOCALROUTE_CONFIG": str(tmp_path / "user.toml"),
-        "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
-    }
-
-
-def test_defaults_without_any_source(env: dict[str, str]) -> None:
-    loaded = sources.load(env=env)
+def test_defaults_without_any_source(isolated_env: dict[str, str]) -> None:
+    loaded = sources.load(env=isolated_env)
     config = loaded.config
     assert config.backends["local"].url == "http://127.0.0.1:8080/v1"
     assert "copilot" not in config.backends
@@ -41,18 +33,20 @@ def test_defaults_without_any_source(env: dict[str, str]) -> None:
 
 
 def test_copilot_backend_appears_when_a_token_is_on_disk(
-    env: dict[str, str], tmp_path: Path
+    isolated_env: dict[str, str], tmp_path: Path
 ) -> None:
     write(
         tmp_path / "xdg" / "github-copilot" / "apps.json",
         json.dumps({"github.com:Iv1.b507a08c87ecfe98": {"oauth_token": "t", "user": "u"}}),
     )
-    assert sources.load(env=env).config.backends["copilot"].kind == "copilot"
+    assert sources.load(env=isolated_env).config.backends["copilot"].kind == "copilot"
 
 
-def test_precedence_user_then_editor_then_workspace(env: dict[str, str], tmp_path: Path) -> None:
+def test_precedence_user_then_editor_then_workspace(
+    isolated_env: dict[str, str], tmp_path: Path
+) -> None:
     write(
-        Path(env["LOCALROUTE_CONFIG"]),
+        Path(isolated_env["LOCALROUTE_CONFIG"]),
         """
 [backends.local]
 kind = "openai"
@@ -70,7 +64,9 @@ globs = ["user/**"]
     workspace = tmp_path / "ws"
     write(workspace / ".localroute.toml", '[privacy]\nglobs = ["ws/**"]\n')
     settings = {"backends": {"local": {"timeout_s": 30}}, "privacy": {"globs": ["editor/**"]}}
-    loaded = sources.load(workspace_folders=[str(workspace)], editor_settings=settings, env=env)
+    loaded = sources.load(
+        workspace_folders=[str(workspace)], editor_settings=settings, env=isolated_env
+    )
     config = loaded.config
     # key by key: the editor's timeout wins, the user's URL stays
     assert config.backends["local"].url == "http://127.0.0.1:9000/v1"
@@ -81,9 +77,9 @@ globs = ["user/**"]
     assert loaded.errors == ()
 
 
-def test_workspace_file_may_only_tighten(env: dict[str, str], tmp_path: Path) -> None:
+def test_workspace_file_may_only_tighten(isolated_env: dict[str, str], tmp_path: Path) -> None:
     write(
-        Path(env["LOCALROUTE_CONFIG"]),
+        Path(isolated_env["LOCALROUTE_CONFIG"]),
         """
 [backends.cloud]
 kind = "openai"
@@ -113,7 +109,7 @@ detect_secrets = false
 allow_private_network = false
 """,
     )
-    loaded = sources.load(workspace_folders=[str(workspace)], env=env)
+    loaded = sources.load(workspace_folders=[str(workspace)], env=isolated_env)
     config = loaded.config
     assert "evil" not in config.backends
     assert config.backends["cloud"].locality is None
@@ -130,7 +126,7 @@ allow_private_network = false
     assert all("localroute.toml" in p.source for p in loaded.problems)
 
 
-def test_workspace_editor_settings_follow_the_trust_rule(env: dict[str, str]) -> None:
+def test_workspace_editor_settings_follow_the_trust_rule(isolated_env: dict[str, str]) -> None:
     settings = {
         "user": {"privacy": {"globs": ["mine/**"]}},
         "workspace": {
@@ -138,19 +134,19 @@ def test_workspace_editor_settings_follow_the_trust_rule(env: dict[str, str]) ->
             "privacy": {"globs": ["theirs/**"], "detect_secrets": False},
         },
     }
-    loaded = sources.load(editor_settings=settings, env=env)
+    loaded = sources.load(editor_settings=settings, env=isolated_env)
     assert loaded.config.backends["local"].url == "http://127.0.0.1:8080/v1"
     assert loaded.config.privacy.globs == ["mine/**", "theirs/**"]
     assert loaded.config.privacy.detect_secrets is True
 
 
-def test_bad_file_names_file_key_and_reason_and_is_left_out(env: dict[str, str]) -> None:
+def test_bad_file_names_file_key_and_reason_and_is_left_out(isolated_env: dict[str, str]) -> None:
     write(
-        Path(env["LOCALROUTE_CONFIG"]),
+        Path(isolated_env["LOCALROUTE_CONFIG"]),
         '[backends.local]\nkind = "openai"\nurl = "http://127.0.0.1:1/v1"\nmax_concurrency = 0\n'
         '[backends.other]\nkind = "openai"\nurll = "x"\n',
     )
-    loaded = sources.load(env=env)
+    loaded = sources.load(env=isolated_env)
     messages = [str(p) for p in loaded.errors]
     assert any(
         "user.toml: backends.local.max_concurrency: " in m and "greater than or equal" in m
@@ -160,9 +156,9 @@ def test_bad_file_names_file_key_and_reason_and_is_left_out(env: dict[str, str])
     assert loaded.config.backends["local"].url == "http://127.0.0.1:8080/v1"
 
 
-def test_invalid_toml_is_reported(env: dict[str, str]) -> None:
-    write(Path(env["LOCALROUTE_CONFIG"]), "[backends\n")
-    loaded = sources.load(env=env)
+def test_invalid_toml_is_reported(isolated_env: dict[str, str]) -> None:
+    write(Path(isolated_env["LOCALROUTE_CONFIG"]), "[backends\n")
+    loaded = sources.load(env=isolated_env)
     assert "invalid TOML" in str(loaded.errors[0])
 
 
@@ -257,12 +253,12 @@ def test_builtin_globs_cover_the_contract() -> None:
 
 
 def test_editor_settings_cannot_reshape_a_command_backend_of_the_user_file(
-    env: dict[str, str],
+    isolated_env: dict[str, str],
 ) -> None:
     # The deny-all of an agent CLI lives in its env; settings that leave out `kind` must not
     # be able to replace it (they would merge key by key onto the user's backend).
     write(
-        Path(env["LOCALROUTE_CONFIG"]),
+        Path(isolated_env["LOCALROUTE_CONFIG"]),
         '[backends.opencode]\nkind = "command"\nargv = ["opencode", "run"]\n'
         'env = {OPENCODE_PERMISSION = \'{"*":"deny"}\'}\n',
     )
@@ -272,7 +268,7 @@ def test_editor_settings_cannot_reshape_a_command_backend_of_the_user_file(
             "local": {"start_command": ["rm", "-rf", "/"]},
         }
     }
-    loaded = sources.load(editor_settings=settings, env=env)
+    loaded = sources.load(editor_settings=settings, env=isolated_env)
     opencode = loaded.config.backends["opencode"]
     assert opencode.env == {"OPENCODE_PERMISSION": '{"*":"deny"}'}  # type: ignore[union-attr]
     assert opencode.argv == ["opencode", "run"]  # type: ignore[union-attr]
@@ -282,11 +278,11 @@ def test_editor_settings_cannot_reshape_a_command_backend_of_the_user_file(
 
 
 def test_a_typo_in_a_workspace_route_is_an_error_not_a_narrowing(
-    env: dict[str, str], tmp_path: Path
+    isolated_env: dict[str, str], tmp_path: Path
 ) -> None:
     workspace = tmp_path / "ws"
     write(workspace / ".localroute.toml", '[tasks.review]\nroute = ["locl:coder"]\n')
-    loaded = sources.load(workspace_folders=[str(workspace)], env=env)
+    loaded = sources.load(workspace_folders=[str(workspace)], env=isolated_env)
     # Read as "keep only locl:coder" it would drop local:coder and send code to the cloud.
     assert loaded.config.tasks["review"].route == ["local:coder", "copilot:claude-sonnet-4.5"]
     assert any(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +21,17 @@ from tests.fakes.anthropic_fake import FAKE_KEY, FakeAnthropic
 from tests.fakes.copilot_fake import OAUTH_TOKEN, FakeCopilot
 from tests.fakes.ollama_fake import FakeOllama, ollama_error
 from tests.fakes.openai_fake import ERROR_SHAPES, FakeOpenAI, openai_error
-from tests.fakes.server import JSON, TEXT, FakeHandler, send, serve, stop
+from tests.fakes.server import (
+    JSON,
+    TEXT,
+    ChunkedBody,
+    FakeHandler,
+    LoopbackFake,
+    RecordedRequest,
+    chunked_head,
+    send,
+    sse,
+)
 from tests.support.cleared import chat_request
 
 # What llama-cpp-python 0.3.36 answered, not streamed, to a prompt of 18,581 tokens with
@@ -151,11 +160,7 @@ async def test_anthropic_prompt_too_long_is_an_overflow() -> None:
             await backend.aclose()
 
 
-async def test_copilot_prompt_limit_is_an_overflow(tmp_path: Path) -> None:
-    app = {"user": "octocat", "oauth_token": OAUTH_TOKEN, "githubAppId": "Iv1.b507a08c87ecfe98"}
-    apps = tmp_path / "github-copilot" / "apps.json"
-    apps.parent.mkdir(parents=True)
-    apps.write_text(json.dumps({"github.com:Iv1.b507a08c87ecfe98": app}))
+async def test_copilot_prompt_limit_is_an_overflow(copilot_env: dict[str, str]) -> None:
     error = openai_error(
         "prompt token count of 130409 exceeds the limit of 128000",
         400,
@@ -163,7 +168,7 @@ async def test_copilot_prompt_limit_is_an_overflow(tmp_path: Path) -> None:
     )
     with FakeCopilot(error=error) as fake:
         config = backend_config(kind="copilot", token_url=fake.token_url)
-        backend = CopilotBackend("copilot", config, "cloud", env={"XDG_CONFIG_HOME": str(tmp_path)})
+        backend = CopilotBackend("copilot", config, "cloud", env=copilot_env)
         try:
             with pytest.raises(ContextOverflow) as caught:
                 await backend.chat(request("claude-haiku-4.5"))
@@ -176,46 +181,30 @@ async def test_copilot_prompt_limit_is_an_overflow(tmp_path: Path) -> None:
 # --- a server that tells only when asked: llama-cpp-python, llama.cpp, llama-swap, Ollama ------
 
 
-class WindowServer:
+class WindowServer(LoopbackFake):
     """A loopback server with fixed answers per path, and llama-cpp-python's chat: a stream
     that ends without one event when the prompt is too long, a 400 when not streamed."""
 
     def __init__(self, routes: dict[str, Any], *, fits: bool = False) -> None:
+        super().__init__()
         self.routes = routes
         self.fits = fits
-        self.requests: list[tuple[str, str, Any]] = []
 
-    def __enter__(self) -> WindowServer:
-        self.server = serve(self)
-        self.root = f"http://127.0.0.1:{self.server.server_address[1]}"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        stop(self.server)
-
-    def _handle(self, handler: FakeHandler, method: str) -> None:
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = json.loads(handler.rfile.read(length)) if length else None
-        path = handler.path.split("?", 1)[0]
-        self.requests.append((method, path, body))
-        if method == "POST" and path == "/v1/chat/completions":
-            self._chat(handler, body)
-        elif path in self.routes:
-            send(handler, 200, json.dumps(self.routes[path]))
+    def _route(self, handler: FakeHandler, request: RecordedRequest) -> None:
+        if request.method == "POST" and request.path == "/v1/chat/completions":
+            self._chat(handler, request.json)
+        elif request.path in self.routes:
+            send(handler, 200, json.dumps(self.routes[request.path]))
         else:
             send(handler, 404, "404 page not found", TEXT)
 
     def _chat(self, handler: FakeHandler, body: dict[str, Any]) -> None:
         if body.get("stream"):
-            handler.send_response(200)
-            handler.send_header("Content-Type", "text/event-stream")
-            handler.send_header("Transfer-Encoding", "chunked")
-            handler.end_headers()
+            chunked_head(handler, "text/event-stream")
+            out = ChunkedBody(handler)
             if self.fits:
-                chunk = {"choices": [{"index": 0, "delta": {"content": "{}"}}]}
-                data = f"data: {json.dumps(chunk)}\n\n".encode()
-                handler.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-            handler.wfile.write(b"0\r\n\r\n")  # ends: no finish_reason, no [DONE]
+                out.write(sse({"choices": [{"index": 0, "delta": {"content": "{}"}}]}))
+            out.end()  # ends: no finish_reason, no [DONE]
             handler.close_connection = True
             return
         if self.fits:
@@ -229,7 +218,7 @@ class WindowServer:
         send(handler, 400, json.dumps({"error": error}))
 
     def chats(self) -> list[Any]:
-        return [body for method, path, body in self.requests if path == "/v1/chat/completions"]
+        return [r.json for r in self.requests if r.path == "/v1/chat/completions"]
 
 
 def openai_backend(server: WindowServer, locality: Locality = "local") -> OpenAIBackend:
@@ -241,13 +230,13 @@ def window_server() -> Iterator[Callable[..., WindowServer]]:
     servers: list[WindowServer] = []
 
     def make(routes: dict[str, Any] | None = None, **kwargs: Any) -> WindowServer:
-        server = WindowServer(routes or {}, **kwargs).__enter__()
+        server = WindowServer(routes or {}, **kwargs).start()
         servers.append(server)
         return server
 
     yield make
     for server in servers:
-        server.__exit__()
+        server.close()
 
 
 async def test_llama_cpp_python_stream_that_ends_at_once_is_asked_why(
@@ -340,7 +329,7 @@ async def test_llama_swap_windows_of_loaded_models_only(
     finally:
         await backend.aclose()
     assert probe.context_tokens == {"qwen-coder": 8192, "coder": 8192}
-    asked = [path for _, path, _ in server.requests]
+    asked = [r.path for r in server.requests]
     assert "/upstream/gemma/props" not in asked  # that would start it
 
 

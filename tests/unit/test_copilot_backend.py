@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import stat
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,9 @@ from tests.fakes.copilot_fake import (
     rate_limited,
 )
 from tests.fakes.openai_fake import closed_port, text_error
-from tests.support.cleared import chat_request
+from tests.support.cancelling import cancel_mid_stream, eventually
+from tests.support.cleared import short_request
+from tests.unit.conftest import Closing
 
 SCHEMA = {"type": "object", "properties": {"findings": {"type": "array"}}}
 LOGIN = "run `localroute login copilot`"
@@ -44,24 +46,13 @@ LOGIN = "run `localroute login copilot`"
 MakeBackend = Callable[..., CopilotBackend]
 
 
-def request(model: str = "claude-haiku-4.5", **kwargs: Any) -> ChatRequest:
-    return chat_request(model=model, system="You review code.", user="def f(): return 1", **kwargs)
+def request(model: str = "claude-haiku-4.5", json_schema: Any = None) -> ChatRequest:
+    return short_request(model, json_schema, max_tokens=1024)
 
 
 def write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data))
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    """An isolated environment whose apps.json holds the fake's OAuth token."""
-    env = {"XDG_CONFIG_HOME": str(tmp_path / "config"), "HOME": str(tmp_path / "home")}
-    app = {"user": "octocat", "oauth_token": OAUTH_TOKEN, "githubAppId": "Iv1.b507a08c87ecfe98"}
-    write_json(
-        tmp_path / "config/github-copilot/apps.json", {"github.com:Iv1.b507a08c87ecfe98": app}
-    )
-    return env
 
 
 @pytest.fixture
@@ -71,9 +62,7 @@ def fake() -> Iterator[FakeCopilot]:
 
 
 @pytest.fixture
-async def make_backend(fake: FakeCopilot, env: dict[str, str]) -> AsyncIterator[MakeBackend]:
-    made: list[CopilotBackend] = []
-
+def make_backend(fake: FakeCopilot, copilot_env: dict[str, str], closing: Closing) -> MakeBackend:
     def make(
         *, environ: dict[str, str] | None = None, now: Any = None, **settings: Any
     ) -> CopilotBackend:
@@ -81,13 +70,11 @@ async def make_backend(fake: FakeCopilot, env: dict[str, str]) -> AsyncIterator[
         settings.setdefault("connect_timeout_s", 1.0)
         config = backend_config(kind="copilot", **settings)
         extra = {"now": now} if now is not None else {}
-        backend = CopilotBackend("copilot", config, "cloud", env=environ or env, **extra)
-        made.append(backend)
-        return backend
+        return closing(
+            CopilotBackend("copilot", config, "cloud", env=environ or copilot_env, **extra)
+        )
 
-    yield make
-    for backend in made:
-        await backend.aclose()
+    return make
 
 
 def secrets_of(fake: FakeCopilot) -> list[str]:
@@ -342,12 +329,8 @@ async def test_probe_without_a_token_is_down_and_sends_nothing(
 async def test_cancellation_closes_the_stream(fake: FakeCopilot, make_backend: MakeBackend) -> None:
     fake.answer = "word " * 200
     fake.chunk_delay_s = 0.3
-    task = asyncio.ensure_future(make_backend().chat(request()))
-    assert await asyncio.to_thread(fake.stream_started.wait, 5)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert await asyncio.to_thread(fake.wait_for, lambda: fake.disconnects == 1, 3)
+    await cancel_mid_stream(make_backend().chat(request()), fake)
+    assert await eventually(fake, lambda: fake.disconnects == 1, 3)
 
 
 # -- token discovery ----------------------------------------------------------------------------
@@ -385,11 +368,11 @@ def test_token_discovery_falls_back_to_home_config(tmp_path: Path) -> None:
 
 
 async def test_oauth_token_env_is_used_for_the_exchange(
-    fake: FakeCopilot, make_backend: MakeBackend, env: dict[str, str]
+    fake: FakeCopilot, make_backend: MakeBackend, copilot_env: dict[str, str]
 ) -> None:
     fake.oauth_token = "gho_from_env"
     backend = make_backend(
-        environ={**env, "COPILOT_OAUTH": "gho_from_env"}, oauth_token_env="COPILOT_OAUTH"
+        environ={**copilot_env, "COPILOT_OAUTH": "gho_from_env"}, oauth_token_env="COPILOT_OAUTH"
     )
     await backend.chat(request())
     assert fake.requests[0].headers["authorization"] == "token gho_from_env"

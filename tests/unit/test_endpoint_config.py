@@ -90,9 +90,11 @@ def test_a_configured_timeout_or_locality_holds_for_every_url() -> None:
     assert endpoint_localities(placed) == {LOOPBACK: "private-network", LAN: "private-network"}
 
 
-def test_urls_of_a_later_source_replace_the_url_of_an_earlier_one(tmp_path: Path) -> None:
-    user = tmp_path / "user.toml"
-    env = {"LOCALROUTE_CONFIG": str(user), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+def test_urls_of_a_later_source_replace_the_url_of_an_earlier_one(
+    isolated_env: dict[str, str],
+) -> None:
+    env = isolated_env
+    user = Path(env["LOCALROUTE_CONFIG"])
     # The built-in `local` has a url; the user file gives it urls instead.
     user.write_text(f'[backends.local]\nkind = "openai"\nurls = ["{LOOPBACK}", "{LAN}"]\n')
     loaded = sources.load(env=env)
@@ -106,9 +108,9 @@ def test_urls_of_a_later_source_replace_the_url_of_an_earlier_one(tmp_path: Path
     assert again.endpoints == ("http://127.0.0.1:9000/v1",)
 
 
-def test_both_in_one_source_is_an_error_naming_the_backend(tmp_path: Path) -> None:
-    user = tmp_path / "user.toml"
-    env = {"LOCALROUTE_CONFIG": str(user), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+def test_both_in_one_source_is_an_error_naming_the_backend(isolated_env: dict[str, str]) -> None:
+    env = isolated_env
+    user = Path(env["LOCALROUTE_CONFIG"])
     user.write_text(f'[backends.gpu]\nkind = "openai"\nurl = "{LOOPBACK}"\nurls = ["{LAN}"]\n')
     loaded = sources.load(env=env)
     messages = [str(p) for p in loaded.problems]

@@ -310,17 +310,15 @@ def test_local_entries_run_without_asking(fake: FakeOpenAI) -> None:
 def test_the_command_line_prints_json(
     fake: FakeOpenAI,
     tmp_path: Path,
+    isolated_environ: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     fake.answer_fn = perfect
-    config = tmp_path / "config.toml"
-    config.write_text(
+    isolated_environ.write_text(
         f'[backends.fake]\nkind = "openai"\nurl = "{fake.url}"\n'
         '[tasks.review]\nroute = ["fake:coder"]\n'
     )
-    monkeypatch.setenv("LOCALROUTE_CONFIG", str(config))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.chdir(tmp_path)
     output = tmp_path / "eval.json"
     argv = ["eval", "fake:coder", "--language", "rust", "--format", "json", "--output", str(output)]

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -23,29 +22,20 @@ from tests.fakes.ollama_fake import (
     queue_full,
 )
 from tests.fakes.openai_fake import BlackHole, closed_port
-from tests.support.cleared import chat_request
+from tests.support.cancelling import cancel_before_the_answer, cancel_mid_stream, eventually
+from tests.support.cleared import FINDINGS_SCHEMA, short_request
+from tests.unit.conftest import Closing
 
 pytestmark = pytest.mark.timeout(15)
 
-SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"findings": {"type": "array"}},
-    "required": ["findings"],
-}
+SCHEMA = FINDINGS_SCHEMA
 USER_CODE = "def secret_sauce(): return 42"
 
 MakeBackend = Callable[..., OllamaBackend]
 
 
 def request(schema: dict[str, Any] | None = None, model: str = "coder") -> ChatRequest:
-    return chat_request(
-        model=model,
-        system="You review code.",
-        user=USER_CODE,
-        json_schema=schema,
-        max_tokens=256,
-        temperature=0.0,
-    )
+    return short_request(model, schema, user=USER_CODE)
 
 
 @pytest.fixture
@@ -55,20 +45,13 @@ def fake() -> Iterator[FakeOllama]:
 
 
 @pytest.fixture
-async def make_backend() -> AsyncIterator[MakeBackend]:
-    made: list[OllamaBackend] = []
-
+def make_backend(closing: Closing) -> MakeBackend:
     def make(url: str, **settings: Any) -> OllamaBackend:
         settings.setdefault("connect_timeout_s", 0.5)
-        backend = OllamaBackend(
-            "homelab", backend_config(kind="ollama", url=url, **settings), "local"
-        )
-        made.append(backend)
-        return backend
+        config = backend_config(kind="ollama", url=url, **settings)
+        return closing(OllamaBackend("homelab", config, "local"))
 
-    yield make
-    for backend in made:
-        await backend.aclose()
+    return make
 
 
 # -- happy paths --------------------------------------------------------------------------------
@@ -321,15 +304,10 @@ async def test_cancel_mid_stream_closes_the_connection(
     fake.line_delay_s = 0.5
     backend = make_backend(fake.url)
     pieces: list[str] = []
-    task = asyncio.create_task(backend.chat(request(), pieces.append))
-    assert await asyncio.to_thread(fake.stream_started.wait, 5)
-    await asyncio.sleep(0.05)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    await cancel_mid_stream(backend.chat(request(), pieces.append), fake)
     assert pieces
-    assert await asyncio.to_thread(fake.wait_for, lambda: fake.disconnects == 1, 2.0)
-    assert await asyncio.to_thread(fake.wait_for, lambda: fake.in_flight == 0, 2.0)
+    assert await eventually(fake, lambda: fake.disconnects == 1)
+    assert await eventually(fake, lambda: fake.in_flight == 0)
     fake.line_delay_s = 0
     fake.answer = "ok"
     assert (await backend.chat(request())).text == "ok"
@@ -337,12 +315,8 @@ async def test_cancel_mid_stream_closes_the_connection(
 
 async def test_cancel_while_the_model_loads(fake: FakeOllama, make_backend: MakeBackend) -> None:
     fake.latency_s = 5
-    task = asyncio.create_task(make_backend(fake.url).chat(request()))
-    assert await asyncio.to_thread(fake.wait_for, lambda: fake.in_flight == 1, 2.0)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert await asyncio.to_thread(fake.wait_for, lambda: fake.disconnects == 1, 2.0)
+    await cancel_before_the_answer(make_backend(fake.url).chat(request()), fake)
+    assert await eventually(fake, lambda: fake.disconnects == 1)
 
 
 # -- the fake's OpenAI-compatible side ----------------------------------------------------------

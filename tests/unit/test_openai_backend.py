@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -28,17 +28,15 @@ from tests.fakes.openai_fake import (
     closed_port,
     openai_error,
 )
-from tests.support.cleared import chat_request
+from tests.support.cancelling import cancel_before_the_answer, cancel_mid_stream, eventually
+from tests.support.cleared import FINDINGS_SCHEMA, short_request
+from tests.unit.conftest import Closing
 
 pytestmark = pytest.mark.timeout(15)
 
 KEY = "sk-localroute-test-7f3a9c1e5b"
 KEY_ENV = "LOCALROUTE_TEST_OPENAI_KEY"
-SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"findings": {"type": "array"}},
-    "required": ["findings"],
-}
+SCHEMA = FINDINGS_SCHEMA
 
 OPENAI_FORM = {
     "type": "json_schema",
@@ -55,14 +53,7 @@ MakeBackend = Callable[..., OpenAIBackend]
 
 
 def request(schema: dict[str, Any] | None = None, model: str = "coder") -> ChatRequest:
-    return chat_request(
-        model=model,
-        system="You review code.",
-        user="def f(): return 1",
-        json_schema=schema,
-        max_tokens=256,
-        temperature=0.0,
-    )
+    return short_request(model, schema)
 
 
 @pytest.fixture
@@ -72,21 +63,15 @@ def fake() -> Iterator[FakeOpenAI]:
 
 
 @pytest.fixture
-async def make_backend(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[MakeBackend]:
+def make_backend(monkeypatch: pytest.MonkeyPatch, closing: Closing) -> MakeBackend:
     monkeypatch.setenv(KEY_ENV, KEY)
-    made: list[OpenAIBackend] = []
 
     def make(url: str, **settings: Any) -> OpenAIBackend:
         settings.setdefault("api_key_env", KEY_ENV)
-        backend = OpenAIBackend(
-            "local", backend_config(kind="openai", url=url, **settings), "local"
-        )
-        made.append(backend)
-        return backend
+        config = backend_config(kind="openai", url=url, **settings)
+        return closing(OpenAIBackend("local", config, "local"))
 
-    yield make
-    for backend in made:
-        await backend.aclose()
+    return make
 
 
 # -- happy paths --------------------------------------------------------------------------------
@@ -487,20 +472,11 @@ async def test_cancel_closes_the_connection(fake: FakeOpenAI, make_backend: Make
     fake.chunk_delay_s = 0.5
     backend = make_backend(fake.url)
     pieces: list[str] = []
-    task = asyncio.create_task(backend.chat(request(), pieces.append))
-
-    assert await asyncio.to_thread(fake.stream_started.wait, 5)
-    await asyncio.sleep(0.05)
-    task.cancel()
-    start = time.monotonic()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert time.monotonic() - start < 0.5
-    assert task.cancelled()
+    assert await cancel_mid_stream(backend.chat(request(), pieces.append), fake) < 0.5
     assert pieces  # the stream had started
 
-    assert await asyncio.to_thread(fake.wait_for, lambda: fake.disconnects == 1, 2.0)
-    assert await asyncio.to_thread(fake.wait_for, lambda: fake.in_flight == 0, 2.0)
+    assert await eventually(fake, lambda: fake.disconnects == 1)
+    assert await eventually(fake, lambda: fake.in_flight == 0)
     # the backend still works afterwards
     fake.chunk_delay_s = 0
     fake.answer = "ok"
@@ -511,12 +487,8 @@ async def test_cancel_while_waiting_for_the_first_byte(
     fake: FakeOpenAI, make_backend: MakeBackend
 ) -> None:
     fake.latency_s = 5
-    task = asyncio.create_task(make_backend(fake.url).chat(request()))
-    assert await asyncio.to_thread(fake.wait_for, lambda: fake.in_flight == 1, 2.0)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert await asyncio.to_thread(fake.wait_for, lambda: fake.disconnects == 1, 2.0)
+    await cancel_before_the_answer(make_backend(fake.url).chat(request()), fake)
+    assert await eventually(fake, lambda: fake.disconnects == 1)
 
 
 # -- odd servers (MockTransport) ----------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The request pipeline with in-memory fake backends: fallback, privacy, cache, concurrency."""
+"""The request pipeline with in-memory fake backends (tests/support/backends.py): fallback,
+privacy, cache, concurrency."""
 
 from __future__ import annotations
 
@@ -10,21 +11,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
-import localroute.backends.registry as registry_module
-from localroute.backends.base import (
-    BackendRequestError,
-    BackendUnavailable,
-    ChatRequest,
-    ChatResult,
-    ContextOverflow,
-    ProbeResult,
-    TextCallback,
-)
+from localroute.backends.base import ChatRequest, ContextOverflow, ProbeResult
 from localroute.config.models import (
-    BackendConfig,
     CacheConfig,
     Config,
-    Locality,
     PrivacyConfig,
     TaskConfig,
     backend_config,
@@ -42,6 +32,7 @@ from localroute.pipeline import (
 from localroute.policy import PolicyStore
 from localroute.routing.router import Candidate
 from localroute.tasks.findings import Finding
+from tests.support.backends import Behaviour, FakeBackend, install_fakes, rejected, unavailable
 
 LOCAL = "local:coder"
 HOMELAB = "homelab:qwen3-coder:30b"
@@ -51,82 +42,6 @@ CLOUD_EXPLAIN = "copilot:claude-haiku-4.5"
 AWS_KEY_ID = "AKIA" + "Q3T7WX2LPZK5N8RV"
 
 TEN_LINES = "\n".join(f"line_{n} = {n}" for n in range(10)) + "\n"
-
-
-# --- the fake backend ----------------------------------------------------------------------
-
-Behaviour = str | BaseException
-
-
-class FakeBackend:
-    """A scripted backend: answers or raises per call, records what it was sent."""
-
-    def __init__(self, name: str, config: BackendConfig, locality: Locality) -> None:
-        self.name = name
-        self.config = config
-        self.locality = locality
-        self.script: list[Behaviour] = []  # consumed first, one per chat
-        self.default: Behaviour = '{"findings": []}'
-        self.answer_fn: Callable[[ChatRequest], Behaviour] | None = None
-        self.delay = 0.0
-        self.started = asyncio.Event()
-        self.requests: list[ChatRequest] = []
-        self.probes = 0
-        self.probe_result = ProbeResult(up=True, latency_ms=1.0, models=("coder",))
-        self.active = 0
-        self.peak = 0
-        self.cancelled = 0
-        self.closed = False
-
-    async def probe(self) -> ProbeResult:
-        self.probes += 1
-        return self.probe_result
-
-    async def chat(
-        self, request: ChatRequest, on_text: TextCallback | None = None, **_: object
-    ) -> ChatResult:
-        self.requests.append(request)
-        self.active += 1
-        self.peak = max(self.peak, self.active)
-        self.started.set()
-        try:
-            if self.delay:
-                await asyncio.sleep(self.delay)
-            if self.script:
-                behaviour = self.script.pop(0)
-            elif self.answer_fn is not None:
-                behaviour = self.answer_fn(request)
-            else:
-                behaviour = self.default
-            if isinstance(behaviour, BaseException):
-                raise behaviour
-            if on_text is not None:
-                middle = len(behaviour) // 2
-                on_text(behaviour[:middle])
-                on_text(behaviour[middle:])
-            return ChatResult(text=behaviour, model=request.model)
-        except asyncio.CancelledError:
-            self.cancelled += 1
-            raise
-        finally:
-            self.active -= 1
-
-    async def aclose(self) -> None:
-        self.closed = True
-
-    @property
-    def calls(self) -> int:
-        return len(self.requests)
-
-
-def unavailable(
-    name: str, message: str = "connection refused", *, retry_after_s: float | None = None
-) -> BackendUnavailable:
-    return BackendUnavailable(name, message, retry_after_s=retry_after_s)
-
-
-def rejected(name: str, message: str = "unknown model 'coder'") -> BackendRequestError:
-    return BackendRequestError(name, message, status=404)
 
 
 # --- configuration and set-up ---------------------------------------------------------------
@@ -185,12 +100,7 @@ async def build(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Builder]:
         for name, configured in config.backends.items():
             locality = harness.pipeline.localities()[name]
             harness.fakes[name] = FakeBackend(name, configured, locality)
-
-        def create_backend(name: str, config: BackendConfig, locality: Locality) -> FakeBackend:
-            return harness.fakes[name]
-
-        # The registry still wraps each fake in its privacy guard, as in production.
-        monkeypatch.setattr(registry_module, "_implementation", create_backend)
+        install_fakes(monkeypatch, harness.fakes)
         made.append(harness.pipeline)
         return harness
 

@@ -4,7 +4,6 @@ checked on the request bodies the fakes record."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -16,7 +15,7 @@ from localroute.backends.openai import OpenAIBackend, strict_schema
 from localroute.config.models import backend_config
 from localroute.tasks.review import FINDINGS_SCHEMA, build_review_prompt
 from tests.fakes.anthropic_fake import FAKE_KEY, FakeAnthropic
-from tests.fakes.copilot_fake import DEFAULT_MODELS, OAUTH_TOKEN, FakeCopilot
+from tests.fakes.copilot_fake import DEFAULT_MODELS, FakeCopilot
 from tests.fakes.ollama_fake import OLD_FORMAT_MESSAGE, FakeOllama, ollama_error
 from tests.fakes.openai_fake import FakeOpenAI
 from tests.support.cleared import chat_request
@@ -108,11 +107,9 @@ async def test_anthropic_gets_the_schema_in_the_system_prompt() -> None:
     assert "response_format" not in sent.json
 
 
-async def test_copilot_asks_for_json_where_the_model_supports_it(tmp_path: Path) -> None:
-    app = {"user": "octocat", "oauth_token": OAUTH_TOKEN, "githubAppId": "Iv1.b507a08c87ecfe98"}
-    apps = tmp_path / "github-copilot" / "apps.json"
-    apps.parent.mkdir(parents=True)
-    apps.write_text(json.dumps({"github.com:Iv1.b507a08c87ecfe98": app}))
+async def test_copilot_asks_for_json_where_the_model_supports_it(
+    copilot_env: dict[str, str],
+) -> None:
     structured = [
         m["id"]
         for m in DEFAULT_MODELS
@@ -122,7 +119,7 @@ async def test_copilot_asks_for_json_where_the_model_supports_it(tmp_path: Path)
         pytest.skip("the Copilot fake lists no model with structured outputs")
     with FakeCopilot() as fake:
         config = backend_config(kind="copilot", token_url=fake.token_url)
-        backend = CopilotBackend("copilot", config, "cloud", env={"XDG_CONFIG_HOME": str(tmp_path)})
+        backend = CopilotBackend("copilot", config, "cloud", env=copilot_env)
         try:
             result = await backend.chat(review_request(structured[0]))
         finally:
