@@ -67,7 +67,10 @@ class DegenerateDetector:
     """
 
     def __init__(self, prompt_text: str = "") -> None:
-        self._prompt_tokens = tokenize(prompt_text)
+        # The whole prompt (code included) is tokenized only if finish() needs it: that
+        # costs about a millisecond per request, which a review (findings, not free text)
+        # would pay for nothing.
+        self._prompt_text = prompt_text
         words = tokenize(instructions_of(prompt_text))
         self._echo_grams = frozenset(
             tuple(words[i : i + ECHO_NGRAM]) for i in range(len(words) - ECHO_NGRAM + 1)
@@ -117,7 +120,7 @@ class DegenerateDetector:
             pending, self._pending = self._pending, ""
             self._token(pending.lower()[:MAX_TOKEN_CHARS])
         free = self.reason is None and free_text and answer is not None
-        if free and _mostly_prompt(tokenize(answer or ""), self._prompt_tokens):
+        if free and _mostly_prompt(tokenize(answer or ""), tokenize(self._prompt_text)):
             self.reason = "prompt echo"
         return self.reason
 
