@@ -1,14 +1,20 @@
 """A connect timeout that fired late (the event loop was held up, not the host) is tried
-once more; one that fired on time is a dead host and is not."""
+once more; one that fired on time is a dead host and is not. The retry wraps local and
+private-network clients only: a cloud client keeps the proxy variables."""
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 
 import httpx
 import pytest
 
 from localroute.backends.connect_retry import LATE_S, LateConnectRetry
+from localroute.backends.http import client_for
+from localroute.config.models import Locality, backend_config
+from tests.fakes.ports import closed_port
 
 
 class Scripted(httpx.AsyncBaseTransport):
@@ -61,3 +67,58 @@ async def test_a_second_late_timeout_is_not_retried_again() -> None:
         with pytest.raises(httpx.ConnectTimeout):
             await http.post("http://127.0.0.1:9/v1/chat", json={"q": 1})
     assert inner.calls == 2
+
+
+class RecordingProxy:
+    """A loopback HTTP proxy that answers every request itself and records its request
+    line (a proxied request names the whole URL)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                return
+            with conn:
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    head += chunk
+                self.lines.append(head.split(b"\r\n", 1)[0].decode())
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+
+    def close(self) -> None:
+        self._server.close()
+
+
+@pytest.mark.parametrize(("locality", "proxied"), [("cloud", True), ("local", False)])
+async def test_only_cloud_clients_go_through_the_proxy_variables(
+    locality: Locality, proxied: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = RecordingProxy()
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    # A port nothing listens on: reached directly, the request is refused.
+    target = f"http://127.0.0.2:{closed_port()}/v1"
+    config = backend_config(kind="openai", url=target, connect_timeout_s=0.5)
+    try:
+        async with client_for(config, locality) as http:
+            if proxied:
+                response = await http.get(f"{target}/models")
+                assert response.json() == {}
+                assert proxy.lines == [f"GET {target}/models HTTP/1.1"]
+            else:
+                with pytest.raises(httpx.ConnectError):
+                    await http.get(f"{target}/models")
+                assert proxy.lines == []
+    finally:
+        proxy.close()

@@ -85,8 +85,12 @@ def client_for(
     trust_env = locality == "cloud"
     # Loading the CA bundle costs tens of ms (and memory): only for TLS endpoints.
     verify: ssl.SSLContext | bool = False if _plain_http(config) else tls_context()
-    if transport is None:
-        transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits, trust_env=trust_env)
+    if transport is None and not trust_env:
+        transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits, trust_env=False)
+    if transport is not None:
+        transport = LateConnectRetry(transport, config.connect_timeout_s)
+    # A cloud client keeps httpx's own transport: given one, httpx would ignore the proxy
+    # variables. Its connect timeout (5 s) is far beyond any hold-up of the event loop.
     return httpx.AsyncClient(
         timeout=httpx.Timeout(
             connect=config.connect_timeout_s,
@@ -95,7 +99,7 @@ def client_for(
             pool=config.timeout_s,
         ),
         limits=limits,
-        transport=LateConnectRetry(transport, config.connect_timeout_s),
+        transport=transport,
         trust_env=trust_env,
         verify=verify,
         headers={"User-Agent": "localroute", **(headers or {})},
