@@ -55,8 +55,9 @@ class _BackendBase(Model):
         le=60,
         description="TCP connect timeout in seconds: the most a dead host can cost a request. "
         "Default by locality: 0.25 s local (a loopback host that has not answered a SYN by "
-        "then never will), 1 s private network, 5 s cloud. A timeout that fires over 0.1 s "
-        "late (the machine too busy to notice the connection) is tried once more.",
+        "then never will), 1 s private network, 5 s cloud. On a local or private-network "
+        "backend, a timeout that fires over 0.1 s late (the machine too busy to notice the "
+        "connection) is tried once more.",
     )
     context_tokens: int | None = Field(
         default=None, ge=256, description="Context window of the backend's models, in tokens."
