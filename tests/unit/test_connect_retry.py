@@ -35,7 +35,7 @@ class Scripted(httpx.AsyncBaseTransport):
 
 def client(inner: httpx.AsyncBaseTransport, connect_s: float) -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        transport=LateConnectRetry(inner, connect_s), timeout=httpx.Timeout(5, connect=connect_s)
+        transport=LateConnectRetry(inner), timeout=httpx.Timeout(5, connect=connect_s)
     )
 
 

@@ -88,7 +88,7 @@ def client_for(
     if transport is None and not trust_env:
         transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits, trust_env=False)
     if transport is not None:
-        transport = LateConnectRetry(transport, config.connect_timeout_s)
+        transport = LateConnectRetry(transport)
     # A cloud client keeps httpx's own transport: given one, httpx would ignore the proxy
     # variables. Its connect timeout (5 s) is far beyond any hold-up of the event loop.
     return httpx.AsyncClient(
