@@ -78,6 +78,18 @@ def local_config(fake: FakeOpenAI) -> str:
         """
 
 
+def cloud_config(fake: FakeOpenAI) -> str:
+    """Reviews routed to a cloud backend only."""
+    return f"""
+        [backends.cloud]
+        kind = "openai"
+        url = "{fake.url}"
+        locality = "cloud"
+        [tasks.review]
+        route = ["cloud:big"]
+        """
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """`repo/` with a.py, b.py, old.py, gone.py committed and tagged `base`."""
@@ -178,14 +190,7 @@ def test_a_secret_outside_the_hunk_still_makes_the_whole_file_private(
     git(repo, "tag", "keys")
     edit(repo / "keys.py", 50, "    return x * 50  # far from the key")
     with FakeOpenAI() as cloud:
-        config = f"""
-            [backends.cloud]
-            kind = "openai"
-            url = "{cloud.url}"
-            locality = "cloud"
-            [tasks.review]
-            route = ["cloud:big"]
-            """
+        config = cloud_config(cloud)
         done = run_cli(
             tmp_path, config, "review", "--changed-since", "keys", "repo", "--allow-cloud"
         )
@@ -223,14 +228,7 @@ def test_without_git_outside_a_repository_or_with_a_bad_ref_exit_2_naming_the_ca
 def test_a_change_set_stays_local_even_when_it_is_one_file(tmp_path: Path, repo: Path) -> None:
     edit(repo / "a.py", 5, "    return x * 5")
     with FakeOpenAI() as cloud:
-        config = f"""
-            [backends.cloud]
-            kind = "openai"
-            url = "{cloud.url}"
-            locality = "cloud"
-            [tasks.review]
-            route = ["cloud:big"]
-            """
+        config = cloud_config(cloud)
         done = run_cli(tmp_path, config, "review", "--changed-since", "HEAD", "repo")
         assert cloud.chat_requests == []
         assert done.returncode == 3
