@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -63,6 +64,26 @@ class Session:
         return await self.client.workspace_execute_command_async(
             types.ExecuteCommandParams(command=name, arguments=[argument])
         )
+
+    def start_command(
+        self, name: str, argument: dict[str, Any]
+    ) -> tuple[asyncio.Future[Any], Callable[[], None]]:
+        """Send a command without waiting: its pending answer, and what sends
+        `$/cancelRequest` for it."""
+        msg_id = str(uuid.uuid4())
+        # pytest-lsp's send_request_async is a coroutine: it sends when first run.
+        pending = asyncio.ensure_future(
+            self.client.protocol.send_request_async(
+                types.WORKSPACE_EXECUTE_COMMAND,
+                types.ExecuteCommandParams(command=name, arguments=[argument]),
+                msg_id=msg_id,
+            )
+        )
+
+        def cancel() -> None:
+            self.client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
+
+        return pending, cancel
 
     async def hover(self, uri: str, line: int) -> types.Hover | None:
         return await self.client.text_document_hover_async(

@@ -8,12 +8,10 @@ from __future__ import annotations
 import asyncio
 import json
 import textwrap
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from tests.e2e.conftest import Session
@@ -79,19 +77,10 @@ async def test_cancel_while_the_model_loads_closes_the_connection_at_once(
     with loading_swap() as local, FakeOpenAI(answer=ANSWER) as cloud:
         async with start_session(config_for(local.url, cloud.url)) as s:
             uri = s.open("calc.py", SOURCE)
-            msg_id = str(uuid.uuid4())
-            pending = asyncio.ensure_future(
-                s.client.protocol.send_request_async(
-                    types.WORKSPACE_EXECUTE_COMMAND,
-                    types.ExecuteCommandParams(
-                        command="localroute.review", arguments=[{"uri": uri}]
-                    ),
-                    msg_id=msg_id,
-                )
-            )
+            pending, cancel = s.start_command("localroute.review", {"uri": uri})
             await s.wait_for(lambda: "loading coder on local…" in progress_messages(s))
             assert local.model_state() == "starting" and local.disconnects == 0
-            s.client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
+            cancel()
             with pytest.raises(JsonRpcException) as cancelled:
                 await asyncio.wait_for(pending, 5)
             assert cancelled.value.code == -32800

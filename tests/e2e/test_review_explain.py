@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -179,19 +178,9 @@ async def test_cancel_mid_stream_closes_the_connection(start_session: Any) -> No
         local.chunk_delay_s = 0.3
         async with start_session(config_for(local.url)) as s:
             uri = s.open("calc.py", SOURCE)
-            msg_id = str(uuid.uuid4())
-            # pytest-lsp's send_request_async is a coroutine: it sends when first run.
-            pending = asyncio.ensure_future(
-                s.client.protocol.send_request_async(
-                    types.WORKSPACE_EXECUTE_COMMAND,
-                    types.ExecuteCommandParams(
-                        command="localroute.review", arguments=[{"uri": uri}]
-                    ),
-                    msg_id=msg_id,
-                )
-            )
+            pending, cancel = s.start_command("localroute.review", {"uri": uri})
             await asyncio.to_thread(local.stream_started.wait, 10)
-            s.client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
+            cancel()
             with pytest.raises(JsonRpcException) as cancelled:
                 await asyncio.wait_for(pending, 5)
             assert cancelled.value.code == -32800
