@@ -1,14 +1,7 @@
 local env = vim.env
-local out = { messages = {}, prompts = {}, steps = {} }
-
-local function log(...)
-  io.stderr:write(table.concat(vim.tbl_map(tostring, { ... }), ' ') .. '\n')
-end
-
-vim.notify = function(message, level)
-  table.insert(out.messages, { message = message, level = level })
-  log('notify', level, message)
-end
+local driver = dofile(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)) .. '/driver.lua')
+local out, log, wait, lr = driver.out, driver.log, driver.wait, driver.lr
+out.prompts, out.steps = {}, {}
 
 -- The consent prompt: what it asked, and the answer the test scripted (1 = do not, 2 = send).
 local answers = {}
@@ -18,31 +11,6 @@ vim.ui.select = function(items, opts, on_choice)
     { items = items, prompt = opts.prompt, kind = opts.kind, answer = answer })
   log('ui.select', opts.prompt, vim.inspect(items), 'answer', tostring(answer))
   vim.schedule(function() on_choice(answer and items[answer] or nil, answer) end)
-end
-
-vim.opt.runtimepath:prepend(env.LR_CLIENT)
-local lr = require('localroute')
-lr.setup({ cmd = vim.json.decode(env.LR_CMD) })
-
-local attached = nil
-vim.api.nvim_create_autocmd('LspAttach', {
-  callback = function(ev)
-    local client = vim.lsp.get_client_by_id(ev.data.client_id)
-    if client and client.name == 'localroute' then attached = client end
-  end,
-})
-
-local function wait(what, fn, ms)
-  local quit = false
-  vim.wait(ms or 30000, function()
-    for _, m in ipairs(out.messages) do
-      quit = quit or m.message:find('quit with exit code', 1, true) ~= nil
-    end
-    return quit or fn()
-  end, 20)
-  if quit or not fn() then
-    error((quit and 'the server quit while waiting for ' or 'timed out waiting for ') .. what)
-  end
 end
 
 --- The text of the first notification containing `needle` that came after message `after`.
@@ -83,7 +51,7 @@ end
 
 local function main()
   vim.cmd.edit(vim.fn.fnameescape(env.LR_WORKSPACE .. '/calc.py'))
-  wait('the client to attach', function() return attached ~= nil end)
+  wait('the client to attach', function() return driver.attached ~= nil end)
 
   step('status with a backend down', function()
     local done = await_message('localroute: status')
@@ -142,14 +110,4 @@ local function main()
   end)
 end
 
-vim.api.nvim_create_autocmd('VimEnter', {
-  once = true,
-  nested = true,
-  callback = function()
-    local ok, err = xpcall(main, debug.traceback)
-    out.ok = ok
-    out.error = not ok and err or nil
-    vim.fn.writefile({ vim.json.encode(out) }, env.LR_RESULT)
-    vim.cmd('qa!')
-  end,
-})
+driver.run(main)

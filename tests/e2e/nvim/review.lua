@@ -1,41 +1,6 @@
 local env = vim.env
-local out = { messages = {} }
-
-local function log(...)
-  io.stderr:write(table.concat(vim.tbl_map(tostring, { ... }), ' ') .. '\n')
-end
-
-vim.notify = function(message, level)
-  table.insert(out.messages, { message = message, level = level })
-  log('notify', level, message)
-end
-
-vim.opt.runtimepath:prepend(env.LR_CLIENT)
-local lr = require('localroute')
-lr.setup({ cmd = vim.json.decode(env.LR_CMD) })
-
-local attached = nil
-vim.api.nvim_create_autocmd('LspAttach', {
-  callback = function(ev)
-    local client = vim.lsp.get_client_by_id(ev.data.client_id)
-    if client and client.name == 'localroute' then
-      attached = client
-    end
-  end,
-})
-
-local function wait(what, fn)
-  local quit = false
-  vim.wait(20000, function()
-    for _, m in ipairs(out.messages) do
-      quit = quit or m.message:find('quit with exit code', 1, true) ~= nil
-    end
-    return quit or fn()
-  end, 20)
-  if quit or not fn() then
-    error((quit and 'the server quit while waiting for ' or 'timed out waiting for ') .. what)
-  end
-end
+local driver = dofile(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)) .. '/driver.lua')
+local out, log, wait, lr = driver.out, driver.log, driver.wait, driver.lr
 
 local function floats()
   local found = {}
@@ -68,9 +33,9 @@ end
 local function main()
   vim.cmd.edit(vim.fn.fnameescape(env.LR_FILE))
   local buf = vim.api.nvim_get_current_buf()
-  wait('the client to attach', function() return attached ~= nil end)
-  out.root_dir = attached.root_dir
-  out.commands = attached.server_capabilities.executeCommandProvider.commands
+  wait('the client to attach', function() return driver.attached ~= nil end)
+  out.root_dir = driver.attached.root_dir
+  out.commands = driver.attached.server_capabilities.executeCommandProvider.commands
   local uri = vim.uri_from_bufnr(buf)
 
   -- code actions on lines 1-3
@@ -128,14 +93,4 @@ local function main()
   end)
 end
 
-vim.api.nvim_create_autocmd('VimEnter', {
-  once = true,
-  nested = true, -- so that :edit fires FileType, where vim.lsp.enable starts the client
-  callback = function()
-    local ok, err = xpcall(main, debug.traceback)
-    out.ok = ok
-    out.error = not ok and err or nil
-    vim.fn.writefile({ vim.json.encode(out) }, env.LR_RESULT)
-    vim.cmd('qa!')
-  end,
-})
+driver.run(main)
