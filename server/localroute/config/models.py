@@ -200,7 +200,8 @@ class CacheConfig(_Model):
         le=100_000_000_000,
         description="Bound of the answers kept on disk "
         "(`$XDG_CACHE_HOME/localroute/answers.sqlite3`), shared by every localroute process; "
-        "least recently used answers go first. 0 keeps answers in memory only.",
+        "least recently used answers go first. 0 keeps answers in memory only. A language "
+        "server reads this when it starts; a change applies after a restart.",
     )
 
 
