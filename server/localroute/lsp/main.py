@@ -50,5 +50,11 @@ def serve(*, tcp: str | None, log_level: str, log_file: Path | None) -> int:
         host, _, port = tcp.rpartition(":")
         server.start_tcp(host or "127.0.0.1", int(port))
     else:
-        server.start_io()
+        from localroute.lsp.stdio import reads_on_loop, serve_pipe
+
+        stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+        if reads_on_loop(stdin):
+            serve_pipe(server, stdin, stdout)
+        else:
+            server.start_io()
     return 0
