@@ -254,6 +254,8 @@ class ResultsCache:
         self._touches: list[str] = []
         self._deletes: list[str] = []
         self._writer: asyncio.Task[None] | None = None
+        self._hurry = asyncio.Event()
+        """Set by :meth:`flush`: write what is queued now, without gathering a batch."""
 
     @classmethod
     def open(cls, config: CacheConfig, env: Mapping[str, str] | None = None) -> ResultsCache | None:
@@ -351,7 +353,10 @@ class ResultsCache:
     async def _write_batches(self) -> None:
         while not self._off and (self._puts or self._touches or self._deletes):
             # Let a batch gather: one transaction (and one thread hop) for many answers.
-            await asyncio.sleep(BATCH_WAIT_S)
+            # A flush (the end of a run) does not wait for more.
+            if not self._hurry.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._hurry.wait(), BATCH_WAIT_S)
             puts, self._puts = self._puts, []
             touches, self._touches = self._touches, []
             deletes, self._deletes = self._deletes, []
@@ -363,7 +368,11 @@ class ResultsCache:
     async def flush(self, timeout_s: float = 10.0) -> None:
         """Wait for the writes under way and queued (they are short)."""
         if self._writer is not None and not self._writer.done():
-            await asyncio.wait({self._writer}, timeout=timeout_s)
+            self._hurry.set()
+            try:
+                await asyncio.wait({self._writer}, timeout=timeout_s)
+            finally:
+                self._hurry.clear()
 
     async def aclose(self) -> None:
         """Finish the writes, then close the file."""

@@ -148,6 +148,23 @@ async def test_a_second_run_answers_from_disk_and_sends_nothing(
     assert changed.cached is False and len(local.chat_requests) == 3
 
 
+async def test_a_flush_writes_at_once_without_waiting_for_a_batch_to_gather(
+    runs: Runs, fakes: tuple[FakeOpenAI, FakeOpenAI], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The end of a run (or of a server) does not wait out the batch window."""
+    import localroute.results_cache as cache_module
+
+    monkeypatch.setattr(cache_module, "BATCH_WAIT_S", 600.0)
+    pipeline = runs.pipeline()
+    await pipeline.run(runs.request(pipeline))
+    assert pipeline.results is not None
+    await pipeline.results.flush(timeout_s=10.0)
+    assert [entry["findings"][0]["message"] for entry in runs.entries()] == ["b may be 0"]
+    # A flush ends the hurry: later answers gather into a batch again.
+    await pipeline.run(runs.request(pipeline, text=CODE + "# changed\n"))
+    assert len(runs.entries()) == 1
+
+
 async def test_only_the_answer_is_stored_never_the_prompt_or_a_credential(
     runs: Runs, fakes: tuple[FakeOpenAI, FakeOpenAI]
 ) -> None:
