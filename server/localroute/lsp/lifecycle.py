@@ -9,6 +9,7 @@ soon as it changed on disk; the client's notifications only make that visible so
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import threading
@@ -47,7 +48,15 @@ def initialize(ls: LocalrouteServer, params: types.InitializeParams) -> None:
     ls.deliver_later = asked if isinstance(asked, bool) else (not progress or client == "eglot")
     # Nothing is read here: the configuration is loaded on first use, after `initialize`
     # has been answered (at `initialized`, or the first request). The modules that takes
-    # are imported meanwhile in a thread, while the answer goes out.
+    # are imported meanwhile in a thread, started once the answer is written: an import
+    # holds the interpreter's lock, and would slow the answer down.
+    try:
+        asyncio.get_running_loop().call_soon(_start_warm_up)
+    except RuntimeError:  # called outside the server's loop (a test)
+        _start_warm_up()
+
+
+def _start_warm_up() -> None:
     threading.Thread(target=_warm_up, name="localroute-warm-up", daemon=True).start()
 
 

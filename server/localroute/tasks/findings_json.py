@@ -13,8 +13,6 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import json_repair
-
 FINDINGS_KEYS = ("findings", "issues", "problems", "results", "comments", "diagnostics")
 LINE_KEYS = ("line", "line_number", "lineno", "line_no", "start_line", "line_start", "start")
 END_KEYS = ("end_line", "line_end", "end_line_number", "endline", "end")
@@ -158,6 +156,10 @@ def _repaired(text: str) -> list[Any] | None:
     Only a result holding at least one finding-shaped object counts: repairing
     ``{"findings": [`` into an empty list would silently lose the answer.
     """
+    # Imported here: most answers are well-formed JSON, and json-repair costs 1.5 MiB and
+    # 23 modules that a server would otherwise hold from its start.
+    import json_repair
+
     starts = _FINDINGS_START_RE.finditer(text)
     for match, _ in zip(starts, range(_MAX_REPAIR_STARTS), strict=False):
         region = text[match.start() : match.start() + _MAX_REPAIR_CHARS]

@@ -1,0 +1,98 @@
+"""What a server or a CLI run loads and does per request: nothing it never uses, and no
+import machinery on the request path (a failed import searches every folder of sys.path,
+each time it is tried)."""
+
+from __future__ import annotations
+
+import importlib.abc
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from localroute.backends.openai import OpenAIBackend
+from localroute.config.models import backend_config
+from tests.fakes.openai_fake import FakeOpenAI
+from tests.support.cleared import short_request
+from tests.unit.conftest import Closing
+
+SERVER = str(Path(__file__).resolve().parents[2] / "server")
+
+IDLE_SERVER = (
+    "localroute.lsp.main",
+    "localroute.lsp.registry",
+    "localroute.lsp.server",
+    "localroute.lsp.commands",
+    "localroute.lsp.code_actions",
+    "localroute.pipeline",
+    "localroute.privacy.secrets",
+    "localroute.privacy.personal",
+    "localroute.backends.openai",
+)
+"""What a language server has imported once it idles after `initialized`."""
+
+
+def loaded_after(modules: Sequence[str]) -> dict[str, Any]:
+    """In a fresh interpreter: import ``modules`` (httpx last), then which of a few
+    modules are loaded."""
+    code = (
+        "import importlib, json, sys\n"
+        f"for name in {list(modules)!r}: importlib.import_module(name)\n"
+        "import httpx\n"
+        "watch = ['httpx._main', 'rich', 'click', 'pygments', 'json_repair']\n"
+        "print(json.dumps({name: (name in sys.modules, sys.modules.get(name) is not None)"
+        " for name in watch}))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": SERVER}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    loaded: dict[str, Any] = json.loads(done.stdout)
+    return loaded
+
+
+def test_an_idle_server_holds_no_command_line_client_and_no_json_repair() -> None:
+    loaded = loaded_after(IDLE_SERVER)
+    # httpx's command-line client (rich, click, pygments) is refused, not loaded.
+    assert loaded["httpx._main"] == [True, False]
+    for name in ("rich", "click", "pygments", "json_repair"):
+        assert loaded[name] == [False, False], name
+
+
+def test_broken_json_still_gets_repaired_when_json_repair_is_loaded_late() -> None:
+    from localroute.tasks.findings_json import extract_raw_findings
+
+    found = extract_raw_findings("{'findings': [{'line': 3, 'message': 'off by one',},]}")
+    assert [item["message"] for item in found or []] == ["off by one"]
+
+
+class Lookups(importlib.abc.MetaPathFinder):
+    """Records every module the import system is asked to find."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def find_spec(self, fullname: str, path: object, target: object = None) -> None:
+        self.names.append(fullname)
+        return None
+
+
+async def test_a_request_imports_nothing(closing: Closing[Any]) -> None:
+    """httpcore tries `import sniffio` on every request: installed, that is a lookup in
+    sys.modules; missing, a search of every folder of sys.path, several times a request."""
+    with FakeOpenAI() as fake:
+        config = backend_config(kind="openai", url=fake.url)
+        backend = closing(OpenAIBackend("test", config, "local"))
+        await backend.chat(short_request())  # the first request may import what it needs
+        lookups = Lookups()
+        sys.meta_path.insert(0, lookups)
+        try:
+            await backend.chat(short_request())
+            await backend.chat(short_request())
+        finally:
+            sys.meta_path.remove(lookups)
+    assert lookups.names == []
