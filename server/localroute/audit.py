@@ -85,8 +85,14 @@ class AuditLog:
                     self._ready = True
                 self._rotate_if_needed(len(line))
                 fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-                with os.fdopen(fd, "a", encoding="utf-8") as handle:
-                    handle.write(line)
+                try:
+                    # One write(2) of the whole line (O_APPEND: never interleaved with
+                    # another process's line), without a text wrapper per request.
+                    data = line.encode("utf-8")
+                    while data:
+                        data = data[os.write(fd, data) :]
+                finally:
+                    os.close(fd)
         except OSError as exc:
             log.error("cannot write the audit log %s: %s", self.path, exc)
 

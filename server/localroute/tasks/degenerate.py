@@ -27,6 +27,7 @@ words around it) is an echo too.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter, deque
 
@@ -60,6 +61,14 @@ def tokenize(text: str) -> list[str]:
     return [m.group(0).lower() for m in _TOKEN_RE.finditer(text)]
 
 
+@functools.lru_cache(maxsize=32)
+def _echo_grams(instructions: str) -> frozenset[tuple[str, ...]]:
+    """The n-grams of a prompt's instructions. A task's instructions hardly change from one
+    request to the next (its code is left out), and this is a few hundred tuples a time."""
+    words = tokenize(instructions)
+    return frozenset(tuple(words[i : i + ECHO_NGRAM]) for i in range(len(words) - ECHO_NGRAM + 1))
+
+
 class DegenerateDetector:
     """Fed an answer piece by piece; :meth:`feed` returns why it is degenerate, or None.
 
@@ -71,10 +80,7 @@ class DegenerateDetector:
         # costs about a millisecond per request, which a review (findings, not free text)
         # would pay for nothing.
         self._prompt_text = prompt_text
-        words = tokenize(instructions_of(prompt_text))
-        self._echo_grams = frozenset(
-            tuple(words[i : i + ECHO_NGRAM]) for i in range(len(words) - ECHO_NGRAM + 1)
-        )
+        self._echo_grams = _echo_grams(instructions_of(prompt_text))
         self._recent: deque[str] = deque(maxlen=max(NGRAM, ECHO_NGRAM))
         self._window: deque[int] = deque()
         self._counts: Counter[int] = Counter()
