@@ -140,3 +140,33 @@ async def test_ollama_loading_on_demand(holds: bool) -> None:
     assert statuses == [LOADING]
     assert again == []
     assert [r.path for r in fake.requests].count("/api/ps") == 2
+
+
+async def test_an_answer_that_starts_in_time_never_asks_and_leaves_nothing_running(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import localroute.backends.loading as loading
+
+    monkeypatch.setattr(loading, "FIRST_CHECK_S", 0.05)
+    asked: list[str] = []
+
+    async def check() -> bool:
+        asked.append("asked")
+        return True
+
+    statuses = Statuses()
+    before = len(asyncio.all_tasks())
+    watch = loading.LoadingWatch(statuses, check)
+    async with watch.watching():
+        on_text = watch.text(None)
+        assert on_text is not None
+        on_text("first words")
+        assert len(asyncio.all_tasks()) == before  # a timer stood by, no task
+    await asyncio.sleep(0.2)
+    assert asked == [] and statuses == []
+
+    # No text in time: the server is asked, once, and says it is loading.
+    slow = loading.LoadingWatch(statuses, check)
+    async with slow.watching():
+        await asyncio.wait_for(statuses.said.wait(), 5)
+    assert asked == ["asked"] and statuses == [LOADING]

@@ -38,6 +38,7 @@ class LoadingWatch:
         self._said = False
         self._text = False
         self._task: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
 
     def loading(self) -> None:
         """The server said it is loading the model (once is enough)."""
@@ -57,6 +58,7 @@ class LoadingWatch:
         def first(piece: str) -> None:
             if not self._text:
                 self._text = True
+                self._stop_timer()
                 if self._task is not None:
                     self._task.cancel()
             if on_text is not None:
@@ -68,10 +70,14 @@ class LoadingWatch:
     async def watching(self) -> AsyncIterator[LoadingWatch]:
         """Ask the server now and then while the request runs; stop when it ends."""
         if self._check is not None:
-            self._task = asyncio.create_task(self._watch(self._check))
+            # A timer, not a task that sleeps: most answers start well before it fires,
+            # and a request then makes and cancels no task.
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(FIRST_CHECK_S, self._start, self._check)
         try:
             yield self
         finally:
+            self._stop_timer()
             task, self._task = self._task, None
             if task is not None and not task.done():
                 task.cancel()
@@ -79,8 +85,18 @@ class LoadingWatch:
                 # request meanwhile still propagates.
                 await asyncio.wait([task])
 
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _start(self, check: LoadingCheck) -> None:
+        """No text for FIRST_CHECK_S: start asking."""
+        self._timer = None
+        if not (self._text or self._said):
+            self._task = asyncio.get_running_loop().create_task(self._watch(check))
+
     async def _watch(self, check: LoadingCheck) -> None:
-        await asyncio.sleep(FIRST_CHECK_S)
         while not (self._text or self._said):
             try:
                 loading = await check()
