@@ -7,6 +7,7 @@ let the evaluation count it. Both are pure and cheap (a few hundred characters p
 
 from __future__ import annotations
 
+import functools
 import re
 
 _SLOT_WORDS = frozenset(
@@ -90,6 +91,14 @@ def instructions_of(prompt_text: str) -> str:
     return _FENCE_RE.sub(" ", prompt_text)
 
 
+@functools.lru_cache(maxsize=32)
+def _trigrams(instructions: str) -> frozenset[tuple[str, str, str]]:
+    """The word trigrams of a prompt's instructions, which hardly change from one request
+    of a task to the next (the code is left out)."""
+    words = tokens(instructions)
+    return frozenset(zip(words, words[1:], words[2:], strict=False))
+
+
 class PromptText:
     """A prompt prepared once for many :meth:`echoes` checks."""
 
@@ -97,8 +106,7 @@ class PromptText:
         self.whole = normalize(prompt_text)
         instructions = instructions_of(prompt_text)
         self.instructions = normalize(instructions)
-        words = tokens(instructions)
-        self.trigrams = frozenset(zip(words, words[1:], words[2:], strict=False))
+        self.trigrams = _trigrams(instructions)
 
     def echoes(self, text: str) -> bool:
         """Whether ``text`` is a copy of a part of the prompt: of its code or its words."""
