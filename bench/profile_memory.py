@@ -4,7 +4,9 @@ Runs one fresh interpreter (this checkout's ``server/`` first on the path) that
 imports pygls, httpx and pydantic — the P6 memory baseline — then, step by step,
 what ``localroute serve`` loads, printing the resident memory each step adds. The
 first step is a trivial pydantic model in a separate interpreter: ``import pydantic``
-loads almost nothing, a first model loads pydantic's machinery.
+loads almost nothing, a first model loads pydantic's machinery. The server's steps start
+from httpx without its optional command-line client (rich, click, pygments), which
+localroute refuses to import, as the server does.
 
 Run: ``python -m bench.profile_memory`` from the checkout.
 """
@@ -26,9 +28,18 @@ def rss():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
 
+if sys.argv[1] == "server":
+    # As `localroute serve` does (localroute/__init__.py): httpx without its command-line
+    # client; the P6m baseline (argv[2]) has it.
+    sys.modules["httpx._main"] = None
 import pygls.lsp.server, httpx, pydantic
 base = last = rss()
-print(f"{'pygls + httpx + pydantic imported (the P6m baseline)':<56} {base:7.1f} MiB")
+if sys.argv[1] == "server":
+    baseline = float(sys.argv[2])
+    label = "the same, httpx without its command-line client"
+    print(f"{label:<56} {base - baseline:+7.1f} MiB  (localroute refuses it)")
+else:
+    print(f"{'pygls + httpx + pydantic imported (the P6m baseline)':<56} {base:7.1f} MiB")
 
 def step(label, action):
     global last
@@ -80,8 +91,8 @@ def tls():
 step("a Pipeline of the default configuration", pipeline)
 step("import the OpenAI-compatible backend", backend)
 step("first request: anyio, httpcore, h11", async_http)
-step("TLS context (built for http:// backends too)", tls)
-print(f"{'total above the baseline':<56} {last - base:+7.1f} MiB")
+print(f"{'total above the P6m baseline':<56} {last - baseline:+7.1f} MiB")
+step("TLS context with the CA bundle (https:// backends only)", tls)
 """
 
 
@@ -90,12 +101,24 @@ def main() -> int:
     parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         env = isolated_env(Path(tmp))
+        baseline = ""
         for mode in ("model", "server"):
             done = subprocess.run(
-                [PYTHON, "-c", PROBE, mode], env=env, capture_output=True, text=True, check=True
+                [PYTHON, "-c", PROBE, mode, baseline],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
             )
             print(done.stdout.rstrip())
+            if mode == "model":
+                baseline = _base(done.stdout)
     return 0
+
+
+def _base(printed: str) -> str:
+    """The baseline's MiB, from its first line."""
+    return printed.splitlines()[0].split()[-2]
 
 
 if __name__ == "__main__":
