@@ -4,6 +4,7 @@ a terminal or a file — with the same answers either way, and nothing lost at t
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import socket
@@ -50,20 +51,27 @@ def test_pipes_and_sockets_are_read_on_the_loop_terminals_and_files_are_not(
         right.close()
 
 
+@pytest.mark.parametrize("kind", ["pipe", "socket"])
 async def test_messages_split_anywhere_read_whole_and_the_end_reads_empty(
-    monkeypatch: pytest.MonkeyPatch,
+    kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(stdio, "LINE_LIMIT", 64)
-    read, write = os.pipe()
-    reader = PipeReader(os.fdopen(read, "rb"))
+    if kind == "pipe":
+        read, write = os.pipe()
+        reader = PipeReader(os.fdopen(read, "rb"))
+        send, close = functools.partial(os.write, write), functools.partial(os.close, write)
+    else:
+        ours, theirs = socket.socketpair()
+        reader = PipeReader(ours.makefile("rb"))
+        send, close = theirs.sendall, theirs.close
     first = message({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}})
     data = first + b"X" * 100 + b"\r\nContent-Length: 5\r\n\r\n{}"
 
     async def feed() -> None:
         for i in range(0, len(data), 7):  # in pieces that cut lines and bodies
-            os.write(write, data[i : i + 7])
+            send(data[i : i + 7])
             await asyncio.sleep(0)
-        os.close(write)
+        close()
 
     feeding = asyncio.create_task(feed())
     assert await reader.readline() == first.split(b"\r\n")[0] + b"\r\n"
