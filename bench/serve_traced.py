@@ -173,7 +173,8 @@ def install() -> None:
 
     # Backends are wrapped per instance where they are made: importing the backend
     # modules here would move their import cost out of the server's own timeline.
-    for module_name in ("localroute.sending", "localroute.pipeline"):
+    makers = ("localroute.routing.endpoints", "localroute.sending", "localroute.pipeline")
+    for module_name in makers:
         module = importlib.import_module(module_name)
         create_backend = getattr(module, "create_backend", None)
         if create_backend is not None:

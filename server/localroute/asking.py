@@ -33,6 +33,11 @@ from localroute.tasks.prompts import estimate_tokens, max_tokens_for
 if TYPE_CHECKING:
     from localroute.pipeline import Pipeline
 
+PROBE_SETUP_S = 0.25
+"""A probe's set-up before it connects (the backend's first import, its client), on a busy
+machine. A request joins a probe in flight for twice the connect timeout plus this: a
+connect timeout that fires late is tried once more (backends/connect_retry.py)."""
+
 
 class Asker:
     def __init__(self, pipeline: Pipeline) -> None:
@@ -86,9 +91,10 @@ class Asker:
                 candidate.backend
             ) == "unknown" and self.pipeline.health.probing(candidate.backend):
                 # Join the probe already in flight (started at `initialized`): a dead host
-                # then costs this request at most one connect timeout, shared.
+                # then costs this request at most one connect timeout, shared. A probe not
+                # done by then has reached a live host that answers slowly: go ahead.
                 timeout = self.pipeline.config.backends[candidate.backend].connect_timeout_s
-                await self.pipeline.health.settle(candidate.backend, timeout + 0.05)
+                await self.pipeline.health.settle(candidate.backend, 2 * timeout + PROBE_SETUP_S)
             if self.pipeline.health.state(candidate.backend) == "down" and consent is None:
                 detail = self.pipeline.health.health(candidate.backend).detail
                 attempts.append(f"{candidate.entry}: down ({detail})")

@@ -60,7 +60,8 @@ class FakeBackend:
     Settable at any time: ``script`` (behaviours consumed first, one per chat), ``answer_fn``
     (asked next), ``default`` (the behaviour otherwise), ``delay`` (seconds before answering;
     every chat yields to the event loop at least once, as a network call does), ``pieces``
-    (how many ``on_text`` calls an answer is streamed in), ``probe_result``.
+    (how many ``on_text`` calls an answer is streamed in), ``probe_result``, ``probe_delay``
+    (seconds before the probe answers).
 
     Records: ``requests`` (every request handed to it), ``received`` (those that left this
     machine: all but the ones failed with an error saying ``nothing_sent``), ``answered``,
@@ -90,6 +91,7 @@ class FakeBackend:
         self.delay = delay
         self.pieces = pieces
         self.probe_result = probe_result or ProbeResult(up=True, latency_ms=1.0, models=("coder",))
+        self.probe_delay = 0.0
         self.started = asyncio.Event()
         self.requests: list[ChatRequest] = []
         self.received: list[ChatRequest] = []
@@ -106,6 +108,8 @@ class FakeBackend:
 
     async def probe(self) -> ProbeResult:
         self.probes += 1
+        if self.probe_delay:
+            await asyncio.sleep(self.probe_delay)
         return self.probe_result
 
     async def chat(

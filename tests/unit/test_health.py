@@ -218,6 +218,35 @@ async def test_cancelling_one_waiter_does_not_cancel_the_shared_probe() -> None:
     assert health.state("local") == "up"
 
 
+async def test_a_request_joins_a_probe_for_a_time_counted_from_the_probes_start() -> None:
+    """The probe's set-up ran on the event loop before the request could wait: the wait
+    still ends with the probe's answer, not just before it."""
+    prober = ScriptedProber(ProbeResult(up=False, detail="connect timeout"))
+    prober.delay = 0.3
+    health = monitor(prober, ttl=60)
+    probing = asyncio.create_task(health.probe("local"))
+    await asyncio.sleep(0.2)  # the request arrives late in the probe
+    began = time.monotonic()
+    assert await health.settle("local", 0.5) == "down"  # 0.3 s after the probe began
+    assert time.monotonic() - began < 0.25
+    await probing
+
+
+async def test_a_slow_probe_is_waited_for_only_so_long_after_it_began() -> None:
+    prober = ScriptedProber()
+    prober.gate = asyncio.Event()  # a live host that does not answer the probe yet
+    health = monitor(prober, ttl=60)
+    probing = asyncio.create_task(health.probe("local"))
+    await asyncio.sleep(0.1)
+    began = time.monotonic()
+    assert await health.settle("local", 0.15) == "unknown"
+    assert time.monotonic() - began < 0.1  # 0.05 s were left of the 0.15 s
+    assert await health.settle("local", 0.05) == "unknown"  # none left: no wait
+    prober.gate.set()
+    assert (await probing).state == "up"
+    assert await health.settle("local", 0.15) == "up"  # no probe in flight: what is known
+
+
 # --- listeners ---------------------------------------------------------------------------
 
 

@@ -229,6 +229,28 @@ async def test_unavailable_local_is_marked_down_and_cloud_answers(build: Builder
     assert h["local"].calls == 1
 
 
+async def test_a_request_waits_out_a_probe_of_a_dead_host_that_set_up_slowly(
+    build: Builder,
+) -> None:
+    """A probe to a black-holed local host ends after its set-up (first import, client) and
+    its connect timeout; a request that arrives meanwhile takes its verdict to the end
+    instead of connecting to the dead host itself, a second connect timeout."""
+    h = build()
+    connect_s = h.pipeline.config.backends["local"].connect_timeout_s
+    h["local"].probe_result = ProbeResult(up=False, detail="connect timeout")
+    h["local"].probe_delay = connect_s + 0.2
+    h["copilot"].default = findings_json({"line": 1, "severity": "error", "message": "bug"})
+    probing = asyncio.create_task(h.pipeline.health.probe("local"))
+    await asyncio.sleep(0)  # the probe has begun; the request comes right after
+
+    outcome = await h.pipeline.run(request())
+
+    assert outcome.backend == "copilot"
+    assert outcome.attempts == ("local:coder: down (connect timeout)",)
+    assert h["local"].calls == 0
+    await probing
+
+
 async def test_next_run_skips_down_local_without_calling_it(build: Builder) -> None:
     h = build()
     h["local"].script = [unavailable("local", "connection refused")]

@@ -49,6 +49,8 @@ class HealthMonitor:
         self._context: dict[str, dict[str, int]] = {}  # name → model → context window
         self._endpoints: dict[str, dict[str, BackendHealth]] = {}  # name → url → health
         self._probing: dict[str, asyncio.Task[BackendHealth]] = {}
+        self._probe_began: dict[str, float] = {}
+        """When the probe in flight began (`time.monotonic()`), per backend."""
         self._recheck_s = recheck_s
         self._loop_task: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[str, BackendHealth], None]] = []
@@ -162,6 +164,7 @@ class HealthMonitor:
         if task is None:
             task = asyncio.create_task(self._probe(name))
             self._probing[name] = task
+            self._probe_began[name] = time.monotonic()
             task.add_done_callback(lambda _t: self._probing.pop(name, None))
         return await asyncio.shield(task)
 
@@ -202,13 +205,19 @@ class HealthMonitor:
     def probing(self, name: str) -> bool:
         return name in self._probing
 
-    async def settle(self, name: str, timeout_s: float) -> str:
-        """Wait (at most ``timeout_s``) for a probe already in flight, then say what is
-        known: a request joins the probe instead of connecting to a dead host itself."""
+    async def settle(self, name: str, within_s: float) -> str:
+        """Wait for a probe already in flight, until at most ``within_s`` after it began,
+        then say what is known: a request joins the probe instead of connecting to a dead
+        host itself. Counted from the probe's start, not from this call: the probe's own
+        set-up (the backend's first import, its client) runs on the event loop before its
+        connect timeout starts, and a request that gave up on it just before it ended
+        would pay a second connect timeout to the same dead host."""
         task = self._probing.get(name)
         if task is not None:
+            began = self._probe_began.get(name, time.monotonic())
+            remaining = max(0.0, began + within_s - time.monotonic())
             with contextlib.suppress(TimeoutError, Exception):
-                async with asyncio.timeout(timeout_s):
+                async with asyncio.timeout(remaining):
                     await asyncio.shield(task)
         return self.state(name)
 
