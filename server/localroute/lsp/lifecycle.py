@@ -51,9 +51,22 @@ def initialize(ls: LocalrouteServer, params: types.InitializeParams) -> None:
     # are imported meanwhile in a thread, started once the answer is written: an import
     # holds the interpreter's lock, and would slow the answer down.
     try:
-        asyncio.get_running_loop().call_soon(_start_warm_up)
+        loop = asyncio.get_running_loop()
     except RuntimeError:  # called outside the server's loop (a test)
         _start_warm_up()
+        return
+    loop.set_exception_handler(_quiet_cancellation)
+    loop.call_soon(_start_warm_up)
+
+
+def _quiet_cancellation(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """A handler cancelled as the server exits (the client sent `exit` while `initialized`
+    still ran): pygls reads its result in a callback, and asyncio would print that
+    cancellation with a traceback on stderr, which editors show as an error."""
+    if isinstance(context.get("exception"), asyncio.CancelledError):
+        log.debug("cancelled at exit: %s", context.get("message"))
+        return
+    loop.default_exception_handler(context)
 
 
 def _start_warm_up() -> None:
