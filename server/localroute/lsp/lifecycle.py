@@ -60,9 +60,10 @@ def initialize(ls: LocalrouteServer, params: types.InitializeParams) -> None:
 
 
 def _quiet_cancellation(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-    """A handler cancelled as the server exits (the client sent `exit` while `initialized`
-    still ran): pygls reads its result in a callback, and asyncio would print that
-    cancellation with a traceback on stderr, which editors show as an error."""
+    """pygls reads each handler's result in a callback; for a handler that was cancelled
+    (the client sent `exit` while `initialized` still ran) asyncio would print that
+    cancellation with a traceback on stderr, which editors show as an error. A
+    cancellation is no error; everything else goes to asyncio's own handler."""
     if isinstance(context.get("exception"), asyncio.CancelledError):
         log.debug("cancelled at exit: %s", context.get("message"))
         return

@@ -7,8 +7,8 @@ editor starts a language server, asyncio reads it directly. A terminal, a regula
 a platform without pipe transports keeps pygls' reader: asyncio would leave a terminal in
 non-blocking mode for the shell, and cannot watch a regular file.
 
-Kept here rather than in pygls: its reader is chosen inside ``start_io``, and this is
-the smallest copy of that method that passes another one.
+pygls chooses its reader inside ``start_io`` and offers no way to pass another one, so
+:func:`serve_pipe` is that method again, a dozen lines, with this reader.
 """
 
 from __future__ import annotations
