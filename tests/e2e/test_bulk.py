@@ -32,6 +32,19 @@ def finding_on_first_shown_line(body: dict[str, Any]) -> str:
     )
 
 
+def cloud_only_config(fake: FakeOpenAI) -> str:
+    """Reviews routed to a cloud backend only (tests.support.privacy_e2e.cloud_config puts
+    an unreachable local backend first)."""
+    return f"""
+        [backends.cloud]
+        kind = "openai"
+        url = "{fake.url}"
+        locality = "cloud"
+        [tasks.review]
+        route = ["cloud:big"]
+        """
+
+
 def run_cli(
     tmp_path: Path, config: str, *args: str, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
@@ -174,17 +187,9 @@ def test_sarif_output_validates_against_the_schema(tmp_path: Path) -> None:
         cloud.answer = json.dumps(
             {"findings": [{"line": 2, "severity": "error", "message": "division by zero"}]}
         )
-        config = f"""
-            [backends.cloud]
-            kind = "openai"
-            url = "{cloud.url}"
-            locality = "cloud"
-            [tasks.review]
-            route = ["cloud:big"]
-            """
         done = run_cli(
             tmp_path,
-            config,
+            cloud_only_config(cloud),
             "review",
             "a.py",
             ".env",

@@ -21,7 +21,7 @@ import pytest
 from pygls.exceptions import JsonRpcException
 
 from tests.e2e.conftest import ROOT
-from tests.e2e.test_bulk import finding_on_first_shown_line, run_cli
+from tests.e2e.test_bulk import cloud_only_config, finding_on_first_shown_line, run_cli
 from tests.fakes.openai_fake import FakeOpenAI
 
 if shutil.which("git") is None:
@@ -75,18 +75,6 @@ def local_config(fake: FakeOpenAI) -> str:
         url = "{fake.url}"
         [tasks.review]
         route = ["local:coder"]
-        """
-
-
-def cloud_config(fake: FakeOpenAI) -> str:
-    """Reviews routed to a cloud backend only."""
-    return f"""
-        [backends.cloud]
-        kind = "openai"
-        url = "{fake.url}"
-        locality = "cloud"
-        [tasks.review]
-        route = ["cloud:big"]
         """
 
 
@@ -190,7 +178,7 @@ def test_a_secret_outside_the_hunk_still_makes_the_whole_file_private(
     git(repo, "tag", "keys")
     edit(repo / "keys.py", 50, "    return x * 50  # far from the key")
     with FakeOpenAI() as cloud:
-        config = cloud_config(cloud)
+        config = cloud_only_config(cloud)
         done = run_cli(
             tmp_path, config, "review", "--changed-since", "keys", "repo", "--allow-cloud"
         )
@@ -228,7 +216,7 @@ def test_without_git_outside_a_repository_or_with_a_bad_ref_exit_2_naming_the_ca
 def test_a_change_set_stays_local_even_when_it_is_one_file(tmp_path: Path, repo: Path) -> None:
     edit(repo / "a.py", 5, "    return x * 5")
     with FakeOpenAI() as cloud:
-        config = cloud_config(cloud)
+        config = cloud_only_config(cloud)
         done = run_cli(tmp_path, config, "review", "--changed-since", "HEAD", "repo")
         assert cloud.chat_requests == []
         assert done.returncode == 3
