@@ -3,7 +3,8 @@
 Drives ``Pipeline.classify`` and ``Pipeline.run`` directly (no LSP, no second process) on
 the benchmarks' 60-line document against ``tests/fakes/openai_fake.py``, each review
 followed by a direct streamed POST of the same body to the same fake, and times the
-pipeline's steps by wrapping them (the code itself is not changed). Prints the medians.
+pipeline's steps with ``bench/serve_traced.py``'s hooks (the code itself is not changed).
+Prints the medians.
 
 Run: ``python -m bench.profile_pipeline [-n 400]`` from the checkout.
 """
@@ -12,48 +13,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import os
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 from tests.fakes.openai_fake import FakeOpenAI
 
 from bench.common import ANSWER, SOURCE, isolated_env, openai_backend, review_task, scratch
-
-Times = dict[str, list[float]]
-
-
-def timed(owner: Any, name: str, label: str, times: Times) -> None:
-    """Wrap ``owner.name`` (a function or a coroutine function) to add its durations to
-    ``times[label]``."""
-    inner: Callable[..., Any] = getattr(owner, name)
-    if asyncio.iscoroutinefunction(inner):
-
-        @functools.wraps(inner)
-        async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            began = time.perf_counter()
-            try:
-                return await inner(*args, **kwargs)
-            finally:
-                times[label].append(time.perf_counter() - began)
-
-    else:
-
-        @functools.wraps(inner)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            began = time.perf_counter()
-            try:
-                return inner(*args, **kwargs)
-            finally:
-                times[label].append(time.perf_counter() - began)
-
-    setattr(owner, name, wrapper)
+from bench.serve_traced import EVENTS, span
 
 
 async def measure(n: int, tmp: Path) -> None:
@@ -66,7 +36,6 @@ async def measure(n: int, tmp: Path) -> None:
     from localroute.requests import Document, TaskRequest
     from localroute.results_cache import ResultsCache
 
-    times: Times = defaultdict(list)
     for owner, name, label in [
         (Pipeline, "classify", "classify (identity, policy, verdict)"),
         (Pipeline, "prompt_for", "prompt"),
@@ -76,7 +45,7 @@ async def measure(n: int, tmp: Path) -> None:
         (results_cache.ResultsCache, "remember", "answer stored (queued)"),
         (audit.AuditLog, "record", "audit line"),
     ]:
-        timed(owner, name, label, times)
+        span(owner, name, label, is_async=asyncio.iscoroutinefunction(getattr(owner, name)))
     source = tmp / "ws" / "app.py"
     (tmp / "ws" / ".git").mkdir()
     source.write_text(SOURCE)
@@ -97,7 +66,7 @@ async def measure(n: int, tmp: Path) -> None:
 
         await review()  # imports and the first connection
         body = fake.requests[-1].json
-        times.clear()
+        EVENTS.clear()
         reviews: list[float] = []
         direct: list[float] = []
         async with httpx.AsyncClient() as client:
@@ -111,6 +80,9 @@ async def measure(n: int, tmp: Path) -> None:
                         pass
                 direct.append(time.perf_counter() - began)
         await pipeline.aclose()
+    times: dict[str, list[float]] = defaultdict(list)
+    for event in EVENTS:
+        times[event["what"]].append(event["d"])
     review_ms, direct_ms = statistics.median(reviews) * 1e3, statistics.median(direct) * 1e3
     print(f"pipeline, {n} reviews, medians in ms")
     print(f"  {'classify + run':<46} {review_ms:7.3f}")

@@ -110,9 +110,7 @@ def review_steps(events: list[dict[str, Any]], sent: float, done: float) -> dict
     return {k: v * 1000 for k, v in steps.items()}
 
 
-async def profile_review(
-    n: int, *, progress: bool, cprofile: bool, pipe_reader: bool = False
-) -> None:
+async def profile_review(n: int, *, progress: bool, cprofile: bool) -> None:
     with FakeOpenAI() as fake, scratch() as tmp:
         fake.answer = ANSWER
         config = tmp / "config.toml"
@@ -121,8 +119,6 @@ async def profile_review(
         extra = {"LOCALROUTE_TRACE": str(trace)}
         if cprofile:
             extra["LOCALROUTE_CPROFILE"] = str(stats)
-        if pipe_reader:
-            extra["LOCALROUTE_BENCH_PIPE_READER"] = "1"
         session = Session(TRACED, isolated_env(tmp, config, **extra), progress=progress)
         await session.start()
         windows: list[tuple[float, float]] = []
@@ -276,23 +272,11 @@ def main() -> int:
     review.add_argument("-n", type=int, default=200)
     review.add_argument("--no-progress", action="store_true")
     review.add_argument("--cprofile", action="store_true")
-    review.add_argument(
-        "--pipe-reader",
-        action="store_true",
-        help="experiment: the server reads stdin with asyncio's pipe transport",
-    )
     startup = sub.add_parser("startup")
     startup.add_argument("--starts", type=int, default=5)
     args = parser.parse_args()
     if args.what == "review":
-        asyncio.run(
-            profile_review(
-                args.n,
-                progress=not args.no_progress,
-                cprofile=args.cprofile,
-                pipe_reader=args.pipe_reader,
-            )
-        )
+        asyncio.run(profile_review(args.n, progress=not args.no_progress, cprofile=args.cprofile))
     else:
         asyncio.run(profile_startup(args.starts))
     return 0

@@ -5,9 +5,7 @@ through: every JSON-RPC message read and written (with the cost of writing it), 
 command's progress, the pipeline's steps, the backend's HTTP call, configuration
 loading and probes. The server's code is unchanged. At exit the events are written as
 JSON to the file named by ``LOCALROUTE_TRACE``; with ``LOCALROUTE_CPROFILE`` set, a
-cProfile of the event loop's thread is written there too. One experiment can be
-switched on: ``LOCALROUTE_BENCH_PIPE_READER=1`` (stdin read by asyncio, see
-:class:`PipeReader`).
+cProfile of the event loop's thread is written there too.
 
 ``perf_counter`` is the system's monotonic clock, so the client's timestamps and these
 can be compared.
@@ -192,32 +190,6 @@ def _traced_create(create_backend: Callable[..., Any]) -> Callable[..., Any]:
     return traced_create
 
 
-class PipeReader:
-    """An experiment (``LOCALROUTE_BENCH_PIPE_READER=1``): read stdin with asyncio's pipe
-    transport instead of pygls' reader, which hands every header line and every body to
-    a worker thread (`run_in_executor`), four thread round trips per message."""
-
-    def __init__(self, stdin: Any, executor: Any = None) -> None:
-        self._stdin = stdin
-        self._reader: Any = None
-
-    async def _stream(self) -> Any:
-        import asyncio
-
-        if self._reader is None:
-            reader = asyncio.StreamReader(limit=2**24)
-            loop = asyncio.get_running_loop()
-            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), self._stdin)
-            self._reader = reader
-        return self._reader
-
-    async def readline(self) -> bytes:
-        return bytes(await (await self._stream()).readline())
-
-    async def readexactly(self, n: int) -> bytes:
-        return bytes(await (await self._stream()).readexactly(n))
-
-
 def dump(profile: cProfile.Profile | None) -> None:
     target = os.environ.get("LOCALROUTE_TRACE")
     mark("exit", rss=True)
@@ -240,10 +212,6 @@ def main() -> int:
             importlib.import_module(name)
     mark("imported the server's modules", rss=True)
     install()
-    if os.environ.get("LOCALROUTE_BENCH_PIPE_READER"):
-        import pygls.server
-
-        pygls.server.StdinAsyncReader = PipeReader  # type: ignore[misc,assignment]
     profile = cProfile.Profile() if os.environ.get("LOCALROUTE_CPROFILE") else None
     atexit.register(dump, profile)
     if profile is not None:
