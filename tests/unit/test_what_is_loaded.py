@@ -15,24 +15,16 @@ from typing import Any
 
 from localroute.backends.openai import OpenAIBackend
 from localroute.config.models import backend_config
+from localroute.lsp.lifecycle import WARM_UP
 from tests.fakes.openai_fake import FakeOpenAI
 from tests.support.cleared import short_request
 from tests.unit.conftest import Closing
 
 SERVER = str(Path(__file__).resolve().parents[2] / "server")
 
-IDLE_SERVER = (
-    "localroute.lsp.main",
-    "localroute.lsp.registry",
-    "localroute.lsp.server",
-    "localroute.lsp.commands",
-    "localroute.lsp.code_actions",
-    "localroute.pipeline",
-    "localroute.privacy.secrets",
-    "localroute.privacy.personal",
-    "localroute.backends.openai",
-)
-"""What a language server has imported once it idles after `initialized`."""
+IDLE_SERVER = ("localroute.lsp.main", "localroute.lsp.registry", "localroute.lsp.server", *WARM_UP)
+"""What a language server has imported once it idles after `initialized`: what it starts
+with, and what it imports in the background after answering `initialize`."""
 
 
 def loaded_after(modules: Sequence[str]) -> dict[str, Any]:
