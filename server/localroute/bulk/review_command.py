@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from localroute import __version__
+from localroute import __version__, gc_pause
 from localroute.audit import audit_log_for
 from localroute.bulk.changes import ChangesError, changed_since
 from localroute.bulk.files import expand_paths
@@ -174,6 +174,8 @@ def run_review(args: argparse.Namespace, store: PolicyStore) -> int:
             print(json_line(result), flush=True)
 
     progress.start(args.jobs)
+    # Start-up is over: the modules, the configuration and the list of files are made.
+    gc_pause.resume()
     interrupted = asyncio.run(_run(args, store, selection, root, on_result, allow_cloud))
     progress.clear()
     code = _exit_code(results, len(files), interrupted, args.fail_on)
