@@ -34,7 +34,7 @@ def loaded_after(modules: Sequence[str]) -> dict[str, Any]:
         "import importlib, json, sys\n"
         f"for name in {list(modules)!r}: importlib.import_module(name)\n"
         "import httpx\n"
-        "watch = ['httpx._main', 'rich', 'click', 'pygments', 'json_repair']\n"
+        "watch = ['httpx._main', 'rich', 'click', 'pygments', 'json_repair', 'html']\n"
         "print(json.dumps({name: (name in sys.modules, sys.modules.get(name) is not None)"
         " for name in watch}))\n"
     )
@@ -51,8 +51,16 @@ def test_an_idle_server_holds_no_command_line_client_and_no_json_repair() -> Non
     loaded = loaded_after(IDLE_SERVER)
     # httpx's command-line client (rich, click, pygments) is refused, not loaded.
     assert loaded["httpx._main"] == [True, False]
-    for name in ("rich", "click", "pygments", "json_repair"):
+    # json-repair is for broken answers, `html` (its entity table) for error pages.
+    for name in ("rich", "click", "pygments", "json_repair", "html"):
         assert loaded[name] == [False, False], name
+
+
+def test_an_html_error_page_still_reads_as_its_title() -> None:
+    from localroute.backends.openai_errors import parse_error_body
+
+    page = b"<html><head><title>502 Bad Gateway &amp; more</title></head><body>x</body></html>"
+    assert parse_error_body(page, "text/html").message == "502 Bad Gateway & more"
 
 
 def test_broken_json_still_gets_repaired_when_json_repair_is_loaded_late() -> None:

@@ -12,7 +12,6 @@ key (if any) blanked out.
 from __future__ import annotations
 
 import email.utils
-import html
 import json
 import re
 import socket
@@ -179,6 +178,10 @@ def parse_error_body(body: bytes, content_type: str = "") -> ErrorInfo:
         if found is not None:
             return found
     if "html" in content_type.lower() or text[:1] == "<":
+        # Imported here: `html` loads its table of entities (0.5 MiB), and only a proxy
+        # or a web server in front of the model answers with a page.
+        import html
+
         title = _TITLE.search(text)
         stripped = html.unescape(_TAGS.sub(" ", title.group(1) if title else text))
         return ErrorInfo(message=stripped.strip() or "(HTML error page)")
