@@ -96,3 +96,84 @@ async def test_a_request_imports_nothing(closing: Closing[Any]) -> None:
         finally:
             sys.meta_path.remove(lookups)
     assert lookups.names == []
+
+
+PLUGIN_DIST = """\
+Metadata-Version: 2.1
+Name: watching-plugin
+Version: 1.0
+"""
+
+PLUGIN_MODULE = """\
+import os
+from pathlib import Path
+
+Path(os.environ["PLUGIN_MARK"]).write_text("loaded")
+
+
+class Plugin:
+    def new_schema_validator(self, *args, **kwargs):
+        Path(os.environ["PLUGIN_MARK"]).write_text("saw a validation")
+        return None, None, None
+
+
+plugin = Plugin()
+"""
+
+
+def validate_with_a_plugin_installed(tmp_path: Path, *, localroute_first: bool) -> str | None:
+    """In a fresh interpreter with a pydantic plugin installed (a distribution whose
+    `pydantic` entry point notes when it is loaded): build and use a pydantic model, after
+    importing localroute or without it; what the plugin noted."""
+    site = tmp_path / "site"
+    dist = site / "watching_plugin-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text(PLUGIN_DIST)
+    (dist / "entry_points.txt").write_text("[pydantic]\nwatching = watching_plugin:plugin\n")
+    (site / "watching_plugin.py").write_text(PLUGIN_MODULE)
+    mark = tmp_path / "mark"
+    code = (
+        ("import localroute\n" if localroute_first else "")
+        + "import pydantic\n"
+        + "class Settings(pydantic.BaseModel):\n    url: str = ''\n"
+        + "Settings.model_validate({'url': 'http://127.0.0.1:8080'})\n"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([SERVER, str(site)]),
+        "PLUGIN_MARK": str(mark),
+    }
+    env.pop("PYDANTIC_DISABLE_PLUGINS", None)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return mark.read_text() if mark.exists() else None
+
+
+def test_no_pydantic_plugin_is_loaded_or_sees_a_validation(tmp_path: Path) -> None:
+    # The plugin works: without localroute, pydantic loads it and shows it the model.
+    assert validate_with_a_plugin_installed(tmp_path / "plain", localroute_first=False) == (
+        "saw a validation"
+    )
+    assert validate_with_a_plugin_installed(tmp_path / "lr", localroute_first=True) is None
+
+
+def test_loading_the_configuration_reads_no_package_metadata() -> None:
+    """The search for plugins imports importlib.metadata and reads every installed
+    distribution's entry points: none of that happens."""
+    code = (
+        "import sys\n"
+        "from localroute.config.models import backend_config\n"
+        "backend_config(kind='openai', url='http://127.0.0.1:8080')\n"
+        "print('importlib.metadata' in sys.modules)\n"
+        "from pydantic.plugin import _loader\n"
+        "print(list(_loader.get_plugins()), _loader.PYDANTIC_ENTRY_POINT_GROUP)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": SERVER}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    # No plugins; any other name a pydantic version asks of the loader is the real one's.
+    assert done.stdout.split("\n")[:2] == ["False", "[] pydantic"]
