@@ -91,7 +91,7 @@ def test_a_review_starts_paused_and_reviews_with_the_collector_on(tmp_path: Path
         code, notes = run_probed(tmp_path, config, "review", "src", "--format", "sarif")
         assert code == 0
         assert len(fake.chat_requests) == 1
-    # Paused through start-up (imports, configuration, the list of files); running,
+    # Paused through start-up (imports, the configuration); running,
     # with start-up's objects frozen, before the reviews begin.
     assert notes == [["resume", False, False], ["asyncio.run", True, True]]
 

@@ -148,6 +148,9 @@ def _prepare(args: argparse.Namespace, store: PolicyStore) -> tuple[_Selection, 
 
 
 def run_review(args: argparse.Namespace, store: PolicyStore) -> int:
+    # Start-up is over (the modules are imported, the configuration read): the collector
+    # runs again before the files are listed, however many there are.
+    gc_pause.resume()
     root = Path.cwd()
     try:
         prepared = _prepare(args, store)
@@ -174,8 +177,6 @@ def run_review(args: argparse.Namespace, store: PolicyStore) -> int:
             print(json_line(result), flush=True)
 
     progress.start(args.jobs)
-    # Start-up is over: the modules, the configuration and the list of files are made.
-    gc_pause.resume()
     interrupted = asyncio.run(_run(args, store, selection, root, on_result, allow_cloud))
     progress.clear()
     code = _exit_code(results, len(files), interrupted, args.fail_on)
