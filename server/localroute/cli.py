@@ -141,8 +141,8 @@ def run() -> NoReturn:
     here), and the interpreter's own shutdown costs a tenth of a second or more.
 
     The cycle collector is paused while the program starts (:mod:`localroute.gc_pause`):
-    `review` resumes it when the reviews begin, every other command once its arguments
-    are read."""
+    `review` resumes it once its configuration is read, every other command once its
+    arguments are."""
     gc_pause.pause()
     code = main()
     for stream in (sys.stdout, sys.stderr):

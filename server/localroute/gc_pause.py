@@ -7,8 +7,9 @@ them again and again while they are made: a `localroute review` run spent about 
 in it, one full collection alone 18 ms. So the `localroute` program pauses the
 collector before its heavy imports (:func:`pause`) and, once start-up is over, moves
 what exists into the permanent generation (:func:`gc.freeze`) and turns the collector
-back on (:func:`resume`). Only `review` keeps it paused past its arguments: it starts
-many requests at once, and waits for each.
+back on (:func:`resume`). Only `review`, the command a CI job runs on every push, keeps
+it paused past its arguments, through reading the configuration; it resumes before
+listing the files. Every other command resumes once its arguments are read.
 
 The language server does not: its start-up leaves enough garbage that collecting it
 later (rather than as it is made) left the idle server 7 MiB larger; nor does code that
