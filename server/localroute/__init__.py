@@ -29,7 +29,7 @@ def _without_pydantic_plugins() -> types.ModuleType:
 
     found: dict[str, types.ModuleType] = {}
 
-    def get_plugins() -> tuple[()]:
+    def get_plugins(*args: object, **kwargs: object) -> tuple[()]:
         return ()
 
     def real(name: str) -> Any:
