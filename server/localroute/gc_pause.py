@@ -11,10 +11,10 @@ back on (:func:`resume`). Only `review`, the command a CI job runs on every push
 it paused past its arguments, through reading the configuration; it resumes before
 listing the files. Every other command resumes once its arguments are read.
 
-The language server does not: its start-up leaves enough garbage that collecting it
-later (rather than as it is made) left the idle server 7 MiB larger; nor does code that
-imports localroute (tests, other programs), whose collector stays as it is. There
-:func:`resume` does nothing.
+The language server resumes it at once, with its arguments: its start-up leaves enough
+garbage that collecting it later (rather than as it is made) left the idle server 7 MiB
+larger. Code that imports localroute (tests, other programs) keeps its collector as it
+is: there :func:`resume` does nothing.
 """
 
 from __future__ import annotations
