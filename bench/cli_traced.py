@@ -28,7 +28,6 @@ def install() -> None:
     span(review_command, "_prepare", "files listed, configuration checked")
     span(runner, "read_text", "file read")
     span(Pipeline, "classify", "classify")
-    span(runner, "plan_requests", "plan")
     for module in (endpoints, registry):
         module.create_backend = _traced_create(module.create_backend)
         span(module, "create_backend", "backend made")

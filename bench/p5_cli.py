@@ -20,6 +20,8 @@ import math
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -109,14 +111,12 @@ def timed_process(argv: list[str], env: dict[str, str], cwd: Path) -> Timed:
     return Timed(began, seconds, stdout, summary[-1] if summary else None)
 
 
-def measure_runs(runs: int, n: int = FILES, latency_s: float = LATENCY_S) -> dict[str, Any]:
-    walls: list[float] = []
-    startups: list[float] = []
-    spans: list[float] = []
-    ends: list[float] = []
-    shutdowns: list[float] = []
-    python_start: list[float] = []
-    help_start: list[float] = []
+@contextmanager
+def review_setup(
+    n: int = FILES, latency_s: float = LATENCY_S
+) -> Iterator[tuple[TimedFake, Path, dict[str, str]]]:
+    """P5's set-up: the timed fake answering after ``latency_s`` with ``max_concurrency``
+    K, ``n`` files under ``ws/src`` of a scratch folder, and the environment of a run."""
     with TimedFake() as fake, scratch() as tmp:
         fake.latency_s = latency_s
         fake.answer = ANSWER
@@ -125,7 +125,18 @@ def measure_runs(runs: int, n: int = FILES, latency_s: float = LATENCY_S) -> dic
             openai_backend("local", fake.url, max_concurrency=SLOTS) + review_task("local:coder")
         )
         make_files(tmp / "ws" / "src", n)
-        env = isolated_env(tmp, config)
+        yield fake, tmp, isolated_env(tmp, config)
+
+
+def measure_runs(runs: int, n: int = FILES, latency_s: float = LATENCY_S) -> dict[str, Any]:
+    walls: list[float] = []
+    startups: list[float] = []
+    spans: list[float] = []
+    ends: list[float] = []
+    shutdowns: list[float] = []
+    python_start: list[float] = []
+    help_start: list[float] = []
+    with review_setup(n, latency_s) as (fake, tmp, env):
         cwd = tmp / "ws"
         for i in range(runs):
             python_start.append(timed_process(["-c", "pass"], env, cwd).seconds)

@@ -20,16 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import (
-    ANSWER,
-    PYTHON,
-    ROOT,
-    isolated_env,
-    openai_backend,
-    review_task,
-    scratch,
-)
-from bench.p5_cli import FILES, LATENCY_S, SLOTS, TimedFake, make_files
+from bench.common import PYTHON, ROOT
+from bench.p5_cli import FILES, LATENCY_S, SLOTS, TimedFake, review_setup
 
 TRACED = str(ROOT / "bench" / "cli_traced.py")
 
@@ -96,15 +88,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     runs: list[dict[str, Any]] = []
-    with TimedFake() as fake, scratch() as tmp:
-        fake.latency_s = LATENCY_S
-        fake.answer = ANSWER
-        config = tmp / "config.toml"
-        config.write_text(
-            openai_backend("local", fake.url, max_concurrency=SLOTS) + review_task("local:coder")
-        )
-        make_files(tmp / "ws" / "src", FILES)
-        env = isolated_env(tmp, config)
+    with review_setup() as (fake, tmp, env):
         for i in range(args.runs):
             runs.append(one_run(fake, tmp, env, i))
     print(
