@@ -38,13 +38,22 @@ def loaded_after(modules: Sequence[str]) -> dict[str, Any]:
         "print(json.dumps({name: (name in sys.modules, sys.modules.get(name) is not None)"
         " for name in watch}))\n"
     )
-    env = {**os.environ, "PYTHONPATH": SERVER}
+    loaded: dict[str, Any] = json.loads(run_python(code))
+    return loaded
+
+
+def run_python(code: str, env: dict[str, str] | None = None) -> str:
+    """What ``code`` prints in a fresh interpreter with this checkout's ``server/`` (and
+    ``env``, when given, as its whole environment); it must succeed."""
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env if env is not None else {**os.environ, "PYTHONPATH": SERVER},
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    loaded: dict[str, Any] = json.loads(done.stdout)
-    return loaded
+    return done.stdout
 
 
 def test_an_idle_server_holds_no_command_line_client_and_no_json_repair() -> None:
@@ -144,10 +153,7 @@ def validate_with_a_plugin_installed(tmp_path: Path, *, localroute_first: bool) 
         "PLUGIN_MARK": str(mark),
     }
     env.pop("PYDANTIC_DISABLE_PLUGINS", None)
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
+    run_python(code, env)
     return mark.read_text() if mark.exists() else None
 
 
@@ -170,10 +176,5 @@ def test_loading_the_configuration_reads_no_package_metadata() -> None:
         "from pydantic.plugin import _loader\n"
         "print(list(_loader.get_plugins()), _loader.PYDANTIC_ENTRY_POINT_GROUP)\n"
     )
-    env = {**os.environ, "PYTHONPATH": SERVER}
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
     # No plugins; any other name a pydantic version asks of the loader is the real one's.
-    assert done.stdout.split("\n")[:2] == ["False", "[] pydantic"]
+    assert run_python(code).split("\n")[:2] == ["False", "[] pydantic"]
