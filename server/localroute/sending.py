@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from localroute.backends import sent
 from localroute.backends.base import (
     Backend,
     BackendError,
@@ -71,6 +72,7 @@ class BackendPool:
         self.budget = Budget()
         self._groups: dict[str, EndpointGroup] = {}
         self._retired: list[EndpointGroup] = []
+        self._sends = sent.SendsInFlight()
 
     def group(self, name: str) -> EndpointGroup:
         """The endpoints of a backend, made on first use."""
@@ -211,7 +213,8 @@ class BackendPool:
             if tries.on_slot is not None:
                 tries.on_slot()
             try:
-                result = await endpoint.backend.chat(request, on_text, on_status=on_status)
+                with sent.watching(self._sends):
+                    result = await endpoint.backend.chat(request, on_text, on_status=on_status)
                 if check is not None:
                     check(result)  # an answer that is no answer fails like any other error
             except BackendUnavailable as exc:
@@ -228,7 +231,11 @@ class BackendPool:
                     restart()
                 continue
             finally:
-                group.release(endpoint)
+                handed_on = group.release(endpoint)
+            if handed_on:
+                # The slot went to a waiting request: let it go out before this answer's
+                # work (parsing, storing, the audit) — see localroute.backends.sent.
+                await self._sends.out()
             latency_ms = (time.monotonic() - tries.began) * 1000
             if endpoint.url:
                 self.health.mark_endpoint_up(name, endpoint.url, latency_ms=latency_ms)

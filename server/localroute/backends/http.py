@@ -33,6 +33,7 @@ from localroute.backends.base import (
 from localroute.backends.connect_retry import LateConnectRetry
 from localroute.backends.loading import LoadingWatch
 from localroute.backends.openai_errors import transport_error
+from localroute.backends.sent import request_starting, trace_extension
 from localroute.config.locality import endpoint_localities
 from localroute.config.models import LOCALITY_ORDER, BackendConfig, Locality
 
@@ -272,11 +273,24 @@ class HttpBackend:
         self, url: str, body: object, headers: dict[str, str], error: ErrorFor
     ) -> AsyncIterator[httpx.Response]:
         """POST ``body`` as JSON and stream the answer; a non-2xx answer raises
-        ``error(response, start of its body)``. Leaving the block closes the connection."""
-        async with self._client.stream("POST", url, json=body, headers=headers) as response:
-            if not response.is_success:
-                raise error(response, await read_limited(response, ERROR_BODY_LIMIT))
-            yield response
+        ``error(response, start of its body)``. Leaving the block closes the connection.
+
+        When the pool watches its sends (:mod:`localroute.backends.sent`), it is told once
+        the request is written."""
+        sent = request_starting()
+        extensions = trace_extension(sent) if sent is not None else None
+        try:
+            async with self._client.stream(
+                "POST", url, json=body, headers=headers, extensions=extensions
+            ) as response:
+                if sent is not None:
+                    sent()  # answered, so written (a trace that did not fire)
+                if not response.is_success:
+                    raise error(response, await read_limited(response, ERROR_BODY_LIMIT))
+                yield response
+        finally:
+            if sent is not None:
+                sent()
 
     async def aclose(self) -> None:
         """Close the HTTP client and its connections."""

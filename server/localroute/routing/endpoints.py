@@ -103,13 +103,17 @@ class EndpointGroup:
                 if waiter in self._waiters:
                     self._waiters.remove(waiter)
 
-    def release(self, endpoint: Endpoint) -> None:
-        """The try on ``endpoint`` ended: its slot is free; every waiter looks again."""
+    def release(self, endpoint: Endpoint) -> bool:
+        """The try on ``endpoint`` ended: its slot is free; every waiter looks again. True
+        when a request was waiting for a slot."""
         endpoint.in_flight -= 1
         waiters, self._waiters = self._waiters, []
+        woken = False
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+                woken = True
+        return woken
 
     async def probe(self) -> ProbeResult:
         """Probe every endpoint at once. One endpoint: its result. Several: up while one is,
