@@ -241,3 +241,26 @@ def test_an_explanation_quoting_a_line_of_the_code_passes() -> None:
 def test_restating_the_request_is_not_an_echo() -> None:
     answer = "Lines 11-15 of examples/sample.py (python) compute a mean ratio. " + EXPLANATION
     assert stream(DegenerateDetector(EXPLAIN_TEXT), answer)[0] is None
+
+
+@pytest.mark.parametrize("name", ["first.py", "second.py", "third.py"])
+def test_an_echo_across_the_line_that_names_the_file_is_stopped_for_every_file(
+    name: str,
+) -> None:
+    # The n-grams of a prompt's instructions are built from tokens kept line by line; an
+    # echo whose every 12-token run crosses a line break must still be caught, for each
+    # file in turn (the other lines' tokens come from what earlier prompts kept).
+    prompt = build_explain_prompt(
+        path_label=f"lib/{name}", language="python", lines=SAMPLE, first_line=10,
+        whole_file=False,
+    )  # fmt: skip
+    text = f"{prompt.system}\n{prompt.user}"
+    header = next(line for line in text.splitlines() if line.startswith("Explain lines"))
+    assert name in header
+    copy = f"{header}\n\nIn concise markdown, say what the code does"
+    # 24 tokens: 17 copied 8-grams in a row (12 stop it), at most 8 within either line
+    assert len(tokenize(header)) == 15 and len(tokenize(copy)) == 24
+    # Judged while it streams (not only as a whole answer at the end).
+    assert DegenerateDetector(text).feed(copy + " and then a few words.") == "prompt echo"
+    # Without the copied file name, no run is long enough.
+    assert DegenerateDetector(text).feed(copy.replace(name, "other.py") + " and then") is None

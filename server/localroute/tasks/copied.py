@@ -91,11 +91,17 @@ def instructions_of(prompt_text: str) -> str:
     return _FENCE_RE.sub(" ", prompt_text)
 
 
+@functools.lru_cache(maxsize=1024)
+def _line_tokens(line: str) -> tuple[str, ...]:
+    return tuple(tokens(line))
+
+
 @functools.lru_cache(maxsize=32)
 def _trigrams(instructions: str) -> frozenset[tuple[str, str, str]]:
     """The word trigrams of a prompt's instructions, which hardly change from one request
-    of a task to the next (the code is left out)."""
-    words = tokens(instructions)
+    of a task to the next (the code is left out) except for the line that names the file:
+    the tokens are kept line by line (no token spans a line break)."""
+    words = [word for line in instructions.split("\n") for word in _line_tokens(line)]
     return frozenset(zip(words, words[1:], words[2:], strict=False))
 
 

@@ -61,12 +61,19 @@ def tokenize(text: str) -> list[str]:
     return [m.group(0).lower() for m in _TOKEN_RE.finditer(text)]
 
 
+@functools.lru_cache(maxsize=1024)
+def _line_tokens(line: str) -> tuple[str, ...]:
+    return tuple(tokenize(line))
+
+
 @functools.lru_cache(maxsize=32)
 def _echo_grams(instructions: str) -> frozenset[tuple[str, ...]]:
     """The n-grams of a prompt's instructions. A task's instructions hardly change from one
-    request to the next (its code is left out), and this is a few hundred tuples a time."""
-    words = tokenize(instructions)
-    return frozenset(tuple(words[i : i + ECHO_NGRAM]) for i in range(len(words) - ECHO_NGRAM + 1))
+    request to the next (its code is left out), but one line names the file: the tokens
+    are kept line by line (no token spans a line break), and only the n-grams are built
+    afresh for each file."""
+    words = [word for line in instructions.split("\n") for word in _line_tokens(line)]
+    return frozenset(zip(*(words[i:] for i in range(ECHO_NGRAM)), strict=False))
 
 
 class DegenerateDetector:
