@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 from urllib.parse import urlsplit
@@ -38,7 +39,10 @@ def locality_of_host(host: str) -> Locality:
     return "cloud"
 
 
+@functools.lru_cache(maxsize=256)
 def locality_of_url(url: str) -> Locality:
+    """Where the host of ``url`` is (from the URL alone: no name is looked up). Cached: it
+    is asked for on every request, of the few URLs a configuration has."""
     if url.startswith("unix:"):
         return "local"
     try:
