@@ -3,8 +3,10 @@
 N files, a fake backend that answers after L seconds, ``max_concurrency`` K: no client
 can finish before ⌈N/K⌉·L, so efficiency = ideal / wall, with the wall time measured
 around the whole CLI process (interpreter start, imports, configuration, reviews,
-SARIF, exit). Baselines measured in the same run: ``python -c pass`` and
-``localroute --help`` (the start-up any command pays). The fake records when each
+SARIF, exit). Baselines measured in the same run: ``python -c pass``,
+``localroute --help`` (the start-up any command pays) and the libraries' floor: a
+process that only imports what a review cannot do without — asyncio, pydantic with one
+model built, httpx and the HTTP stack a first request loads — and exits. The fake records when each
 request arrived and was answered, which splits the wall time into start-up (spawn →
 first request), the reviews (first request → last answer) and the end (last answer →
 exit).
@@ -40,6 +42,14 @@ from bench.common import (
 )
 
 GOAL = 0.90
+
+LIBRARIES_FLOOR = (
+    "import sys; sys.modules['httpx._main'] = None\n"  # as localroute does
+    "import asyncio, pydantic, httpx, httpcore, h11, anyio._backends._asyncio\n"
+    "class Settings(pydantic.BaseModel):\n    name: str = 'x'\n"
+    "Settings(name='y')\n"
+)
+"""The libraries' part of any review's start-up (see the module)."""
 FILES = 40
 LATENCY_S = 0.3
 SLOTS = 4
@@ -136,11 +146,13 @@ def measure_runs(runs: int, n: int = FILES, latency_s: float = LATENCY_S) -> dic
     shutdowns: list[float] = []
     python_start: list[float] = []
     help_start: list[float] = []
+    floor_start: list[float] = []
     with review_setup(n, latency_s) as (fake, tmp, env):
         cwd = tmp / "ws"
         for i in range(runs):
             python_start.append(timed_process(["-c", "pass"], env, cwd).seconds)
             help_start.append(timed_process(["-m", "localroute", "--help"], env, cwd).seconds)
+            floor_start.append(timed_process(["-c", LIBRARIES_FLOOR], env, cwd).seconds)
             fake.clear_times()
             # A first review: an empty answer cache (answers are stored as they come, and a
             # second run over the same files would send nothing).
@@ -173,6 +185,7 @@ def measure_runs(runs: int, n: int = FILES, latency_s: float = LATENCY_S) -> dic
         "shutdown_s": shutdowns,
         "python_pass_s": python_start,
         "localroute_help_s": help_start,
+        "libraries_floor_s": floor_start,
     }
 
 
@@ -200,6 +213,7 @@ def rows_from(data: dict[str, Any]) -> list[Row]:
                 "interpreter_shutdown_median_s": median(data["shutdown_s"]),
                 "python_pass_median_s": median(data["python_pass_s"]),
                 "localroute_help_median_s": median(data["localroute_help_s"]),
+                "libraries_floor_median_s": median(data["libraries_floor_s"]),
             },
         )
     ]

@@ -131,7 +131,8 @@ def main() -> int:
             print(
                 f"P5: start-up {d['startup_median_s'] * 1000:.0f} ms (python -c pass "
                 f"{d['python_pass_median_s'] * 1000:.0f} ms, localroute --help "
-                f"{d['localroute_help_median_s'] * 1000:.0f} ms), reviews "
+                f"{d['localroute_help_median_s'] * 1000:.0f} ms, the libraries alone "
+                f"{d['libraries_floor_median_s'] * 1000:.0f} ms), reviews "
                 f"{d['reviews_median_s']:.2f} s, after the last answer "
                 f"{d['end_median_s'] * 1000:.0f} ms (of which interpreter shutdown after "
                 f"the last line: {d['interpreter_shutdown_median_s'] * 1000:.0f} ms)"
