@@ -160,9 +160,7 @@ async def review_file(
         except TaskError as exc:
             answers = [exc]
     else:
-        answers = await asyncio.gather(
-            *(pipeline.run(r) for r in requests), return_exceptions=True
-        )
+        answers = await asyncio.gather(*(pipeline.run(r) for r in requests), return_exceptions=True)
     outcomes: list[tuple[TaskRequest, TaskOutcome]] = []
     errors: list[TaskError] = []
     for part, answer in zip(requests, answers, strict=True):
