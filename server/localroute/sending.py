@@ -15,6 +15,7 @@ before the pipeline moves on to its next candidate. Every try is recorded once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -207,13 +208,18 @@ class BackendPool:
         group = self.group(name)
         tried: set[str] = set()
         while True:
-            endpoint = await group.acquire(tried, lambda url: self.health.endpoint_state(name, url))
+            endpoint, waited = await group.acquire(
+                tried, lambda url: self.health.endpoint_state(name, url)
+            )
             tried.add(endpoint.url)
             tries.began = time.monotonic()
             if tries.on_slot is not None:
                 tries.on_slot()
+            # A request that waited for its slot took it from an answer, which lets it go
+            # out first (below): it says when it is written.
+            watch = sent.watching(self._sends) if waited else contextlib.nullcontext()
             try:
-                with sent.watching(self._sends):
+                with watch:
                     result = await endpoint.backend.chat(request, on_text, on_status=on_status)
                 if check is not None:
                     check(result)  # an answer that is no answer fails like any other error

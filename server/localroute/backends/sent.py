@@ -8,9 +8,11 @@ several milliseconds late, and that delay adds up over every round of a run. So 
 that freed a slot for a waiting request first waits until the requests being sent are out
 (:meth:`SendsInFlight.out`), then does the answer's work.
 
-Only a backend that says when its request is written counts as sending: the HTTP backends
-do, from httpcore's ``trace`` extension (:func:`trace_extension`); other kinds are never
-waited for. The wait is bounded (:data:`WAIT_MAX_S`): a request whose connect hangs does
+Only a request that waited for its slot is watched (the pool's :func:`watching`), and
+only a backend that says when its request is written counts it as sending: the HTTP
+backends do, from httpcore's ``trace`` extension (:func:`trace_extension`); other kinds
+are never waited for. A request that found a slot free (an editor's single review)
+costs nothing here. The wait is bounded (:data:`WAIT_MAX_S`): a request whose connect hangs does
 not hold back the answers of others for longer than that.
 """
 

@@ -71,10 +71,12 @@ class EndpointGroup:
     def untried(self, tried: set[str]) -> bool:
         return any(e.usable and e.url not in tried for e in self.endpoints)
 
-    async def acquire(self, tried: set[str], state: Callable[[str], str]) -> Endpoint:
-        """A slot on the endpoint for the next try (see the module); ``tried`` holds the
-        URLs this request already tried and must leave one out. Raises
-        :class:`BackendRequestError` (nothing sent) when too many requests wait already."""
+    async def acquire(self, tried: set[str], state: Callable[[str], str]) -> tuple[Endpoint, bool]:
+        """A slot on the endpoint for the next try (see the module), and whether the
+        request had to wait for it; ``tried`` holds the URLs this request already tried
+        and must leave one out. Raises :class:`BackendRequestError` (nothing sent) when
+        too many requests wait already."""
+        waited = False
         while True:
             untried = [e for e in self.endpoints if e.usable and e.url not in tried]
             if not untried:  # only when no endpoint is usable at all
@@ -85,7 +87,7 @@ class EndpointGroup:
                 chosen = min(free, key=lambda e: (e.in_flight, e.started))
                 chosen.in_flight += 1
                 chosen.started += 1
-                return chosen
+                return chosen, waited
             if self.waiting >= self.config.max_queue:
                 slots = self.config.max_concurrency * len(self.endpoints)
                 raise BackendRequestError(
@@ -96,6 +98,7 @@ class EndpointGroup:
             waiter = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
             self.waiting += 1
+            waited = True
             try:
                 await waiter
             finally:
