@@ -12,8 +12,8 @@ Only a request that waited for its slot is watched (the pool's :func:`watching`)
 only a backend that says when its request is written counts it as sending: the HTTP
 backends do, from httpcore's ``trace`` extension (:func:`trace_extension`); other kinds
 are never waited for. A request that found a slot free (an editor's single review)
-costs nothing here. The wait is bounded (:data:`WAIT_MAX_S`): a request whose connect hangs does
-not hold back the answers of others for longer than that.
+costs nothing here. The wait is bounded (:data:`WAIT_MAX_S`): a request whose connect
+hangs does not hold back the answers of others for longer than that.
 """
 
 from __future__ import annotations
