@@ -57,6 +57,8 @@ class _Tries:
     failures: list[str] = field(default_factory=list)
     on_slot: Callable[[], None] | None = None
     """Called once a slot is had: the request's budget starts then."""
+    handed_on: bool = False
+    """The last try's slot went to a request that waited for one."""
 
 
 def _busy(exc: BackendUnavailable) -> bool:
@@ -189,6 +191,11 @@ class BackendPool:
             record("ok", tries.began, True, result)
             tokens = (result.prompt_tokens or 0) + (result.completion_tokens or 0)
             self.budget.record(name, tokens or estimated_tokens)
+            if tries.handed_on:
+                # The slot went to a waiting request: let it go out before this answer's
+                # work (parsing, storing) — see localroute.backends.sent. After the try is
+                # recorded (a cancel here loses no audit line) and outside its deadline.
+                await self._sends.out()
             return result
         raise AssertionError("unreachable")  # the loop returns or raises
 
@@ -237,11 +244,7 @@ class BackendPool:
                     restart()
                 continue
             finally:
-                handed_on = group.release(endpoint)
-            if handed_on:
-                # The slot went to a waiting request: let it go out before this answer's
-                # work (parsing, storing, the audit) — see localroute.backends.sent.
-                await self._sends.out()
+                tries.handed_on = group.release(endpoint)
             latency_ms = (time.monotonic() - tries.began) * 1000
             if endpoint.url:
                 self.health.mark_endpoint_up(name, endpoint.url, latency_ms=latency_ms)

@@ -123,6 +123,7 @@ class WritingBackend(FakeBackend):
         self.log = log
         self.write_s = write_s
         self.report_written = True
+        self.writing = asyncio.Event()
 
     async def chat(
         self, request: ChatRequest, on_text: TextCallback | None = None, **kwargs: object
@@ -130,6 +131,7 @@ class WritingBackend(FakeBackend):
         label = request.user.split("value_", 1)[1][0]
         done = sent.request_starting()
         self.log.append(f"{label} writing")
+        self.writing.set()
         await asyncio.sleep(self.write_s)
         if done is not None and self.report_written:
             done()
@@ -190,6 +192,42 @@ async def test_a_request_that_never_says_it_was_written_holds_back_no_answer_for
         second = asyncio.ensure_future(review(pipeline, "b", log))
         await asyncio.wait_for(first, timeout=2.0)  # a's answer waited at most WAIT_MAX_S
         assert log == ["a writing", "a written", "b writing", "a answered"]
+        second.cancel()
+        await asyncio.gather(second, return_exceptions=True)
+    finally:
+        await pipeline.aclose()
+
+
+class RecordingAudit:
+    def __init__(self) -> None:
+        self.entries: list[Any] = []
+
+    def record(self, entry: Any) -> None:
+        self.entries.append(entry)
+
+
+async def test_an_answer_cancelled_while_it_lets_others_go_first_is_in_the_audit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    log: list[str] = []
+    pipeline, backend = one_slot_pipeline(monkeypatch, log, write_s=0.0)
+    audit = RecordingAudit()
+    pipeline.audit = audit  # type: ignore[assignment]
+    try:
+        first = asyncio.ensure_future(review(pipeline, "a", log))
+        await asyncio.sleep(0)
+        backend.write_s = 5.0  # b takes a's slot and stays being written ...
+        backend.report_written = False
+        backend.writing = asyncio.Event()
+        second = asyncio.ensure_future(review(pipeline, "b", log))
+        await asyncio.wait_for(backend.writing.wait(), timeout=1.0)
+        assert log[-1] == "b writing"
+        first.cancel()  # ... while a waits for it: a's answer was in, and sent
+        await asyncio.gather(first, return_exceptions=True)
+        assert first.cancelled()
+        assert [(e.file, e.outcome, e.bytes_sent > 0) for e in audit.entries] == [
+            ("/ws/src/a.py", "ok", True)
+        ]
         second.cancel()
         await asyncio.gather(second, return_exceptions=True)
     finally:

@@ -2,11 +2,11 @@
 can let them go first.
 
 In a bulk run several answers often arrive together, each freeing a slot that a waiting
-request takes. Everything runs on one event loop: if each answer is parsed, checked,
-stored and audited before the waiting requests are written, the last of them goes out
-several milliseconds late, and that delay adds up over every round of a run. So a try
-that freed a slot for a waiting request first waits until the requests being sent are out
-(:meth:`SendsInFlight.out`), then does the answer's work.
+request takes. Everything runs on one event loop: if each answer is parsed, checked and
+stored before the waiting requests are written, the last of them goes out several
+milliseconds late, and that delay adds up over every round of a run. So a try that freed
+a slot for a waiting request, once it is recorded in the audit, waits until the requests
+being sent are out (:meth:`SendsInFlight.out`); then the answer's work is done.
 
 Only a request that waited for its slot is watched (the pool's :func:`watching`), and
 only a backend that says when its request is written counts it as sending: the HTTP
