@@ -167,8 +167,9 @@ async def review(pipeline: Pipeline, label: str, log: list[str]) -> None:
 async def test_the_waiting_request_is_written_before_the_answer_that_freed_its_slot(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(sent, "WAIT_MAX_S", 10.0)  # however slow the machine
     log: list[str] = []
-    pipeline, _ = one_slot_pipeline(monkeypatch, log, write_s=0.02)  # < WAIT_MAX_S
+    pipeline, _ = one_slot_pipeline(monkeypatch, log, write_s=0.02)
     try:
         await asyncio.gather(review(pipeline, "a", log), review(pipeline, "b", log))
     finally:
@@ -182,8 +183,7 @@ async def test_a_request_that_never_says_it_was_written_holds_back_no_answer_for
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     log: list[str] = []
-    pipeline, backend = one_slot_pipeline(monkeypatch, log, write_s=5.0)
-    backend.write_s = 0.0
+    pipeline, backend = one_slot_pipeline(monkeypatch, log, write_s=0.0)
     try:
         first = asyncio.ensure_future(review(pipeline, "a", log))
         await asyncio.sleep(0)
@@ -209,6 +209,7 @@ class RecordingAudit:
 async def test_an_answer_cancelled_while_it_lets_others_go_first_is_in_the_audit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(sent, "WAIT_MAX_S", 10.0)  # a is still waiting when cancelled
     log: list[str] = []
     pipeline, backend = one_slot_pipeline(monkeypatch, log, write_s=0.0)
     audit = RecordingAudit()

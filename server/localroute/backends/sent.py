@@ -61,9 +61,12 @@ class SendsInFlight:
 
         return sent
 
-    async def out(self, limit_s: float = WAIT_MAX_S) -> None:
-        """Wait until no request is being sent, at most ``limit_s``. It first yields once,
-        so that a request woken just now (by a slot this try freed) can start sending."""
+    async def out(self, limit_s: float | None = None) -> None:
+        """Wait until no request is being sent, at most ``limit_s`` (:data:`WAIT_MAX_S`).
+        It first yields once, so that a request woken just now (by a slot this try freed)
+        can start sending."""
+        if limit_s is None:
+            limit_s = WAIT_MAX_S
         await asyncio.sleep(0)
         if self.sending == 0:
             return
