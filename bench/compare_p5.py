@@ -1,0 +1,74 @@
+"""P5 for two checkouts in turn: did a change make ``localroute review`` faster?
+
+The machine's speed moves by several per cent within an hour, more than most changes
+gain, so two checkouts are compared in interleaved runs against the same fake (P5's
+set-up: 40 files, L = 300 ms, K = 4): one run of each in turn, each with an empty answer
+cache, each process started as ``python -m localroute review src --format sarif`` with
+``PYTHONPATH`` set to that checkout's ``server/``. Prints, per checkout, the medians of
+the whole process, its start-up (spawn → first request at the fake), the reviews (first
+request → last answer) and the end (last answer → exit), and every run's wall time.
+
+Run: ``python -m bench.compare_p5 OLD NEW [--runs 15]`` from a checkout, where OLD and
+NEW are checkouts (``git worktree add /tmp/old HEAD~1`` makes one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from pathlib import Path
+
+from bench.p5_cli import FILES, review_setup, timed_process
+
+ARGV = ["-m", "localroute", "review", "src", "--format", "sarif"]
+
+
+def compare(checkouts: list[Path], runs: int) -> list[dict[str, list[float]]]:
+    """Each checkout's figures (in its order), in seconds."""
+    figures: list[dict[str, list[float]]] = [
+        {"wall": [], "start-up": [], "reviews": [], "end": []} for _ in checkouts
+    ]
+    with review_setup() as (fake, tmp, env):
+        for i in range(runs):
+            for n, checkout in enumerate(checkouts):
+                fake.clear_times()
+                cold = {
+                    **env,
+                    "PYTHONPATH": str(checkout / "server"),
+                    "XDG_CACHE_HOME": str(tmp / f"cache-{n}-{i}"),
+                }
+                run = timed_process(ARGV, cold, tmp / "ws")
+                if len(fake.arrivals) != FILES:
+                    raise RuntimeError(f"{checkout}: {len(fake.arrivals)} requests, not {FILES}")
+                mine = figures[n]
+                mine["wall"].append(run.seconds)
+                mine["start-up"].append(min(fake.arrivals) - run.began)
+                mine["reviews"].append(max(fake.answered) - min(fake.arrivals))
+                mine["end"].append(run.began + run.seconds - max(fake.answered))
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("checkouts", nargs=2, type=Path, metavar="CHECKOUT")
+    parser.add_argument("--runs", type=int, default=15, help="runs of each (default 15)")
+    args = parser.parse_args()
+    checkouts = [c.resolve() for c in args.checkouts]
+    for checkout in checkouts:
+        if not (checkout / "server" / "localroute").is_dir():
+            parser.error(f"{checkout} is not a localroute checkout (no server/localroute)")
+    figures = compare(checkouts, args.runs)
+    print(f"P5 in {args.runs} interleaved runs each; medians, ms (wall in s)")
+    print(f"{'checkout':<40} {'wall':>7} {'start-up':>9} {'reviews':>8} {'end':>6}")
+    for checkout, mine in zip(checkouts, figures, strict=True):
+        median = {k: statistics.median(v) for k, v in mine.items()}
+        print(
+            f"{str(checkout)[-40:]:<40} {median['wall']:7.3f} {median['start-up'] * 1e3:9.1f} "
+            f"{median['reviews'] * 1e3:8.1f} {median['end'] * 1e3:6.1f}"
+        )
+        print(f"{'':<40} every run: {' '.join(f'{w:.3f}' for w in sorted(mine['wall']))}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
