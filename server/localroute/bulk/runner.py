@@ -151,16 +151,7 @@ async def review_file(
     classified = pipeline.classify(document)
     request = TaskRequest(task, classified, refresh=refresh, allow_cloud=allow_cloud)
     requests = plan_requests(pipeline, request, ranges)
-    answers: list[TaskOutcome | BaseException]
-    if len(requests) == 1:
-        # One part (most files): asked at once. A task per part would wait a turn of the
-        # event loop, behind every other file being read and classified.
-        try:
-            answers = [await pipeline.run(requests[0])]
-        except TaskError as exc:
-            answers = [exc]
-    else:
-        answers = await asyncio.gather(*(pipeline.run(r) for r in requests), return_exceptions=True)
+    answers = await asyncio.gather(*(pipeline.run(r) for r in requests), return_exceptions=True)
     outcomes: list[tuple[TaskRequest, TaskOutcome]] = []
     errors: list[TaskError] = []
     for part, answer in zip(requests, answers, strict=True):
