@@ -18,9 +18,7 @@ import argparse
 import statistics
 from pathlib import Path
 
-from bench.p5_cli import FILES, review_setup, timed_process
-
-ARGV = ["-m", "localroute", "review", "src", "--format", "sarif"]
+from bench.p5_cli import FILES, cold_review, review_setup
 
 
 def compare(checkouts: list[Path], runs: int) -> list[dict[str, list[float]]]:
@@ -31,20 +29,13 @@ def compare(checkouts: list[Path], runs: int) -> list[dict[str, list[float]]]:
     with review_setup() as (fake, tmp, env):
         for i in range(runs):
             for n, checkout in enumerate(checkouts):
-                fake.clear_times()
-                cold = {
-                    **env,
-                    "PYTHONPATH": str(checkout / "server"),
-                    "XDG_CACHE_HOME": str(tmp / f"cache-{n}-{i}"),
-                }
-                run = timed_process(ARGV, cold, tmp / "ws")
-                if len(fake.arrivals) != FILES:
-                    raise RuntimeError(f"{checkout}: {len(fake.arrivals)} requests, not {FILES}")
+                own = {**env, "PYTHONPATH": str(checkout / "server")}
+                review = cold_review(fake, tmp, own, f"cache-{n}-{i}", FILES)
                 mine = figures[n]
-                mine["wall"].append(run.seconds)
-                mine["start-up"].append(min(fake.arrivals) - run.began)
-                mine["reviews"].append(max(fake.answered) - min(fake.arrivals))
-                mine["end"].append(run.began + run.seconds - max(fake.answered))
+                mine["wall"].append(review.run.seconds)
+                mine["start-up"].append(review.startup_s)
+                mine["reviews"].append(review.reviews_s)
+                mine["end"].append(review.end_s)
     return figures
 
 

@@ -138,6 +138,35 @@ def review_setup(
         yield fake, tmp, isolated_env(tmp, config)
 
 
+REVIEW_ARGV = ["-m", "localroute", "review", "src", "--format", "sarif"]
+
+
+@dataclass
+class Review:
+    """One review process, split by the fake's clock."""
+
+    run: Timed
+    startup_s: float
+    """spawn → first request at the fake"""
+    reviews_s: float
+    """first request → last answer"""
+    end_s: float
+    """last answer → exit"""
+
+
+def cold_review(fake: TimedFake, tmp: Path, env: dict[str, str], cache: str, n: int) -> Review:
+    """A first review (an empty answer cache, ``tmp/cache``: answers are stored as they come,
+    and a second run over the same files would send nothing), checked: ``n`` requests
+    reached the fake and ``n`` findings came back."""
+    fake.clear_times()
+    run = timed_process(REVIEW_ARGV, {**env, "XDG_CACHE_HOME": str(tmp / cache)}, tmp / "ws")
+    results = len(json.loads(run.stdout)["runs"][0]["results"])
+    if len(fake.arrivals) != n or results != n:
+        raise RuntimeError(f"expected {n} requests and findings: {len(fake.arrivals)}, {results}")
+    first, last = min(fake.arrivals), max(fake.answered)
+    return Review(run, first - run.began, last - first, run.began + run.seconds - last)
+
+
 def measure_runs(runs: int, n: int = FILES, latency_s: float = LATENCY_S) -> dict[str, Any]:
     walls: list[float] = []
     startups: list[float] = []
@@ -153,25 +182,14 @@ def measure_runs(runs: int, n: int = FILES, latency_s: float = LATENCY_S) -> dic
             python_start.append(timed_process(["-c", "pass"], env, cwd).seconds)
             help_start.append(timed_process(["-m", "localroute", "--help"], env, cwd).seconds)
             floor_start.append(timed_process(["-c", LIBRARIES_FLOOR], env, cwd).seconds)
-            fake.clear_times()
-            # A first review: an empty answer cache (answers are stored as they come, and a
-            # second run over the same files would send nothing).
-            cold = {**env, "XDG_CACHE_HOME": str(tmp / f"cache-{i}")}
-            run = timed_process(
-                ["-m", "localroute", "review", "src", "--format", "sarif"], cold, cwd
-            )
-            began, wall = run.began, run.seconds
+            review = cold_review(fake, tmp, env, f"cache-{i}", n)
+            run = review.run
             if run.summary_at is not None:
-                shutdowns.append(began + wall - run.summary_at)
-            results = len(json.loads(run.stdout)["runs"][0]["results"])
-            if len(fake.arrivals) != n or results != n:
-                raise RuntimeError(
-                    f"expected {n} requests and findings: {len(fake.arrivals)}, {results}"
-                )
-            walls.append(wall)
-            startups.append(min(fake.arrivals) - began)
-            spans.append(max(fake.answered) - min(fake.arrivals))
-            ends.append(began + wall - max(fake.answered))
+                shutdowns.append(run.began + run.seconds - run.summary_at)
+            walls.append(run.seconds)
+            startups.append(review.startup_s)
+            spans.append(review.reviews_s)
+            ends.append(review.end_s)
     ideal = math.ceil(n / SLOTS) * latency_s
     return {
         "n": n,
