@@ -45,14 +45,26 @@ from localroute.exit_codes import (
 from localroute.identity import identify_path
 from localroute.pipeline import Pipeline
 from localroute.policy import PolicyStore
+from localroute.policy.store import disk_path
 from localroute.results_cache import ResultsCache
 
 
 def configuration_errors(store: PolicyStore, files: list[Path]) -> list[str]:
-    """Every configuration error that applies to any of ``files`` (nothing runs then)."""
+    """Every configuration error that applies to any of ``files`` (nothing runs then).
+
+    A file's rules come from where it is on disk: the project root and workspace files
+    found above its directory. Files of one directory share them, so one file stands for
+    its directory here (a folder of a thousand files costs one look up the tree, not a
+    thousand). Each file still gets its own rules when it is reviewed."""
     problems = [p for p in store.problems() if p.severity == "error"]
+    directories: set[str] = set()
     for path in files:
-        policy = store.policy_for(identify_path(path))
+        identity = identify_path(path)
+        directory = os.path.dirname(disk_path(identity))
+        if directory in directories:
+            continue
+        directories.add(directory)
+        policy = store.policy_for(identity)
         problems += [p for p in policy.problems if p.severity == "error"]
     return [str(p) for p in dict.fromkeys(problems)]
 

@@ -62,7 +62,7 @@ class Policy:
         return os.path.basename(path) or path
 
 
-def _disk_path(identity: DocumentIdentity) -> str:
+def disk_path(identity: DocumentIdentity) -> str:
     """The file's path as the file system spells it (symlinks resolved, but not normalised
     to NFC): directories named in NFD must be found by their own name."""
     given = identity.fs_path
@@ -177,7 +177,7 @@ class PolicyStore:
         placement = Placement(None, (), ())
         if identity.path is not None:
             placement = place(
-                _disk_path(identity),
+                disk_path(identity),
                 workspace_folders=self._folders,
                 client_root=self._client_root,
             )
