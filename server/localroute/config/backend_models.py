@@ -56,8 +56,8 @@ class _BackendBase(Model):
         description="TCP connect timeout in seconds: the most a dead host can cost a request. "
         "Default by locality: 0.25 s local (a loopback host that has not answered a SYN by "
         "then never will), 1 s private network, 5 s cloud. On a local or private-network "
-        "backend, a timeout that fires over 0.1 s late (the machine too busy to notice the "
-        "connection) is tried once more.",
+        "backend, a timeout that the machine may have caused (the event loop held up over "
+        "the whole wait, so a connection made in time went unnoticed) is tried once more.",
     )
     context_tokens: int | None = Field(
         default=None, ge=256, description="Context window of the backend's models, in tokens."
