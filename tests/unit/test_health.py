@@ -304,6 +304,19 @@ async def test_refresh_soon_probes_an_unknown_backend_in_the_background() -> Non
     assert prober.calls == ["local"]
 
 
+async def test_start_puts_the_first_probes_in_flight_before_returning() -> None:
+    prober = ScriptedProber()
+    prober.gate = asyncio.Event()
+    health = monitor(prober)
+    health.start(lambda: ["local", "lan"])
+    # No task has run yet, and a request would already join these probes.
+    assert health.probing("local") and health.probing("lan")
+    prober.gate.set()
+    await wait_for(lambda: health.state("local") == "up" and health.state("lan") == "up")
+    assert sorted(prober.calls) == ["lan", "local"]
+    await health.aclose()
+
+
 async def test_refresh_soon_leaves_a_fresh_up_alone() -> None:
     prober = ScriptedProber()
     health = monitor(prober, ttl=60)

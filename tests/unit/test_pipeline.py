@@ -251,6 +251,30 @@ async def test_a_request_waits_out_a_probe_of_a_dead_host_that_set_up_slowly(
     await probing
 
 
+async def test_a_request_right_after_the_health_watch_starts_joins_its_probe(
+    build: Builder,
+) -> None:
+    """The server starts probing at `initialized`; a request handled at once (its message
+    was read with `initialized`) joins that probe, even before the probe's task has run,
+    instead of connecting to the dead host itself."""
+    h = build()
+    connect_s = h.pipeline.config.backends["local"].connect_timeout_s
+    h["local"].probe_result = ProbeResult(up=False, detail="connect timeout")
+    h["local"].probe_delay = connect_s
+    h["copilot"].default = findings_json({"line": 1, "severity": "error", "message": "bug"})
+    pipeline = h.pipeline
+    pipeline.health.start(
+        lambda: [n for n, where in pipeline.localities().items() if where != "cloud"]
+    )
+
+    outcome = await pipeline.run(request())
+
+    assert outcome.backend == "copilot"
+    assert outcome.attempts == ("local:coder: down (connect timeout)",)
+    assert h["local"].calls == 0
+    await pipeline.health.aclose()
+
+
 async def test_next_run_skips_down_local_without_calling_it(build: Builder) -> None:
     h = build()
     h["local"].script = [unavailable("local", "connection refused")]

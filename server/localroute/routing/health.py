@@ -160,13 +160,19 @@ class HealthMonitor:
 
     async def probe(self, name: str) -> BackendHealth:
         """Probe now (one probe per backend at a time) and record the answer."""
+        return await asyncio.shield(self._start_probe(name))
+
+    def _start_probe(self, name: str) -> asyncio.Task[BackendHealth]:
+        """The probe of ``name`` in flight, started now if there is none. It is known to be
+        in flight from this call on (:meth:`probing`), before its task first runs: a request
+        handled next joins it instead of connecting to the same host itself."""
         task = self._probing.get(name)
         if task is None:
             task = asyncio.create_task(self._probe(name))
             self._probing[name] = task
             self._probe_began[name] = time.monotonic()
             task.add_done_callback(lambda _t: self._probing.pop(name, None))
-        return await asyncio.shield(task)
+        return task
 
     async def _probe(self, name: str) -> BackendHealth:
         result = await self._prober(name)
@@ -229,8 +235,7 @@ class HealthMonitor:
             return
         with contextlib.suppress(RuntimeError):  # no running loop (CLI teardown)
             asyncio.get_running_loop()
-            task = asyncio.create_task(self.probe(name))
-            task.add_done_callback(_log_failure)
+            self._start_probe(name).add_done_callback(_log_failure)
 
     async def probe_all(self, names: Mapping[str, object] | list[str]) -> dict[str, BackendHealth]:
         names_list = list(names)
@@ -238,8 +243,11 @@ class HealthMonitor:
         return dict(zip(names_list, results, strict=True))
 
     def start(self, names: Callable[[], list[str]]) -> None:
-        """Background loop: probe down and expired backends every ``recheck_s``."""
+        """Probe ``names()`` now, then in a background loop probe down and expired backends
+        every ``recheck_s``. The first probes are in flight when this returns."""
         if self._loop_task is None:
+            for name in names():
+                self.refresh_soon(name)
             self._loop_task = asyncio.create_task(self._recheck_loop(names))
 
     async def _recheck_loop(self, names: Callable[[], list[str]]) -> None:
