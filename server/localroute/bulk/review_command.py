@@ -22,7 +22,6 @@ from typing import TextIO
 
 from localroute import __version__, gc_pause
 from localroute.audit import audit_log_for
-from localroute.bulk.changes import ChangesError, changed_since
 from localroute.bulk.files import expand_paths
 from localroute.bulk.hunks import LineRange
 from localroute.bulk.report import (
@@ -91,6 +90,9 @@ def _select(args: argparse.Namespace) -> _Selection | str:
             return "--include-untracked goes with --changed-since"
         expansion = expand_paths(list(args.paths), root=Path.cwd(), max_bytes=args.max_bytes)
         return _Selection(list(expansion.files), list(expansion.skipped), names=expansion.names)
+    # Asking git what changed is only for this kind of run: imported here.
+    from localroute.bulk.changes import ChangesError, changed_since
+
     try:
         changes = changed_since(
             args.changed_since,
