@@ -16,6 +16,7 @@ This module is pure: no I/O.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -40,8 +41,7 @@ class Chunk:
         return lines[self.start_line : self.end_line + 1]
 
 
-_DEFINITION = re.compile(
-    r"""
+_DEFINITION = r"""
     (?:export\s+)?(?:default\s+)?(?:declare\s+)?(?:abstract\s+)?(?:async\s+)?
     (?:
         def | class | function\*? | interface | enum | namespace | module
@@ -57,28 +57,30 @@ _DEFINITION = re.compile(
     | (?:public|private|protected|internal|static|final|abstract|sealed|open|data|inline)\s
     | template\s*<
     | typedef\b
-    """,
-    re.VERBOSE,
-)
-"""Column-0 openers of a definition in the common languages."""
+    """
+"""Column-0 openers of a definition in the common languages (verbose)."""
 
-_PREFIX = re.compile(r"@|#|//|/\*|\*/|--|;")
+_PREFIX = r"@|#|//|/\*|\*/|--|;"
 """Column-0 lines that belong to the block below: decorators, attributes, comments."""
 
-_COMMENT_BODY = re.compile(r"\s+(?:\*|\*/)")
+_COMMENT_BODY = r"\s+(?:\*|\*/)"
 """Indented lines inside a ``/** ... */`` doc comment."""
 
-_NOT_A_START = re.compile(
-    r"""
+_NOT_A_START = r"""
     [{})\].,+*/%&|^~?:=\\'"`]
     | (?:else|elif|except|finally|catch|case|default|end|fi|done|esac|then|do|in|where)\b
       (?!\s*[=(.\[])
-    """,
-    re.VERBOSE,
-)
-"""Column-0 lines that continue the block above rather than start one."""
+    """
+"""Column-0 lines that continue the block above rather than start one (verbose)."""
 
-_TRIPLE_QUOTE = re.compile(r'"""|\'\'\'')
+_TRIPLE_QUOTE = r'"""|\'\'\''
+
+
+@functools.cache
+def _compiled(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    """The patterns above, compiled when a file first needs splitting: most files fit
+    their model's window, and compiling them at import cost about 1 ms of every start."""
+    return re.compile(pattern, flags)
 
 
 def split_for_window(
@@ -138,7 +140,7 @@ def block_starts(lines: Sequence[str], language: str | None = None) -> list[int]
     for i, line in enumerate(lines):
         blank = not line.strip()
         was_in_string = in_string
-        if len(_TRIPLE_QUOTE.findall(line)) % 2 == 1:
+        if len(_compiled(_TRIPLE_QUOTE).findall(line)) % 2 == 1:
             in_string = not in_string
         if blank:
             pending = None
@@ -151,11 +153,13 @@ def block_starts(lines: Sequence[str], language: str | None = None) -> list[int]
         if markdown and line.startswith("#"):
             is_prefix = False
         else:
-            is_prefix = column0 and _PREFIX.match(line) is not None
+            is_prefix = column0 and _compiled(_PREFIX).match(line) is not None
         if is_prefix:
             if pending is None:
                 pending = i
-        elif pending is not None and (_COMMENT_BODY.match(line) or not column0 or line[0] in ")]}"):
+        elif pending is not None and (
+            _compiled(_COMMENT_BODY).match(line) or not column0 or line[0] in ")]}"
+        ):
             pass  # the inside of a doc comment or of a decorator's arguments
         elif column0 and _starts_block(line, i, pending, lines, previous_blank, markdown):
             start = pending if pending is not None else i
@@ -178,9 +182,9 @@ def _starts_block(
 ) -> bool:
     if markdown and line.startswith("#"):
         return True
-    if _DEFINITION.match(line):
+    if _compiled(_DEFINITION, re.VERBOSE).match(line):
         return True
-    if _NOT_A_START.match(line):
+    if _compiled(_NOT_A_START, re.VERBOSE).match(line):
         return False
     run_start = pending if pending is not None else i
     after_blank = run_start == 0 or not lines[run_start - 1].strip()
