@@ -71,7 +71,7 @@ class _HalfwayCheck:
         late = self.loop.time() - self.started - self.deadline_s
         if late >= LATE_S:
             return f"the connect timeout fired {late * 1000:.0f} ms late"
-        if self.late_s is None:  # the deadline came first: its turn held both
+        if self.late_s is None:  # the timeout came before the check could run
             return "the halfway check had not run when the connect timed out"
         if self.late_s >= self.deadline_s * HELD_FRACTION:
             return f"the halfway check ran {self.late_s * 1000:.0f} ms late"
