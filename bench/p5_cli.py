@@ -52,7 +52,7 @@ LIBRARIES_FLOOR = (
     "import os; os._exit(0)\n"
 )
 """The libraries' part of any review's start-up (see the module). It leaves at once, as
-localroute's command line does: the interpreter's shutdown (about 35 ms with these
+localroute's command line does: the interpreter's shutdown (about 30 ms with these
 modules loaded) is no part of a start-up, which P5 counts up to the first request."""
 FILES = 40
 LATENCY_S = 0.3
