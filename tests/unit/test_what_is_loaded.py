@@ -34,7 +34,7 @@ def loaded_after(modules: Sequence[str]) -> dict[str, Any]:
         "import importlib, json, sys\n"
         f"for name in {list(modules)!r}: importlib.import_module(name)\n"
         "import httpx\n"
-        "watch = ['httpx._main', 'rich', 'click', 'pygments', 'json_repair', 'html']\n"
+        "watch = ['httpx._main', 'rich', 'click', 'pygments', 'json_repair', 'html', 'pathspec']\n"
         "print(json.dumps({name: (name in sys.modules, sys.modules.get(name) is not None)"
         " for name in watch}))\n"
     )
@@ -60,9 +60,30 @@ def test_an_idle_server_holds_no_command_line_client_and_no_json_repair() -> Non
     loaded = loaded_after(IDLE_SERVER)
     # httpx's command-line client (rich, click, pygments) is refused, not loaded.
     assert loaded["httpx._main"] == [True, False]
-    # json-repair is for broken answers, `html` (its entity table) for error pages.
-    for name in ("rich", "click", "pygments", "json_repair", "html"):
+    # json-repair is for broken answers, `html` (its entity table) for error pages,
+    # pathspec for a workspace review that meets a `.gitignore`.
+    for name in ("rich", "click", "pygments", "json_repair", "html", "pathspec"):
         assert loaded[name] == [False, False], name
+
+
+def test_pathspec_is_loaded_for_the_first_gitignore_with_patterns(tmp_path: Path) -> None:
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "a.py").write_text("x = 1\n")
+    (tmp_path / "ignoring").mkdir()
+    (tmp_path / "ignoring" / ".gitignore").write_text("# nothing yet\n\nbuild/\n")
+    (tmp_path / "ignoring" / "build").mkdir()
+    (tmp_path / "ignoring" / "build" / "b.py").write_text("y = 2\n")
+    (tmp_path / "ignoring" / "c.py").write_text("z = 3\n")
+    code = (
+        "import json, sys\n"
+        "from localroute.bulk.files import expand_paths\n"
+        "seen = []\n"
+        f"for folder in ('plain', 'ignoring'):\n"
+        f"    found = expand_paths([{str(tmp_path)!r} + '/' + folder])\n"
+        "    seen.append([[p.name for p in found.files], 'pathspec' in sys.modules])\n"
+        "print(json.dumps(seen))\n"
+    )
+    assert json.loads(run_python(code)) == [[["a.py"], False], [[".gitignore", "c.py"], True]]
 
 
 def test_an_html_error_page_still_reads_as_its_title() -> None:
