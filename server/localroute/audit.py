@@ -31,6 +31,8 @@ MAX_OUTCOME_CHARS = 300
 
 @dataclass(frozen=True)
 class AuditEntry:
+    """One line of the audit log: a request, where it went, what was sent and how it ended."""
+
     task: str
     file: str
     privacy: str  # "private" | "not private"

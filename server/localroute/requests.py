@@ -129,6 +129,9 @@ def _last_text_line(lines: list[str]) -> int:
 
 @dataclass(frozen=True)
 class TaskOutcome:
+    """The result of a task request: who answered, why that backend, and the findings or
+    markdown."""
+
     task: str
     backend: str
     model: str

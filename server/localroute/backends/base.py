@@ -122,6 +122,8 @@ class ChatRequest:
 
 @dataclass(frozen=True)
 class ChatResult:
+    """A backend's complete answer to one chat request."""
+
     text: str
     model: str
     prompt_tokens: int | None = None
@@ -133,6 +135,9 @@ class ChatResult:
 
 @dataclass(frozen=True)
 class ProbeResult:
+    """A probe's answer: up or not, and what the backend told (models, context windows),
+    per endpoint for a backend with several."""
+
     up: bool
     latency_ms: float | None = None
     models: tuple[str, ...] = ()

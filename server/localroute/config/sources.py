@@ -66,6 +66,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class LoadedConfig:
+    """A configuration as read from its sources, with the problems met on the way."""
+
     config: Config
     problems: tuple[ConfigProblem, ...] = ()
     sources: tuple[str, ...] = ()

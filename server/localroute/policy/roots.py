@@ -24,6 +24,8 @@ ROOT_MARKERS = (*WORKSPACE_FILE_NAMES, ".git")
 
 @dataclass(frozen=True)
 class ProjectRoot:
+    """The root of the project a file belongs to, and how it was found."""
+
     path: str
     found_by: str
     """`workspace folder`, `client root`, or the marker found (`.git`, `.localroute.toml` …)."""

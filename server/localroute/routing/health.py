@@ -31,6 +31,8 @@ Prober = Callable[[str], Awaitable[ProbeResult]]
 
 @dataclass(frozen=True)
 class BackendHealth:
+    """What the last probe (or request) taught about a backend."""
+
     state: str  # "up" | "down" | "unknown"
     detail: str = ""
     latency_ms: float | None = None

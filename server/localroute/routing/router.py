@@ -18,6 +18,8 @@ Availability = str  # "up" | "down" | "unknown"
 
 @dataclass(frozen=True)
 class Candidate:
+    """One entry of a route that may take the request: a backend and its model."""
+
     backend: str
     model: str
     locality: Locality
@@ -34,6 +36,8 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Skipped:
+    """A route entry left out, and why."""
+
     entry: str
     reason: str
     privacy: bool = field(default=False, compare=False)
@@ -42,6 +46,8 @@ class Skipped:
 
 @dataclass(frozen=True)
 class RouteDecision:
+    """Where a request may go, in order, and why the other entries were left out."""
+
     task: str
     verdict: PrivacyVerdict
     candidates: tuple[Candidate, ...]

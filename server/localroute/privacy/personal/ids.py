@@ -238,6 +238,8 @@ def card_in_run(run: Run, doc: Document) -> str | None:
 
 @dataclass(frozen=True)
 class _NumericId:
+    """A kind of numeric identifier: its digit groupings, separators and checksum."""
+
     kind: str
     families: frozenset[str]
     shapes: frozenset[tuple[int, ...]]
