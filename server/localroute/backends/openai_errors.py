@@ -30,54 +30,53 @@ from localroute.backends.base import (
 
 MAX_MESSAGE = 300
 
-_STRUCTURED_REJECTION = re.compile(r"response_format|json_schema|json_object|schema", re.I)
-_MODEL_MISSING = re.compile(
-    r"could not find real modelID|no router for requested model|no model id could be"
+# The patterns below are read only when a backend answers with an error. They are kept as
+# text (flags inline) and go through `re`'s own cache of compiled patterns on first use:
+# compiling all of them at import cost every start of the program about 2 ms.
+_STRUCTURED_REJECTION = r"(?i)response_format|json_schema|json_object|schema"
+_MODEL_MISSING = (
+    r"(?i)could not find real modelID|no router for requested model|no model id could be"
     r"|model[^.;]{0,80}(not found|not exist|does not exist|not supported|unknown|not available)"
-    r"|(unknown|invalid|unsupported) model|model_not_(found|supported)",
-    re.I,
+    r"|(unknown|invalid|unsupported) model|model_not_(found|supported)"
 )
 _MODEL_CODES = {"model_not_found", "model_not_supported", "not_found"}
-_SERVER_WORDS = re.compile(
-    r"server|unavailable|internal|overload|timeout|timed out|crash|exited|bad_gateway|"
-    r"api_error|loading|unspecific|slot|stopped|unexpected",
-    re.I,
+_SERVER_WORDS = (
+    r"(?i)server|unavailable|internal|overload|timeout|timed out|crash|exited|bad_gateway|"
+    r"api_error|loading|unspecific|slot|stopped|unexpected"
 )
-_CLIENT_TYPES = re.compile(
-    r"invalid_request|exceed_context|authentication|permission|not_found|not_supported|"
-    r"INVALID_ARGUMENT|FAILED_PRECONDITION|PERMISSION_DENIED|UNAUTHENTICATED|NOT_FOUND",
-    re.I,
+_CLIENT_TYPES = (
+    r"(?i)invalid_request|exceed_context|authentication|permission|not_found|not_supported|"
+    r"INVALID_ARGUMENT|FAILED_PRECONDITION|PERMISSION_DENIED|UNAUTHENTICATED|NOT_FOUND"
 )
-_TAGS = re.compile(r"<[^>]*>")
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
-_SPACE = re.compile(r"\s+")
+_TAGS = r"<[^>]*>"
+_TITLE = r"(?is)<title[^>]*>(.*?)</title>"
+_SPACE = r"\s+"
 
 
 _OVERFLOW_CODES = frozenset(
     {"context_length_exceeded", "exceed_context_size_error", "model_max_prompt_tokens_exceeded"}
 )
 """OpenAI and llama-cpp-python, llama.cpp's server, Copilot."""
-_OVERFLOW_RE = re.compile(
-    r"context length|context window|context size|maximum context|prompt is too long|"
+_OVERFLOW_RE = (
+    r"(?i)context length|context window|context size|maximum context|prompt is too long|"
     r"input token count|prompt token count|tokens to keep from the initial prompt|"
-    r"input length exceeds",
-    re.I,
+    r"input length exceeds"
 )
 """What servers say when the prompt does not fit: vLLM, LM Studio, Ollama, Anthropic, Gemini."""
 _WINDOW_RES = (
-    re.compile(r"maximum context length is (\d+)", re.I),  # OpenAI, vLLM, llama-cpp-python
-    re.compile(r"context (?:window|size|length) (?:is |of )?\(?(\d+)", re.I),  # llama.cpp
-    re.compile(r"tokens? > (\d+) maximum", re.I),  # Anthropic
-    re.compile(r"exceeds the limit of (\d+)", re.I),  # Copilot
-    re.compile(r"maximum number of tokens allowed \((\d+)\)", re.I),  # Gemini
+    r"(?i)maximum context length is (\d+)",  # OpenAI, vLLM, llama-cpp-python
+    r"(?i)context (?:window|size|length) (?:is |of )?\(?(\d+)",  # llama.cpp
+    r"(?i)tokens? > (\d+) maximum",  # Anthropic
+    r"(?i)exceeds the limit of (\d+)",  # Copilot
+    r"(?i)maximum number of tokens allowed \((\d+)\)",  # Gemini
 )
 _PROMPT_RES = (
-    re.compile(r"\((\d+) in the messages", re.I),  # OpenAI, llama-cpp-python
-    re.compile(r"(?:resulted in|has|requested) (\d+) (?:input )?tokens", re.I),  # OpenAI, vLLM
-    re.compile(r"prompt is too long: (\d+) tokens", re.I),  # Anthropic
-    re.compile(r"prompt token count of (\d+)", re.I),  # Copilot
-    re.compile(r"input token count \((\d+)\)", re.I),  # Gemini
-    re.compile(r"requested tokens \((\d+)\)", re.I),  # llama-cpp-python's own words
+    r"(?i)\((\d+) in the messages",  # OpenAI, llama-cpp-python
+    r"(?i)(?:resulted in|has|requested) (\d+) (?:input )?tokens",  # OpenAI, vLLM
+    r"(?i)prompt is too long: (\d+) tokens",  # Anthropic
+    r"(?i)prompt token count of (\d+)",  # Copilot
+    r"(?i)input token count \((\d+)\)",  # Gemini
+    r"(?i)requested tokens \((\d+)\)",  # llama-cpp-python's own words
 )
 
 
@@ -99,7 +98,7 @@ def one_line(text: str, secret: str | None = None, limit: int = MAX_MESSAGE) -> 
     """Collapse whitespace, blank out ``secret`` and truncate to ``limit`` characters."""
     if secret:
         text = text.replace(secret, "***")
-    text = _SPACE.sub(" ", text).strip()
+    text = re.sub(_SPACE, " ", text).strip()
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
     return text
@@ -182,8 +181,8 @@ def parse_error_body(body: bytes, content_type: str = "") -> ErrorInfo:
         # or a web server in front of the model answers with a page.
         import html
 
-        title = _TITLE.search(text)
-        stripped = html.unescape(_TAGS.sub(" ", title.group(1) if title else text))
+        title = re.search(_TITLE, text)
+        stripped = html.unescape(re.sub(_TAGS, " ", title.group(1) if title else text))
         return ErrorInfo(message=stripped.strip() or "(HTML error page)")
     return ErrorInfo(message=text)
 
@@ -207,12 +206,12 @@ def rejects_structured_output(status: int, body: bytes) -> bool:
     """Did the server refuse the ``response_format`` we sent (so the next form may work)?"""
     if status not in (400, 422, 500):
         return False
-    return bool(_STRUCTURED_REJECTION.search(body[:8192].decode("utf-8", errors="replace")))
+    return bool(re.search(_STRUCTURED_REJECTION, body[:8192].decode("utf-8", errors="replace")))
 
 
-def _first_number(patterns: tuple[re.Pattern[str], ...], text: str) -> int | None:
+def _first_number(patterns: tuple[str, ...], text: str) -> int | None:
     for pattern in patterns:
-        match = pattern.search(text)
+        match = re.search(pattern, text)
         if match:
             return int(match.group(1))
     return None
@@ -231,7 +230,7 @@ def context_overflow(
     if status is not None and status not in (400, 413, 422):
         return None
     labels = {str(info.code or "").lower(), str(info.type or "").lower()}
-    if not (labels & _OVERFLOW_CODES or _OVERFLOW_RE.search(info.message)):
+    if not (labels & _OVERFLOW_CODES or re.search(_OVERFLOW_RE, info.message)):
         return None
     window = info.window or _first_number(_WINDOW_RES, info.message)
     prompt = info.prompt_tokens or _first_number(_PROMPT_RES, info.message)
@@ -253,7 +252,7 @@ def _model_missing(status: int, info: ErrorInfo) -> bool:
         return True
     if status == 404 and (info.type or "").lower() in ("not_found_error", "not_found"):
         return True
-    return bool(_MODEL_MISSING.search(info.message))
+    return bool(re.search(_MODEL_MISSING, info.message))
 
 
 def error_for_status(
@@ -323,10 +322,10 @@ def error_in_stream(backend: str, error: Any, *, secret: str | None = None) -> B
     kind = f"{info.type or ''} {code if isinstance(code, str) else ''}"
     if status is not None:
         server = status >= 500 or status == 429
-    elif _CLIENT_TYPES.search(kind):
+    elif re.search(_CLIENT_TYPES, kind):
         server = False
     else:
-        server = bool(_SERVER_WORDS.search(kind) or _SERVER_WORDS.search(info.message))
+        server = bool(re.search(_SERVER_WORDS, kind) or re.search(_SERVER_WORDS, info.message))
     if server:
         return BackendUnavailable(backend, text, status=status)
     return BackendRequestError(backend, text, status=status)
