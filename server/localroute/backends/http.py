@@ -20,6 +20,7 @@ from typing import ClassVar
 
 import httpx
 
+from localroute.backends import asyncio_stream
 from localroute.backends.answer import MAX_ANSWER_CHARS, answer_too_large
 from localroute.backends.base import (
     BackendError,
@@ -88,6 +89,8 @@ def client_for(
     verify: ssl.SSLContext | bool = False if _plain_http(config) else tls_context()
     if transport is None and not trust_env:
         transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits, trust_env=False)
+        if verify is False:  # plain HTTP: no TLS ever starts on its connections
+            asyncio_stream.install(transport)
     if transport is not None:
         transport = LateConnectRetry(transport)
     # A cloud client keeps httpx's own transport: given one, httpx would ignore the proxy
