@@ -151,7 +151,7 @@ async def review_file(
     classified = pipeline.classify(document)
     request = TaskRequest(task, classified, refresh=refresh, allow_cloud=allow_cloud)
     requests = plan_requests(pipeline, request, ranges)
-    answers = await _run_all(pipeline, requests)
+    answers = await asyncio.gather(*(pipeline.run(r) for r in requests), return_exceptions=True)
     outcomes: list[tuple[TaskRequest, TaskOutcome]] = []
     errors: list[TaskError] = []
     for part, answer in zip(requests, answers, strict=True):
@@ -174,23 +174,6 @@ async def review_file(
         cloud_tokens=cloud_tokens,
         lines=() if ranges is None else tuple(_one_based(p.line_span()) for p in requests),
     )
-
-
-async def _run_all(
-    pipeline: Pipeline, requests: Sequence[TaskRequest]
-) -> list[TaskOutcome | BaseException]:
-    """Each request's outcome or error, in order; the parts of a file run at once.
-
-    A file of one part (most of them) runs in this task: a task of its own would start
-    only at the loop's next turn, after every other worker has read and classified its
-    file, and the first request of a run would wait for all of them.
-    """
-    if len(requests) == 1:
-        try:
-            return [await pipeline.run(requests[0])]
-        except Exception as exc:  # what gather(return_exceptions=True) would hand back
-            return [exc]
-    return await asyncio.gather(*(pipeline.run(r) for r in requests), return_exceptions=True)
 
 
 def _chunk(request: TaskRequest) -> Chunk:
