@@ -78,7 +78,7 @@ def test_pathspec_is_loaded_for_the_first_gitignore_with_patterns(tmp_path: Path
         "import json, sys\n"
         "from localroute.bulk.files import expand_paths\n"
         "seen = []\n"
-        f"for folder in ('plain', 'ignoring'):\n"
+        "for folder in ('plain', 'ignoring'):\n"
         f"    found = expand_paths([{str(tmp_path)!r} + '/' + folder])\n"
         "    seen.append([[p.name for p in found.files], 'pathspec' in sys.modules])\n"
         "print(json.dumps(seen))\n"

@@ -111,7 +111,7 @@ class _Rules:
         if not lines:
             return self
         # Imported on the first `.gitignore` with patterns: pathspec costs a review about
-        # 8 ms of start-up and a language server 0.4 MiB, for folders that have none.
+        # 8 ms of start-up, which a folder without one need not pay.
         import pathspec
 
         spec = pathspec.GitIgnoreSpec.from_lines(lines)
