@@ -9,6 +9,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -193,3 +194,30 @@ async def test_a_large_body_goes_out_whole() -> None:
             response = await http.post(f"{url}/a", content=payload)
     assert response.text == "ok"
     assert received == [len(payload)]
+
+
+async def test_a_dead_first_address_of_a_host_name_does_not_take_the_connect_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A name with two addresses whose first drops SYNs (a broken IPv6 route, say): the
+    second is tried after the happy-eyeballs delay, well within the connect timeout."""
+    with BlackHole() as hole, FakeOpenAI() as fake:
+        live_port = int(fake.url.split(":")[2].split("/")[0])
+        loop = asyncio.get_running_loop()
+        resolve = loop.getaddrinfo
+
+        async def two_addresses(host: Any, port: Any, *args: Any, **kwargs: Any) -> list[Any]:
+            if host != "dual.test":
+                return await resolve(host, port, *args, **kwargs)
+            stream = (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "")
+            return [(*stream, ("127.0.0.1", hole.port)), (*stream, ("127.0.0.1", live_port))]
+
+        monkeypatch.setattr(loop, "getaddrinfo", two_addresses)
+        url = f"http://dual.test:{live_port}/v1"
+        config = backend_config(kind="openai", url=url, connect_timeout_s=1.0)
+        async with client_for(config, "private-network") as http:
+            began = loop.time()
+            response = await http.get(f"{url}/models")
+            took = loop.time() - began
+    assert response.status_code == 200
+    assert asyncio_stream.HAPPY_EYEBALLS_S <= took < 1.0

@@ -32,9 +32,15 @@ from typing import Any
 import httpcore
 import httpx
 
-__all__ = ["AsyncioBackend", "AsyncioStream", "install"]
+__all__ = ["HAPPY_EYEBALLS_S", "AsyncioBackend", "AsyncioStream", "install"]
 
 log = logging.getLogger(__name__)
+
+HAPPY_EYEBALLS_S = 0.25
+"""A host name with several addresses (IPv6 and IPv4): the next address is tried when
+the one before has not connected within this, while it goes on (anyio's delay, as
+httpcore's own backend has it). Tried one after another, a dead first address would take
+the whole connect timeout."""
 
 
 class AsyncioStream(httpcore.AsyncNetworkStream):
@@ -135,7 +141,10 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         try:
             async with asyncio.timeout(timeout):
                 reader, writer = await asyncio.open_connection(
-                    host, port, local_addr=(local_address, 0) if local_address else None
+                    host,
+                    port,
+                    local_addr=(local_address, 0) if local_address else None,
+                    happy_eyeballs_delay=HAPPY_EYEBALLS_S,
                 )
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout(str(exc) or "connect timed out") from exc
