@@ -32,6 +32,13 @@ candidates in route order and returns the first answer found.
 recently used out past ``[cache] max_disk_bytes``). The directory is private to the user
 (0700, the database 0600).
 
+**Opened when first needed, in a thread.** Nothing is opened, and SQLite is not even
+loaded (about 1.5 MiB), until a request looks an answer up or stores one: a language
+server that is never asked for a review does without it. A bulk run starts the opening
+at once (:meth:`ResultsCache.open_soon`), so that it happens beside the first files'
+reading and classification; creating a new file takes several milliseconds, most of them
+waiting on the disk.
+
 A cache that cannot be opened or read (a full disk, a corrupt file, a file system without
 locking) is turned off for the process with one warning; a review never fails for it.
 """
@@ -43,10 +50,9 @@ import contextlib
 import hashlib
 import json
 import logging
-import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from localroute import __version__
 from localroute.config import paths
@@ -54,9 +60,11 @@ from localroute.config.locality import effective_locality
 from localroute.config.models import BackendConfig, CacheConfig
 from localroute.privacy.redact import redact
 from localroute.requests import TaskOutcome, TaskRequest
-from localroute.results_store import AnswerStore
 from localroute.routing.router import Candidate, RouteDecision
 from localroute.tasks.findings import SEVERITIES, Finding, Prompt, Severity
+
+if TYPE_CHECKING:
+    from localroute.results_store import AnswerStore
 
 log = logging.getLogger(__name__)
 
@@ -244,11 +252,19 @@ class ResultsCache:
 
     Lookups read the file directly (a WAL reader never waits for a writer); answers are
     written in the background, in batches — whatever arrived while the last batch was
-    being written — so a request never waits for the disk.
+    being written — so a request never waits for the disk. The file is opened on first
+    use (see the module docstring).
+
+    SQLite's module is imported with the store, not here: its errors are caught as
+    :data:`localroute.results_store.StoreError`, looked up once the store exists.
     """
 
-    def __init__(self, store: AnswerStore) -> None:
-        self.store = store
+    def __init__(self, path: Path, *, max_bytes: int) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.store: AnswerStore | None = None
+        """The open file; None until :meth:`ready` has opened it."""
+        self._opening: asyncio.Future[AnswerStore | None] | None = None
         self._off = False
         self._puts: list[tuple[str, str]] = []
         self._touches: list[str] = []
@@ -259,23 +275,49 @@ class ResultsCache:
 
     @classmethod
     def open(cls, config: CacheConfig, env: Mapping[str, str] | None = None) -> ResultsCache | None:
-        """The user's cache, or None when ``max_disk_bytes`` is 0 or it cannot be opened
-        (said once in the log)."""
+        """The user's cache, or None when ``max_disk_bytes`` is 0. Nothing is opened yet:
+        the file is, on first use; one that cannot be opened is said once in the log."""
         if config.max_disk_bytes <= 0:
             return None
-        path = paths.cache_home(env) / "localroute" / FILE_NAME
+        return cls(
+            paths.cache_home(env) / "localroute" / FILE_NAME, max_bytes=config.max_disk_bytes
+        )
+
+    def open_soon(self) -> None:
+        """Start opening the file now, in a thread (a run that will look answers up)."""
+        if self._opening is None and not self._off:
+            self._opening = asyncio.ensure_future(asyncio.to_thread(self._open_store))
+
+    async def ready(self) -> AnswerStore | None:
+        """The open store, opened now if need be; None when the cache is off."""
+        if self._off:
+            return None
+        if self.store is None:
+            self.open_soon()
+            assert self._opening is not None
+            # Shielded: a request cancelled while the file opens leaves it to the next.
+            self.store = await asyncio.shield(self._opening)
+            if self.store is None:
+                self._off = True
+        return self.store
+
+    def _open_store(self) -> AnswerStore | None:
+        """Open (or create) the file; None, said once, when it cannot be. Blocking."""
+        # Imported here, in the opening thread: SQLite is loaded only by a process that
+        # uses the cache.
+        from localroute.results_store import AnswerStore, StoreDamaged, StoreError
+
+        path = self.path
         try:
             try:
-                return cls(AnswerStore(path, max_bytes=config.max_disk_bytes))
-            except sqlite3.DatabaseError as exc:
-                if "not a database" not in str(exc) and "malformed" not in str(exc):
-                    raise
+                return AnswerStore(path, max_bytes=self.max_bytes)
+            except StoreDamaged as exc:
                 # A damaged cache is only a cache: start it afresh, once.
                 log.warning("the answer cache %s was damaged (%s); starting it afresh", path, exc)
                 for suffix in ("", "-wal", "-shm"):
                     Path(f"{path}{suffix}").unlink(missing_ok=True)
-                return cls(AnswerStore(path, max_bytes=config.max_disk_bytes))
-        except (OSError, sqlite3.Error) as exc:
+                return AnswerStore(path, max_bytes=self.max_bytes)
+        except (OSError, StoreError) as exc:
             log.warning("answers are not cached on disk: cannot open %s: %s", path, exc)
             return None
 
@@ -285,7 +327,7 @@ class ResultsCache:
 
     def _failed(self, exc: Exception) -> None:
         if not self._off:
-            log.warning("answers are no longer cached on disk (%s): %s", self.store.path, exc)
+            log.warning("answers are no longer cached on disk (%s): %s", self.path, exc)
         self._off = True
 
     async def lookup(
@@ -302,9 +344,14 @@ class ResultsCache:
         ]
         if not keyed:
             return None
+        store = await self.ready()
+        if store is None:
+            return None
+        from localroute.results_store import StoreError  # loaded with the store
+
         try:
-            found = self.store.get_first([key for key, _ in keyed])
-        except sqlite3.Error as exc:
+            found = store.get_first([key for key, _ in keyed])
+        except StoreError as exc:
             self._failed(exc)
             return None
         if found is None:
@@ -360,9 +407,14 @@ class ResultsCache:
             puts, self._puts = self._puts, []
             touches, self._touches = self._touches, []
             deletes, self._deletes = self._deletes, []
+            store = await self.ready()
+            if store is None:
+                return
+            from localroute.results_store import StoreError  # loaded with the store
+
             try:
-                await asyncio.to_thread(self.store.write, puts, touches, deletes)
-            except sqlite3.Error as exc:
+                await asyncio.to_thread(store.write, puts, touches, deletes)
+            except StoreError as exc:
                 self._failed(exc)
 
     async def flush(self, timeout_s: float = 10.0) -> None:
@@ -375,8 +427,15 @@ class ResultsCache:
                 self._hurry.clear()
 
     async def aclose(self) -> None:
-        """Finish the writes, then close the file."""
+        """Finish the writes, then close the file (once an opening under way is done)."""
         await self.flush()
         self._off = True
-        with contextlib.suppress(sqlite3.Error):
-            await asyncio.to_thread(self.store.close)
+        store = self.store
+        if store is None and self._opening is not None:
+            store = await asyncio.shield(self._opening)
+        if store is None:
+            return
+        from localroute.results_store import StoreError  # loaded with the store
+
+        with contextlib.suppress(StoreError):
+            await asyncio.to_thread(store.close)

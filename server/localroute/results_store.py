@@ -53,6 +53,14 @@ END;
 """
 
 
+StoreError = sqlite3.Error
+"""What the store raises when the file cannot be read or written."""
+
+
+class StoreDamaged(sqlite3.DatabaseError):
+    """The file is not a database, or a damaged one."""
+
+
 class AnswerStore:
     """The SQLite file: read and write by key, bounded in bytes. Blocking.
 
@@ -79,10 +87,14 @@ class AnswerStore:
             self._writer.executescript(f"BEGIN IMMEDIATE;\n{_SCHEMA}\nCOMMIT;")
             self._reader = _connect(path, busy_timeout_s)
             self._reader.execute("PRAGMA query_only = 1")
-        except BaseException:
+        except BaseException as exc:
             if self._writer.in_transaction:
                 self._writer.execute("ROLLBACK")
             self._writer.close()
+            if isinstance(exc, sqlite3.DatabaseError) and (
+                "not a database" in str(exc) or "malformed" in str(exc)
+            ):
+                raise StoreDamaged(str(exc)) from exc
             raise
 
     def get_first(self, keys: Sequence[str]) -> tuple[str, str, bool] | None:

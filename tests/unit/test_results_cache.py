@@ -352,8 +352,8 @@ def test_several_processes_write_at_once_and_the_file_stays_readable(tmp_path: P
         assert counted == db.execute("SELECT sum(size) FROM answers").fetchone()[0]
 
 
-def test_a_damaged_file_is_started_afresh_and_zero_bytes_turns_the_disk_off(
-    tmp_path: Path,
+async def test_a_damaged_file_is_started_afresh_and_zero_bytes_turns_the_disk_off(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     env = {"XDG_CACHE_HOME": str(tmp_path)}
     path = tmp_path / "localroute" / FILE_NAME
@@ -361,13 +361,48 @@ def test_a_damaged_file_is_started_afresh_and_zero_bytes_turns_the_disk_off(
     path.write_bytes(b"this is not a database, just some bytes " * 100)
     cache = ResultsCache.open(CacheConfig(max_disk_bytes=1_000_000), env)
     assert cache is not None
-    cache.store.put("k", encode(outcome(1)))
-    assert cache.store.get_first(["k"]) is not None
-    cache.store.close()
+    store = await cache.ready()
+    assert store is not None
+    assert "was damaged" in caplog.text
+    store.put("k", encode(outcome(1)))
+    assert store.get_first(["k"]) is not None
+    await cache.aclose()
     assert ResultsCache.open(CacheConfig(max_disk_bytes=0), env) is None
 
 
-def test_an_unwritable_place_means_no_disk_cache_not_a_failure(tmp_path: Path) -> None:
+async def test_an_unwritable_place_means_no_disk_cache_not_a_failure(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("a file where the directory should be")
-    assert ResultsCache.open(CacheConfig(), {"XDG_CACHE_HOME": str(blocker)}) is None
+    cache = ResultsCache.open(CacheConfig(), {"XDG_CACHE_HOME": str(blocker)})
+    assert cache is not None
+    assert await cache.ready() is None
+    assert not cache.enabled
+    assert caplog.text.count("answers are not cached on disk: cannot open") == 1
+    # Off for good: asked again, it neither retries nor says it again.
+    assert await cache.ready() is None
+    assert caplog.text.count("answers are not cached on disk") == 1
+    await cache.aclose()
+
+
+async def test_nothing_is_opened_until_the_cache_is_first_used(tmp_path: Path) -> None:
+    env = {"XDG_CACHE_HOME": str(tmp_path)}
+    cache = ResultsCache.open(CacheConfig(), env)
+    assert cache is not None
+    assert not (tmp_path / "localroute").exists()
+    cache.open_soon()
+    store = await cache.ready()
+    assert store is not None and (tmp_path / "localroute" / FILE_NAME).exists()
+    assert await cache.ready() is store
+    await cache.aclose()
+
+
+async def test_a_cache_closed_while_it_opens_closes_the_file(tmp_path: Path) -> None:
+    cache = ResultsCache.open(CacheConfig(), {"XDG_CACHE_HOME": str(tmp_path)})
+    assert cache is not None
+    cache.open_soon()
+    await cache.aclose()  # the opening is still under way in its thread
+    assert cache.store is None and not cache.enabled
+    with sqlite3.connect(tmp_path / "localroute" / FILE_NAME) as db:  # whole, not locked
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)

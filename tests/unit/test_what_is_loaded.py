@@ -86,6 +86,30 @@ def test_pathspec_is_loaded_for_the_first_gitignore_with_patterns(tmp_path: Path
     assert json.loads(run_python(code)) == [[["a.py"], False], [[".gitignore", "c.py"], True]]
 
 
+def test_sqlite_is_loaded_by_the_first_use_of_the_answer_cache(tmp_path: Path) -> None:
+    """A server's pipeline, made at `initialized`, opens no answer cache (SQLite: about
+    1.5 MiB) until a request needs one."""
+    code = (
+        "import asyncio, importlib, json, sys\n"
+        f"for name in {list(IDLE_SERVER)!r}: importlib.import_module(name)\n"
+        "from localroute.config.models import default_config\n"
+        "from localroute.pipeline import Pipeline\n"
+        "from localroute.results_cache import ResultsCache\n"
+        "async def main():\n"
+        "    config = default_config(copilot_available=False)\n"
+        "    pipeline = Pipeline(config, results=ResultsCache.open(config.cache))\n"
+        "    seen = ['sqlite3' in sys.modules]\n"
+        "    await pipeline.results.ready()\n"
+        "    seen.append('sqlite3' in sys.modules)\n"
+        "    await pipeline.aclose()\n"
+        "    print(json.dumps(seen))\n"
+        "asyncio.run(main())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": SERVER, "XDG_CACHE_HOME": str(tmp_path)}
+    assert json.loads(run_python(code, env)) == [False, True]
+    assert (tmp_path / "localroute" / "answers.sqlite3").exists()
+
+
 def test_an_html_error_page_still_reads_as_its_title() -> None:
     from localroute.backends.openai_errors import parse_error_body
 

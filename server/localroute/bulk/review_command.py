@@ -281,9 +281,10 @@ async def _run(
 ) -> bool:
     """Run the review; Ctrl-C cancels every request in flight. True when interrupted."""
     config = store.base().config
-    pipeline = Pipeline(
-        store, audit=audit_log_for(config.audit), results=ResultsCache.open(config.cache)
-    )
+    results = ResultsCache.open(config.cache)
+    if results is not None:
+        results.open_soon()  # in a thread, beside the first files' reading and classifying
+    pipeline = Pipeline(store, audit=audit_log_for(config.audit), results=results)
     files = selection.files
     if args.consent:
         from localroute.bulk.consent import review_with_consent
