@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ import httpx
 import pytest
 
 from localroute.backends import asyncio_stream
+from localroute.backends import http as http_module
 from localroute.backends.asyncio_stream import AsyncioStream
 from localroute.backends.http import client_for
 from localroute.config.models import backend_config
@@ -53,11 +55,38 @@ async def test_an_https_client_keeps_httpcore_s_own_backend() -> None:
     assert not isinstance(backend, asyncio_stream.AsyncioBackend)
 
 
-def test_install_says_when_the_pool_is_not_where_it_was() -> None:
-    transport = httpx.AsyncHTTPTransport()
-    transport._pool = object()  # type: ignore[assignment]
-    assert asyncio_stream.install(transport) is False
-    assert asyncio_stream.install(httpx.AsyncHTTPTransport()) is True
+async def test_a_plain_http_client_makes_no_tls_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[object] = []
+    real_new = ssl.SSLContext.__new__
+
+    def counted(cls: type[ssl.SSLContext], *args: Any, **kwargs: Any) -> ssl.SSLContext:
+        made.append(args)
+        return real_new(cls, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "__new__", staticmethod(counted))
+    http_module.tls_context.cache_clear()
+    with FakeOpenAI() as fake:
+        config = backend_config(kind="openai", url=fake.url)
+        async with client_for(config, "local") as http:
+            assert (await http.get(f"{fake.url}/models")).status_code == 200
+        assert made == []
+        # An https:// backend does get one (so the count above can tell).
+        secure = backend_config(kind="openai", url="https://gpu.lan:8443/v1")
+        async with client_for(secure, "private-network"):
+            assert made
+    http_module.tls_context.cache_clear()
+
+
+async def test_httpx_s_own_transport_serves_when_it_keeps_its_pool_elsewhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(asyncio_stream, "_HTTPX_USES_POOL", False)
+    with FakeOpenAI() as fake:
+        config = backend_config(kind="openai", url=fake.url)
+        async with client_for(config, "local") as http:
+            assert (await http.get(f"{fake.url}/models")).status_code == 200
+            streams = streams_of(http)
+    assert streams and not isinstance(streams[0], AsyncioStream)
 
 
 @contextmanager

@@ -12,10 +12,11 @@ loop; it waits only when there is nothing to read or the transport asks to slow 
 Measured with ``python -m bench.compare_p5 OLD NEW --runs 20``, twice (P5's 40-file
 review, interleaved runs): the ten rounds 10–13 ms shorter, the whole process 8–10 ms.
 
-Only plain ``http://`` clients use it (:func:`install`): TLS stays with httpcore's own
-backend, so this one never starts TLS. Errors map to httpcore's exceptions as its own
-backends map them (connect: timeout or refusal; read and write: timeout or a broken
-connection), which httpx turns into its own.
+Only plain ``http://`` clients use it (:func:`plain_http_transport`, whose pool has no
+TLS context either): TLS stays with httpcore's own backend, so this one never starts
+TLS. Errors map to httpcore's exceptions as its own backends map them (connect: timeout
+or refusal; read and write: timeout or a broken connection), which httpx turns into its
+own.
 """
 
 from __future__ import annotations
@@ -32,7 +33,13 @@ from typing import Any
 import httpcore
 import httpx
 
-__all__ = ["HAPPY_EYEBALLS_S", "AsyncioBackend", "AsyncioStream", "install"]
+__all__ = [
+    "HAPPY_EYEBALLS_S",
+    "AsyncioBackend",
+    "AsyncioStream",
+    "PlainHTTPTransport",
+    "plain_http_transport",
+]
 
 log = logging.getLogger(__name__)
 
@@ -159,12 +166,44 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         await asyncio.sleep(seconds)
 
 
-def install(transport: httpx.AsyncHTTPTransport) -> bool:
-    """Give ``transport``'s connection pool this backend; False (the transport unchanged,
-    and still working) when the pool is not where this version of httpx keeps it."""
-    pool = getattr(transport, "_pool", None)
-    if not isinstance(pool, httpcore.AsyncConnectionPool) or not hasattr(pool, "_network_backend"):
-        log.debug("httpx keeps its connection pool elsewhere: using httpcore's backend")
-        return False
-    pool._network_backend = AsyncioBackend()
-    return True
+_HTTPX_USES_POOL = all(
+    "_pool" in method.__code__.co_names
+    for method in (
+        httpx.AsyncHTTPTransport.handle_async_request,
+        httpx.AsyncHTTPTransport.aclose,
+    )
+)
+"""Whether httpx's transport reaches its connection pool as ``self._pool`` (true of httpx
+0.23 to 0.29): :class:`PlainHTTPTransport` relies on it."""
+
+
+class PlainHTTPTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport, for a client that only speaks plain HTTP: its pool opens
+    connections with :class:`AsyncioBackend`, and has no TLS context.
+
+    httpx makes a TLS context for every transport, even with ``verify=False``: about 1 ms
+    and 0.4 MiB of OpenSSL's state that a plain connection never uses. Everything else is
+    httpx's: requests, answers and errors go through the inherited methods, which reach
+    the pool as ``self._pool`` (:func:`plain_http_transport` checks that they still do).
+    """
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        # httpx's __init__ is not called: making the pool is all it does for plain HTTP,
+        # besides the TLS context.
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=None,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=AsyncioBackend(),
+        )
+
+
+def plain_http_transport(limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
+    """The transport of a client whose URLs are all ``http://``: a
+    :class:`PlainHTTPTransport`, or httpx's own (with httpcore's network backend) when
+    this version of httpx does not keep its pool where that class puts it."""
+    if not _HTTPX_USES_POOL:
+        log.debug("httpx keeps its connection pool elsewhere: using its own transport")
+        return httpx.AsyncHTTPTransport(verify=False, limits=limits, trust_env=False)
+    return PlainHTTPTransport(limits)

@@ -88,9 +88,10 @@ def client_for(
     # Loading the CA bundle costs tens of ms (and memory): only for TLS endpoints.
     verify: ssl.SSLContext | bool = False if _plain_http(config) else tls_context()
     if transport is None and not trust_env:
-        transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits, trust_env=False)
         if verify is False:  # plain HTTP: no TLS ever starts on its connections
-            asyncio_stream.install(transport)
+            transport = asyncio_stream.plain_http_transport(limits)
+        else:
+            transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits, trust_env=False)
     if transport is not None:
         transport = LateConnectRetry(transport)
     # A cloud client keeps httpx's own transport: given one, httpx would ignore the proxy
