@@ -5,6 +5,7 @@ Pure like :mod:`localroute.config.models`, which re-exports everything here.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, model_validator
@@ -356,9 +357,14 @@ BACKEND_MODELS: dict[str, type[_BackendBase]] = {
     "command": CommandBackendConfig,
 }
 
-_BACKEND_ADAPTER: TypeAdapter[BackendConfig] = TypeAdapter(BackendConfig)
+
+@functools.cache
+def _backend_adapter() -> TypeAdapter[BackendConfig]:
+    # Made on first use: only the evaluation and tests build a backend from loose fields,
+    # and a validator of every kind costs start-up time and memory.
+    return TypeAdapter(BackendConfig)
 
 
 def backend_config(**fields: Any) -> BackendConfig:
     """A backend configuration of the kind named in ``fields`` (validated)."""
-    return _BACKEND_ADAPTER.validate_python(fields)
+    return _backend_adapter().validate_python(fields)
