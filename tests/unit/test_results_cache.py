@@ -22,7 +22,8 @@ from localroute.config.models import (
 from localroute.identity import identify_path
 from localroute.pipeline import Document, Pipeline, RequestRefused, TaskOutcome, TaskRequest
 from localroute.policy import PolicyStore
-from localroute.results_cache import FILE_NAME, ResultsCache, answer_key, decode, encode
+from localroute.results_cache import FILE_NAME, ResultsCache
+from localroute.results_key import answer_key, decode, encode
 from localroute.results_store import AnswerStore
 from localroute.routing.router import Candidate
 from localroute.tasks.findings import Finding
