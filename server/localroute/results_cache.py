@@ -34,10 +34,8 @@ recently used out past ``[cache] max_disk_bytes``). The directory is private to 
 
 **Opened when first needed, in a thread.** Nothing is opened, and SQLite is not even
 loaded (about 1.5 MiB), until a request looks an answer up or stores one: a language
-server that is never asked for a review does without it. A bulk run starts the opening
-at once (:meth:`ResultsCache.open_soon`), so that it happens beside the first files'
-reading and classification; creating a new file takes several milliseconds, most of them
-waiting on the disk.
+server that is never asked for a review does without it, and the event loop of one that
+is goes on while the file opens. A bulk run opens it before its first file.
 
 A cache that cannot be opened or read (a full disk, a corrupt file, a file system without
 locking) is turned off for the process with one warning; a review never fails for it.
@@ -107,7 +105,7 @@ class ResultsCache:
         )
 
     def open_soon(self) -> None:
-        """Start opening the file now, in a thread (a run that will look answers up)."""
+        """Start opening the file now, in a thread; :meth:`ready` waits for it."""
         if self._opening is None and not self._off:
             self._opening = asyncio.ensure_future(asyncio.to_thread(self._open_store))
 

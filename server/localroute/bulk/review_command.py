@@ -283,7 +283,9 @@ async def _run(
     config = store.base().config
     results = ResultsCache.open(config.cache)
     if results is not None:
-        results.open_soon()  # in a thread, beside the first files' reading and classifying
+        # Opened before the workers start. Opened in a thread beside them, it came no
+        # sooner: the thread waited for the interpreter's lock the workers held.
+        await results.ready()
     pipeline = Pipeline(store, audit=audit_log_for(config.audit), results=results)
     files = selection.files
     if args.consent:
