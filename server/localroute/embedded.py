@@ -321,6 +321,47 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     os._exit(128 + signum)
 
 
+def cpu_has_amx(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU announces Intel AMX (``amx_int8`` among /proc/cpuinfo's flags)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            return False
+    return any(
+        line.startswith("flags") and "amx_int8" in line.split() for line in cpuinfo.splitlines()
+    )
+
+
+def keep_weights_off_amx(cpuinfo: str | None = None) -> bool:
+    """On a CPU that announces AMX, load models without llama.cpp's extra buffer types;
+    True when that was arranged.
+
+    llama.cpp puts a model's weights in an AMX buffer when the CPU announces AMX, and its
+    AMX matrix product crashed the server (SIGSEGV in ``ggml_backend_amx_mul_mat``) at the
+    first answer of this model, on a 2-core virtual machine that announces ``amx_int8``.
+    Without the extra buffer types (which also repack weights for AVX2) the same build
+    answers; the cost is some speed, on those CPUs only. llama-cpp-python offers no option
+    for it, so its default model parameters are wrapped (the field, ``use_extra_bufts``,
+    exists since llama.cpp added it; an older build has nothing to turn off).
+    """
+    if not cpu_has_amx(cpuinfo):
+        return False
+    import llama_cpp.llama_cpp as native  # the model server's process only
+
+    default = native.llama_model_default_params
+    if "use_extra_bufts" not in {name for name, *_ in default()._fields_}:
+        return False
+
+    def without_extra_buffers() -> Any:
+        params = default()
+        params.use_extra_bufts = False
+        return params
+
+    native.llama_model_default_params = without_extra_buffers
+    return True
+
+
 def _child_main(argv: list[str]) -> int:
     """The launcher: ``--child PARENT_PID DEATHSIG(0|1) MODULE ARGS...``."""
     import runpy
@@ -332,6 +373,8 @@ def _child_main(argv: list[str]) -> int:
     if os.getppid() != parent:
         return 1  # the parent ended before the signal was asked for
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if module == SERVER_MODULE and keep_weights_off_amx():
+        print("localroute: the CPU announces AMX: model weights stay off it", flush=True)
     sys.argv = [module, *args]
     runpy.run_module(module, run_name="__main__", alter_sys=True)
     return 0
