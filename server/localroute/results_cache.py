@@ -69,7 +69,8 @@ BATCH_WAIT_S = 0.05
 
 
 class ResultsCache:
-    """The pipeline's disk cache: the rule, the key, and the store.
+    """The pipeline's disk cache: the store, asked under the rule and the key of
+    :mod:`localroute.results_key`.
 
     Lookups read the file directly (a WAL reader never waits for a writer); answers are
     written in the background, in batches — whatever arrived while the last batch was

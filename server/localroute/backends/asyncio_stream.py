@@ -173,8 +173,8 @@ _HTTPX_USES_POOL = all(
         httpx.AsyncHTTPTransport.aclose,
     )
 )
-"""Whether httpx's transport reaches its connection pool as ``self._pool`` (true of httpx
-0.23 to 0.29): :class:`PlainHTTPTransport` relies on it."""
+"""Whether httpx's transport reaches its connection pool as ``self._pool`` (as httpx 0.29,
+which this was written against, does): :class:`PlainHTTPTransport` relies on it."""
 
 
 class PlainHTTPTransport(httpx.AsyncHTTPTransport):
