@@ -9,7 +9,11 @@ connection), so the difference is what the router adds: JSON-RPC, progress, priv
 classification, routing, prompt, parsing, publishing. P1' is a second server, running
 at the same time, whose client does not announce ``workDoneProgress`` (the server then
 answers such a client at once and delivers the results by notification; the round trip
-still ends when the diagnostics arrived): the samples of both interleave.
+still ends when the diagnostics arrived): the samples of both interleave. P1₀ is the
+floor of any such server: ``bench/minimal_server.py --forward``, a pygls server with
+nothing but a ``localroute.review`` command that POSTs the same body to the same fake,
+reads the answer and publishes one diagnostic; its samples interleave with the others.
+P1 minus P1₀ is what localroute itself adds (privacy, routing, prompt, parsing, audit).
 
 Run alone: ``python -m bench.p1_overhead [-n 200]`` from the checkout.
 """
@@ -38,6 +42,7 @@ from bench.common import (
     review_task,
     scratch,
 )
+from bench.p6_startup import MINIMAL
 from bench.session import Session
 
 GOAL_MS = 1.0
@@ -72,7 +77,20 @@ async def _started(tmp: Path, config: Path, *, progress: bool) -> tuple[Session,
     return session, session.open(tmp / "ws" / name, SOURCE)
 
 
-async def measure_sessions(n: int, *, without_progress: bool = True) -> dict[str, Samples]:
+async def _floor(tmp: Path, url: str, body: bytes) -> tuple[Session, str]:
+    body_file = tmp / "floor-body.json"
+    body_file.write_bytes(body)
+    argv = [MINIMAL, "--forward", url, "--body", str(body_file)]
+    session = Session(argv, isolated_env(tmp), progress=True)
+    await session.start()
+    await session.initialize(tmp / "ws")
+    session.initialized()
+    return session, session.open(tmp / "ws" / "calc_floor.py", SOURCE)
+
+
+async def measure_sessions(
+    n: int, *, without_progress: bool = True, floor: bool = True
+) -> dict[str, Samples]:
     """Both servers run at once and their samples interleave (review, direct call,
     other review, direct call …), so load that comes and goes touches both alike."""
     with FakeOpenAI() as fake, scratch() as tmp:
@@ -89,6 +107,10 @@ async def measure_sessions(n: int, *, without_progress: bool = True) -> dict[str
                     await session.review(uri)
             body = fake.chat_requests[-1].body
             url = f"{fake.url}/chat/completions"
+            if floor:
+                sessions["floor"] = await _floor(tmp, url, body)
+                for _ in range(WARM_UP):
+                    await sessions["floor"][0].review(sessions["floor"][1])
             data = {name: Samples() for name in sessions}
             async with httpx.AsyncClient(timeout=30) as client:
                 for _ in range(WARM_UP):
@@ -110,6 +132,13 @@ def rows_from(data: dict[str, Samples]) -> list[Row]:
     rows = [_row("P1", "review round trip − direct HTTP call", data["progress"], GOAL_MS)]
     if "no progress" in data:
         rows.append(_row("P1'", "same, client without workDoneProgress", data["no progress"]))
+    if "floor" in data:
+        floor = _row("P1₀", "floor: minimal pygls server, same POST, 1 diagnostic", data["floor"])
+        own = rows[0].value - floor.value
+        floor.details["localroute_own_ms"] = own
+        rows.append(floor)
+        rows[0].details["floor_ms"] = floor.value
+        rows[0].details["localroute_own_ms"] = own
     return rows
 
 
