@@ -18,7 +18,9 @@ from localroute.backends.base import (
     ChatRequest,
     ContextOverflow,
 )
+from localroute.backends.http import UNIX_UNSUPPORTED
 from localroute.backends.openai import OpenAIBackend
+from localroute.backends.openai_errors import transport_error
 from localroute.config.models import backend_config
 from tests.fakes.openai_fake import (
     ERROR_SHAPES,
@@ -443,6 +445,25 @@ async def test_probe_refused(make_backend: MakeBackend) -> None:
     result = await make_backend(f"http://127.0.0.1:{closed_port()}/v1").probe()
     assert time.monotonic() - start < 0.5
     assert not result.up and result.detail == "connection refused"
+
+
+async def test_a_unix_socket_url_is_down_with_its_reason_and_nothing_is_sent(
+    make_backend: MakeBackend,
+) -> None:
+    # The configuration accepts it (and counts it as local); no transport reaches it yet.
+    backend = make_backend("unix:/run/llama/coder.sock")
+    probed = await backend.probe()
+    assert not probed.up and probed.detail == UNIX_UNSUPPORTED
+    with pytest.raises(BackendUnavailable) as caught:
+        await backend.chat(request())
+    assert caught.value.message == UNIX_UNSUPPORTED
+    assert caught.value.nothing_sent
+
+
+def test_a_url_without_an_http_scheme_sent_nothing() -> None:
+    exc = httpx.UnsupportedProtocol("Request URL is missing an 'http://' or 'https://' protocol.")
+    err = transport_error("local", exc, connect_s=1, read_s=1, pool_size=1)
+    assert err.nothing_sent and err.message == "the URL is neither http:// nor https://"
 
 
 async def test_probe_black_hole(make_backend: MakeBackend) -> None:

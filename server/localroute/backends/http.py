@@ -61,6 +61,10 @@ ERROR_BODY_LIMIT = 64 * 1024
 ANSWER_BODY_LIMIT = 16 * 1024 * 1024
 """How much of a non-streamed answer is read."""
 
+UNIX_UNSUPPORTED = "unix-socket URLs are not supported yet: give the server's http:// address"
+"""Why a backend at a ``unix:`` URL is down: the configuration accepts such a URL (and
+counts it as local), but no transport reaches a socket file yet."""
+
 ErrorFor = Callable[[httpx.Response, bytes], BaseException]
 """The exception for a non-2xx answer, given the response and the start of its body."""
 
@@ -219,6 +223,11 @@ class HttpBackend:
         """Why a probe need not even ask the server (no key, no token), or None."""
         return None
 
+    def _unreachable(self) -> str | None:
+        """Why no request can even be tried: a URL no transport serves, or None."""
+        url = self.config.endpoint
+        return UNIX_UNSUPPORTED if url is not None and url.startswith("unix:") else None
+
     async def _probe(self, timeout: httpx.Timeout, start: float) -> ProbeResult:
         raise NotImplementedError
 
@@ -242,7 +251,7 @@ class HttpBackend:
     async def probe(self) -> ProbeResult:
         """A cheap availability check (see each kind), bounded by the connect timeout plus a
         short read per request. Never raises."""
-        why = self._not_ready()
+        why = self._unreachable() or self._not_ready()
         if why is not None:
             return ProbeResult(up=False, detail=why)
         return await guarded_probe(
@@ -259,6 +268,8 @@ class HttpBackend:
     ) -> ChatResult:
         """One chat completion within ``timeout_s``; see :class:`~localroute.backends.base.
         Backend`. Failures below HTTP (refused, reset, timeouts) make the backend unavailable."""
+        if (why := self._unreachable()) is not None:
+            raise BackendUnavailable(self.name, why, nothing_sent=True)
         check = None
         if self.watches_loading and self.own_locality != "cloud":
             check = functools.partial(self._loading, request.model)

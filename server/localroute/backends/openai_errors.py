@@ -348,6 +348,14 @@ def _root_os_error(exc: BaseException) -> OSError | None:
     return found
 
 
+_NO_CONNECTION = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.UnsupportedProtocol,
+)
+
+
 def transport_error(
     backend: str,
     exc: httpx.HTTPError,
@@ -379,8 +387,13 @@ def transport_error(
         detail = "the server closed the connection mid-answer (protocol error)"
     elif isinstance(exc, httpx.NetworkError):
         detail = "connection reset"
+    elif isinstance(exc, httpx.UnsupportedProtocol):
+        detail = "the URL is neither http:// nor https://"
     else:
         detail = f"HTTP client error ({type(exc).__name__})"
     # Without a connection, not a byte of the request left the machine.
-    unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+    unsent = isinstance(
+        exc,
+        httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout | httpx.UnsupportedProtocol,
+    )
     return BackendUnavailable(backend, detail, nothing_sent=unsent)
