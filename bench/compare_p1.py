@@ -3,9 +3,11 @@
 Starts ``localroute serve`` from each checkout (``PYTHONPATH`` set to that checkout's
 ``server/``), as ``bench.p1_overhead`` starts it: one local backend on
 ``tests/fakes/openai_fake.py``, a client announcing ``workDoneProgress``, the same
-60-line document. Both servers run at the same time and their reviews alternate, so
-load that comes and goes touches both alike. Prints each checkout's median and p90
-round trip and the median of the paired differences (NEW − OLD, review by review).
+60-line document. Both servers run at the same time and their reviews alternate (which
+goes first alternates too), so load that comes and goes touches both alike. Prints each
+checkout's median and p90 round trip and the median of the paired differences (NEW −
+OLD, review by review). Which checkout is listed first still moves the difference by a
+few hundredths of a millisecond: run it both ways.
 
 Run: ``python -m bench.compare_p1 OLD NEW [-n 400]`` from a checkout, where OLD and NEW
 are checkouts (``git worktree add /tmp/old HEAD~1`` makes one).
@@ -53,10 +55,13 @@ async def compare(checkouts: list[Path], n: int) -> list[list[float]]:
             for session, uri in sessions:
                 for _ in range(WARM_UP):
                     await session.review(uri)
+            order = list(range(len(sessions)))
             for _ in range(n):
-                for mine, (session, uri) in zip(figures, sessions, strict=True):
+                for i in order:
+                    session, uri = sessions[i]
                     elapsed, _result = await session.timed_review(uri)
-                    mine.append(elapsed)
+                    figures[i].append(elapsed)
+                order.reverse()  # neither goes first every time
         finally:
             for session, _uri in sessions:
                 await session.stop()
