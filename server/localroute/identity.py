@@ -105,16 +105,13 @@ def lsp_lines(text: str) -> list[str]:
     return _LINE_BREAK.split(text)
 
 
+_LINE_WITH_END = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+"""A line and its ending (``\r\n`` is one), or a last line without one."""
+
+
 def lsp_lines_keepends(text: str) -> list[str]:
     """The lines of ``text`` as LSP counts them, each with its line ending."""
-    out: list[str] = []
-    start = 0
-    for match in _LINE_BREAK.finditer(text):
-        out.append(text[start : match.end()])
-        start = match.end()
-    if start < len(text):
-        out.append(text[start:])
-    return out
+    return _LINE_WITH_END.findall(text)
 
 
 def line_count(text: str) -> int:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections import Counter, deque
+from collections import deque
 
 from localroute.tasks.copied import instructions_of
 
@@ -90,7 +90,7 @@ class DegenerateDetector:
         self._echo_grams = _echo_grams(instructions_of(prompt_text))
         self._recent: deque[str] = deque(maxlen=max(NGRAM, ECHO_NGRAM))
         self._window: deque[int] = deque()
-        self._counts: Counter[int] = Counter()
+        self._counts: dict[int, int] = {}
         self._repeat_run = 0
         self._echo_run = 0
         self._blank_run = 0
@@ -104,12 +104,20 @@ class DegenerateDetector:
             return self.reason
         text = self._pending + piece
         self._pending = ""
+        end = len(text)
         pos = 0
         for match in _TOKEN_RE.finditer(text):
-            self._blank(match.start() - pos)
-            pos = match.end()
-            token = match.group(0).lower()
-            at_end = match.end() == len(text)
+            start, stop = match.span()
+            if start != pos:
+                self._blank(start - pos)
+            pos = stop
+            word = match.group(0)
+            if stop != end and len(word) <= MAX_TOKEN_CHARS:  # the usual token
+                if self._token(word.lower()) is not None:
+                    return self.reason
+                continue
+            token = word.lower()
+            at_end = stop == end
             # Long tokens are judged in pieces of MAX_TOKEN_CHARS; a token (or its last
             # piece) that reaches the end of the text may go on in the next piece of the
             # answer, so it waits for it.
@@ -120,9 +128,9 @@ class DegenerateDetector:
                 if self._token(token[i : min(i + MAX_TOKEN_CHARS, cut)]) is not None:
                     return self.reason
             if at_end:
-                self._pending = match.group(0)[cut:]
+                self._pending = word[cut:]
                 return self.reason
-        self._blank(len(text) - pos)
+        self._blank(end - pos)
         return self.reason
 
     def finish(self, answer: str | None = None, *, free_text: bool = True) -> str | None:
@@ -150,21 +158,30 @@ class DegenerateDetector:
         self.tokens += 1
         recent = self._recent
         recent.append(token)
-        if len(recent) >= NGRAM:
-            gram = hash(tuple(recent)[-NGRAM:])
-            self._window.append(gram)
-            self._counts[gram] += 1
-            if len(self._window) > WINDOW_TOKENS:
-                old = self._window.popleft()
-                self._counts[old] -= 1
-                if not self._counts[old]:
-                    del self._counts[old]
-            self._repeat_run = self._repeat_run + 1 if self._counts[gram] > SEEN_BEFORE else 0
-            if self._repeat_run >= RUN_TOKENS:
-                self.reason = "repetition"
-                return self.reason
-        if len(recent) >= ECHO_NGRAM and self._echo_grams:
-            copied = tuple(recent)[-ECHO_NGRAM:] in self._echo_grams
+        n = len(recent)
+        if n < NGRAM:
+            return self.reason
+        last = tuple(recent)
+        gram = hash(last[n - NGRAM :])
+        window, counts = self._window, self._counts
+        window.append(gram)
+        seen = counts.get(gram, 0) + 1
+        counts[gram] = seen
+        if len(window) > WINDOW_TOKENS:
+            old = window.popleft()
+            left = counts[old] - 1
+            if left:
+                counts[old] = left
+            else:
+                del counts[old]
+            if old == gram:
+                seen = left
+        self._repeat_run = self._repeat_run + 1 if seen > SEEN_BEFORE else 0
+        if self._repeat_run >= RUN_TOKENS:
+            self.reason = "repetition"
+            return self.reason
+        if n >= ECHO_NGRAM and self._echo_grams:
+            copied = last[n - ECHO_NGRAM :] in self._echo_grams
             self._echo_run = self._echo_run + 1 if copied else 0
             if self._echo_run >= ECHO_RUN:
                 self.reason = "prompt echo"
