@@ -88,7 +88,8 @@ class ResultsCache:
         """The open file; None until :meth:`ready` has opened it."""
         self._opening: asyncio.Future[AnswerStore | None] | None = None
         self._off = False
-        self._puts: list[tuple[str, str]] = []
+        self._puts: list[tuple[str, TaskOutcome]] = []
+        """Answers to store, encoded (redacted, serialized) by the writer, not the request."""
         self._touches: list[str] = []
         self._deletes: list[str] = []
         self._writer: asyncio.Task[None] | None = None
@@ -205,11 +206,11 @@ class ResultsCache:
             return
         key = answer_key(request, prompt, candidate)
         if key is not None:
-            self._schedule(puts=[(key, encode(outcome))])
+            self._schedule(puts=[(key, outcome)])
 
     def _schedule(
         self,
-        puts: Sequence[tuple[str, str]] = (),
+        puts: Sequence[tuple[str, TaskOutcome]] = (),
         touches: Sequence[str] = (),
         deletes: Sequence[str] = (),
     ) -> None:
@@ -226,7 +227,8 @@ class ResultsCache:
             if not self._hurry.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._hurry.wait(), BATCH_WAIT_S)
-            puts, self._puts = self._puts, []
+            puts = [(key, encode(outcome)) for key, outcome in self._puts]
+            self._puts = []
             touches, self._touches = self._touches, []
             deletes, self._deletes = self._deletes, []
             store = await self.ready()

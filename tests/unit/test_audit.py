@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -54,6 +55,14 @@ def test_one_json_line_per_request_with_private_mode(tmp_path: Path) -> None:
         "outcome",
     }
     assert os.stat(log.path).st_mode & 0o777 == 0o600
+
+
+def test_a_line_is_the_whole_entry_field_by_field(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.jsonl")
+    written = entry(latency_ms=1.5, consent=True, model=None)
+    log.record(written)
+    line = log.path.read_text()
+    assert list(json.loads(line).items()) == list(dataclasses.asdict(written).items())
 
 
 def test_rotation_by_size_keeps_every_entry_readable(tmp_path: Path) -> None:
