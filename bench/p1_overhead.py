@@ -12,8 +12,9 @@ answers such a client at once and delivers the results by notification; the roun
 still ends when the diagnostics arrived): the samples of both interleave. P1₀ is the
 floor of any such server: ``bench/minimal_server.py --forward``, a pygls server with
 nothing but a ``localroute.review`` command that POSTs the same body to the same fake,
-reads the answer and publishes one diagnostic; its samples interleave with the others.
-P1 minus P1₀ is what localroute itself adds (privacy, routing, prompt, parsing, audit).
+reads the answer and publishes one diagnostic, measured after the others (alone, its
+samples interleaved with direct calls of its own). P1 minus P1₀ estimates what
+localroute itself adds (privacy, routing, prompt, parsing, audit).
 
 Run alone: ``python -m bench.p1_overhead [-n 200]`` from the checkout.
 """
@@ -91,41 +92,71 @@ async def _floor(tmp: Path, url: str, body: bytes) -> tuple[Session, str]:
 async def measure_sessions(
     n: int, *, without_progress: bool = True, floor: bool = True
 ) -> dict[str, Samples]:
-    """Both servers run at once and their samples interleave (review, direct call,
-    other review, direct call …), so load that comes and goes touches both alike."""
+    """Both localroute servers run at once and their samples interleave (review, direct
+    call, other review, direct call …), so load that comes and goes touches both alike.
+    The floor comes after, alone with its own direct calls: a third server in the same
+    rounds made every figure of the others 0.7–0.9 ms longer (its work after each answer
+    runs into theirs on two cores), which would hide what they are alone."""
     with FakeOpenAI() as fake, scratch() as tmp:
         fake.answer = ANSWER
         config = tmp / "config.toml"
         config.write_text(openai_backend("local", fake.url) + review_task("local:coder"))
-        sessions: dict[str, tuple[Session, str]] = {}
-        try:
-            sessions["progress"] = await _started(tmp, config, progress=True)
-            if without_progress:
-                sessions["no progress"] = await _started(tmp, config, progress=False)
-            for session, uri in sessions.values():
-                for _ in range(WARM_UP):
-                    await session.review(uri)
-            body = fake.chat_requests[-1].body
-            url = f"{fake.url}/chat/completions"
+        data: dict[str, Samples] = {}
+        url = f"{fake.url}/chat/completions"
+        async with httpx.AsyncClient(timeout=30) as client:
+            sessions: dict[str, tuple[Session, str]] = {}
+            try:
+                sessions["progress"] = await _started(tmp, config, progress=True)
+                if without_progress:
+                    sessions["no progress"] = await _started(tmp, config, progress=False)
+                await _warm(sessions)
+                body = fake.chat_requests[-1].body
+                await _rounds(sessions, client, url, body, n, data)
+            finally:
+                await _stop(sessions)
             if floor:
-                sessions["floor"] = await _floor(tmp, url, body)
-                for _ in range(WARM_UP):
-                    await sessions["floor"][0].review(sessions["floor"][1])
-            data = {name: Samples() for name in sessions}
-            async with httpx.AsyncClient(timeout=30) as client:
-                for _ in range(WARM_UP):
-                    await _direct(client, url, body)
-                for _ in range(n):
-                    for name, (session, uri) in sessions.items():
-                        since = time.perf_counter()
-                        elapsed, _result = await session.timed_review(uri)
-                        data[name].reviews.append(elapsed)
-                        data[name].messages.update(session.messages_since(since))
-                        data[name].direct.append(await _direct(client, url, body))
-        finally:
-            for session, _uri in sessions.values():
-                await session.stop()
+                floors: dict[str, tuple[Session, str]] = {}
+                try:
+                    floors["floor"] = await _floor(tmp, url, body)
+                    await _warm(floors)
+                    await _rounds(floors, client, url, body, n, data)
+                finally:
+                    await _stop(floors)
     return data
+
+
+async def _warm(sessions: dict[str, tuple[Session, str]]) -> None:
+    for session, uri in sessions.values():
+        for _ in range(WARM_UP):
+            await session.review(uri)
+
+
+async def _rounds(
+    sessions: dict[str, tuple[Session, str]],
+    client: httpx.AsyncClient,
+    url: str,
+    body: bytes,
+    n: int,
+    data: dict[str, Samples],
+) -> None:
+    """``n`` rounds of each session's review, each followed by a direct call (into
+    ``data``), after a few direct calls to warm the connection."""
+    for _ in range(WARM_UP):
+        await _direct(client, url, body)
+    for name in sessions:
+        data[name] = Samples()
+    for _ in range(n):
+        for name, (session, uri) in sessions.items():
+            since = time.perf_counter()
+            elapsed, _result = await session.timed_review(uri)
+            data[name].reviews.append(elapsed)
+            data[name].messages.update(session.messages_since(since))
+            data[name].direct.append(await _direct(client, url, body))
+
+
+async def _stop(sessions: dict[str, tuple[Session, str]]) -> None:
+    for session, _uri in sessions.values():
+        await session.stop()
 
 
 def rows_from(data: dict[str, Samples]) -> list[Row]:
