@@ -82,7 +82,11 @@ def backend():
     from localroute.backends import openai
 
 def async_http():
-    import anyio._backends._asyncio, httpcore, h11
+    # What a first request adds: httpcore's locks on asyncio's primitives, not anyio's
+    # (localroute.backends.asyncio_sync), so anyio's asyncio backend is not loaded.
+    import httpcore, h11, sniffio
+    from localroute.backends import asyncio_sync
+    asyncio_sync.install()
 
 def tls():
     from localroute.backends.http import tls_context
@@ -90,7 +94,7 @@ def tls():
 
 step("a Pipeline of the default configuration", pipeline)
 step("import the OpenAI-compatible backend", backend)
-step("first request: anyio, httpcore, h11", async_http)
+step("first request: httpcore, h11 (anyio's backend not loaded)", async_http)
 print(f"{'total above the P6m baseline':<56} {last - baseline:+7.1f} MiB")
 step("TLS context with the CA bundle (https:// backends only)", tls)
 """

@@ -3,7 +3,7 @@
 Under asyncio, httpcore makes the locks and events of its connection pool with anyio
 (``httpcore._synchronization`` looks up ``anyio.Lock``, ``anyio.Event``,
 ``anyio.Semaphore``, ``anyio.fail_after`` and ``anyio.CancelScope``). The first of them
-imports anyio's asyncio backend and its core, 29 modules: about 1.2 MiB that every
+imports anyio's asyncio backend and its core, 29 modules: about 1.1 MiB that every
 server would hold from its first probe on, and the CLI would import before its first
 request. asyncio has each of them; :func:`install` has httpcore find asyncio's instead.
 

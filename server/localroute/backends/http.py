@@ -85,7 +85,7 @@ def client_for(
 ) -> httpx.AsyncClient:
     """Short connect timeout, a read budget long enough for a model to load, a pool
     a little larger than the backend's concurrency."""
-    asyncio_sync.install()  # the pool's locks and events without anyio's 1.2 MiB
+    asyncio_sync.install()  # the pool's locks and events without anyio's backend (1.1 MiB)
     limits = httpx.Limits(max_connections=pool_size(config))
     # Proxy variables are for reaching the internet: a local or private-network
     # backend is always reached directly, never through a proxy.
