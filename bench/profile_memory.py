@@ -94,7 +94,7 @@ def tls():
 
 step("a Pipeline of the default configuration", pipeline)
 step("import the OpenAI-compatible backend", backend)
-step("first request: httpcore, h11 (anyio's backend not loaded)", async_http)
+step("first request (httpcore's locks on asyncio's)", async_http)
 print(f"{'total above the P6m baseline':<56} {last - baseline:+7.1f} MiB")
 step("TLS context with the CA bundle (https:// backends only)", tls)
 """
