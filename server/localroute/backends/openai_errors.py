@@ -348,7 +348,7 @@ def _root_os_error(exc: BaseException) -> OSError | None:
     return found
 
 
-_NO_CONNECTION = (
+_NO_CONNECTION = (  # failures before any connection to the server was made
     httpx.ConnectError,
     httpx.ConnectTimeout,
     httpx.PoolTimeout,
@@ -391,9 +391,6 @@ def transport_error(
         detail = "the URL is neither http:// nor https://"
     else:
         detail = f"HTTP client error ({type(exc).__name__})"
-    # Without a connection, not a byte of the request left the machine.
-    unsent = isinstance(
-        exc,
-        httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout | httpx.UnsupportedProtocol,
-    )
+    # Without a connection (or a URL to make one to), not a byte of the request left.
+    unsent = isinstance(exc, _NO_CONNECTION)
     return BackendUnavailable(backend, detail, nothing_sent=unsent)

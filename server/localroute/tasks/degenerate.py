@@ -112,11 +112,11 @@ class DegenerateDetector:
                 self._blank(start - pos)
             pos = stop
             word = match.group(0)
-            if stop != end and len(word) <= MAX_TOKEN_CHARS:  # the usual token
-                if self._token(word.lower()) is not None:
+            token = word.lower()
+            if stop != end and len(token) <= MAX_TOKEN_CHARS:  # the usual token
+                if self._token(token) is not None:
                     return self.reason
                 continue
-            token = word.lower()
             at_end = stop == end
             # Long tokens are judged in pieces of MAX_TOKEN_CHARS; a token (or its last
             # piece) that reaches the end of the text may go on in the next piece of the
