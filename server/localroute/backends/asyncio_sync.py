@@ -3,9 +3,11 @@
 Under asyncio, httpcore makes the locks and events of its connection pool with anyio
 (``httpcore._synchronization`` looks up ``anyio.Lock``, ``anyio.Event``,
 ``anyio.Semaphore``, ``anyio.fail_after`` and ``anyio.CancelScope``). The first of them
-imports anyio's asyncio backend and its core, 29 modules: about 1.1 MiB that every
-server would hold from its first probe on, and the CLI would import before its first
-request. asyncio has each of them; :func:`install` has httpcore find asyncio's instead.
+imports anyio's asyncio backend and its core, 29 modules: about 1.1 MiB that a server
+would hold from its first probe on, and the CLI would import before its first request.
+asyncio has each of them; :func:`install` has httpcore find asyncio's instead. (A client
+on httpcore's own network backend, ``https://`` and cloud ones, still loads anyio's
+backend for its sockets.)
 
 Why this is the same under asyncio, one by one:
 
