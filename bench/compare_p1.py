@@ -31,7 +31,7 @@ from bench.common import (
     review_task,
     scratch,
 )
-from bench.p1_overhead import WARM_UP
+from bench.p1_overhead import stop_all, warm_up
 from bench.session import Session
 
 
@@ -42,29 +42,26 @@ async def compare(checkouts: list[Path], n: int) -> list[list[float]]:
         fake.answer = ANSWER
         config = tmp / "config.toml"
         config.write_text(openai_backend("local", fake.url) + review_task("local:coder"))
-        sessions: list[tuple[Session, str]] = []
+        sessions: dict[str, tuple[Session, str]] = {}
         try:
             for i, checkout in enumerate(checkouts):
                 env = isolated_env(tmp, config, PYTHONPATH=str(checkout / "server"))
                 session = Session(["-m", "localroute", "serve"], env)
-                sessions.append((session, ""))
+                sessions[str(i)] = (session, "")  # stopped in any case once started
                 await session.start()
                 await session.initialize(tmp / "ws")
                 session.initialized()
-                sessions[-1] = (session, session.open(tmp / "ws" / f"calc{i}.py", SOURCE))
-            for session, uri in sessions:
-                for _ in range(WARM_UP):
-                    await session.review(uri)
-            order = list(range(len(sessions)))
+                sessions[str(i)] = (session, session.open(tmp / "ws" / f"calc{i}.py", SOURCE))
+            await warm_up(sessions)
+            order = list(range(len(checkouts)))
             for _ in range(n):
                 for i in order:
-                    session, uri = sessions[i]
+                    session, uri = sessions[str(i)]
                     elapsed, _result = await session.timed_review(uri)
                     figures[i].append(elapsed)
                 order.reverse()  # neither goes first every time
         finally:
-            for session, _uri in sessions:
-                await session.stop()
+            await stop_all(sessions)
     return figures
 
 

@@ -109,23 +109,23 @@ async def measure_sessions(
                 sessions["progress"] = await _started(tmp, config, progress=True)
                 if without_progress:
                     sessions["no progress"] = await _started(tmp, config, progress=False)
-                await _warm(sessions)
+                await warm_up(sessions)
                 body = fake.chat_requests[-1].body
                 await _rounds(sessions, client, url, body, n, data)
             finally:
-                await _stop(sessions)
+                await stop_all(sessions)
             if floor:
                 floors: dict[str, tuple[Session, str]] = {}
                 try:
                     floors["floor"] = await _floor(tmp, url, body)
-                    await _warm(floors)
+                    await warm_up(floors)
                     await _rounds(floors, client, url, body, n, data)
                 finally:
-                    await _stop(floors)
+                    await stop_all(floors)
     return data
 
 
-async def _warm(sessions: dict[str, tuple[Session, str]]) -> None:
+async def warm_up(sessions: dict[str, tuple[Session, str]]) -> None:
     for session, uri in sessions.values():
         for _ in range(WARM_UP):
             await session.review(uri)
@@ -154,7 +154,7 @@ async def _rounds(
             data[name].direct.append(await _direct(client, url, body))
 
 
-async def _stop(sessions: dict[str, tuple[Session, str]]) -> None:
+async def stop_all(sessions: dict[str, tuple[Session, str]]) -> None:
     for session, _uri in sessions.values():
         await session.stop()
 
