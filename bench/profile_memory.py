@@ -82,11 +82,10 @@ def backend():
     from localroute.backends import openai
 
 def async_http():
-    # What a first request adds: httpcore's locks on asyncio's primitives, not anyio's
-    # (localroute.backends.asyncio_sync), so anyio's asyncio backend is not loaded.
-    import httpcore, h11, sniffio
-    from localroute.backends import asyncio_sync
-    asyncio_sync.install()
+    # What a first request adds: a plain-HTTP backend speaks HTTP/1.1 with h11 on
+    # asyncio's streams (localroute.backends.plain_http), without httpcore's pool.
+    import h11
+    from localroute.backends import plain_http
 
 def tls():
     from localroute.backends.http import tls_context
@@ -94,7 +93,7 @@ def tls():
 
 step("a Pipeline of the default configuration", pipeline)
 step("import the OpenAI-compatible backend", backend)
-step("first request (httpcore's locks on asyncio's)", async_http)
+step("first request (h11 on asyncio's streams)", async_http)
 print(f"{'total above the P6m baseline':<56} {last - baseline:+7.1f} MiB")
 step("TLS context with the CA bundle (https:// backends only)", tls)
 """

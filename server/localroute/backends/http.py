@@ -20,7 +20,7 @@ from typing import ClassVar
 
 import httpx
 
-from localroute.backends import asyncio_stream, asyncio_sync
+from localroute.backends import plain_http
 from localroute.backends.answer import MAX_ANSWER_CHARS, answer_too_large
 from localroute.backends.base import (
     BackendError,
@@ -85,34 +85,38 @@ def client_for(
 ) -> httpx.AsyncClient:
     """Short connect timeout, a read budget long enough for a model to load, a pool
     a little larger than the backend's concurrency."""
-    asyncio_sync.install()  # the pool's locks and events without anyio's backend (1.1 MiB)
     limits = httpx.Limits(max_connections=pool_size(config))
     # Proxy variables are for reaching the internet: a local or private-network
     # backend is always reached directly, never through a proxy.
     trust_env = locality == "cloud"
     # Loading the CA bundle costs tens of ms (and memory): only for TLS endpoints.
     verify: ssl.SSLContext | bool = False if _plain_http(config) else tls_context()
+    plain: plain_http.PlainHTTPTransport | None = None
     if transport is None and not trust_env:
         if verify is False:  # plain HTTP: no TLS ever starts on its connections
-            transport = asyncio_stream.plain_http_transport(limits)
+            transport = plain = plain_http.PlainHTTPTransport(limits)
         else:
             transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits, trust_env=False)
     if transport is not None:
         transport = LateConnectRetry(transport)
     # A cloud client keeps httpx's own transport: given one, httpx would ignore the proxy
     # variables. Its connect timeout (5 s) is far beyond any hold-up of the event loop.
+    timeout = httpx.Timeout(
+        connect=config.connect_timeout_s, read=config.timeout_s, write=30.0, pool=config.timeout_s
+    )
+    all_headers = {"User-Agent": "localroute", **(headers or {})}
+    if plain is not None and transport is not None:
+        return plain_http.PlainHTTPClient(
+            transport=transport, timeout=timeout, limits=limits, trust_env=False,
+            verify=False, headers=all_headers,
+        )  # fmt: skip
     return httpx.AsyncClient(
-        timeout=httpx.Timeout(
-            connect=config.connect_timeout_s,
-            read=config.timeout_s,
-            write=30.0,
-            pool=config.timeout_s,
-        ),
+        timeout=timeout,
         limits=limits,
         transport=transport,
         trust_env=trust_env,
         verify=verify,
-        headers={"User-Agent": "localroute", **(headers or {})},
+        headers=all_headers,
     )
 
 
