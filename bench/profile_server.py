@@ -95,12 +95,19 @@ def review_steps(events: list[dict[str, Any]], sent: float, done: float) -> dict
     send = _first(window, "pipeline.send")
     if send is not None:
         steps["  pipeline.send (clearance, slot, backend.chat, health)"] = send["d"]
+    pool = _first(window, "pool.send")
+    if pool is not None:
+        steps["    pool.send (slot, backend.chat, audit, answer check)"] = pool["d"]
     chat = _first(window, "backend.chat")
-    outcome = _first(window, "pipeline.outcome")
     if chat is not None:
-        steps["  backend.chat (HTTP, SSE parse)"] = chat["d"]
-    if outcome is not None:
-        steps["  pipeline.outcome (parse findings, redact)"] = outcome["d"]
+        steps["      backend.chat (HTTP, SSE parse)"] = chat["d"]
+    for label, what in (
+        ("pipeline.outcome", "parse findings, redact"),
+        ("results.remember", "answer kept for the cache"),
+    ):
+        event = _first(window, label)
+        if event is not None:
+            steps[f"  {label} ({what})"] = event["d"]
     steps["pipeline.run → answer written"] = _end(answer) - _end(run)
     publish = _first(window, "publish.diagnostics")
     if publish is not None:

@@ -485,3 +485,19 @@ def test_a_request_of_a_plain_http_backend_loads_neither_httpcore_nor_anyio() ->
             "print(json.dumps([status, loaded]))\n"
         )
         assert json.loads(run_python(code)) == [200, []]
+
+
+def test_a_client_used_from_a_second_event_loop_starts_afresh() -> None:
+    """A backend's client outlives one ``asyncio.run`` (a second run reuses it): the
+    first loop's connections are of no use to the second, which gets new ones."""
+    with FakeOpenAI() as fake:
+        config = backend_config(kind="openai", url=fake.url)
+        http = client_for(config, "local")
+
+        async def get() -> tuple[int, tuple[int, int]]:
+            response = await http.get(f"{fake.url}/models")
+            return response.status_code, connections(http)
+
+        assert asyncio.run(get()) == (200, (1, 1))
+        assert asyncio.run(get()) == (200, (1, 1))
+        asyncio.run(http.aclose())

@@ -183,7 +183,8 @@ class _Connection:
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-        self.writer.transport.abort()
+        with contextlib.suppress(RuntimeError):  # made on an event loop closed since
+            self.writer.transport.abort()
 
     def close(self) -> None:
         """Close an idle connection."""
@@ -250,6 +251,7 @@ class PlainHTTPTransport(httpx.AsyncBaseTransport):
         self._keep = limits.max_keepalive_connections
         self._expiry = limits.keepalive_expiry
         self._slots: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._idle: list[_Connection] = []
         self._open: set[_Connection] = set()
         self._closed = False
@@ -286,16 +288,28 @@ class PlainHTTPTransport(httpx.AsyncBaseTransport):
         )
 
     async def _acquire(self, timeout: float | None) -> None:
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self._max or 2**31)
-        if not self._slots.locked():
-            await self._slots.acquire()  # free: returns without a turn of the loop
+        loop = asyncio.get_running_loop()
+        slots = self._slots if loop is self._loop and self._slots else self._bind(loop)
+        if not slots.locked():
+            await slots.acquire()  # free: returns without a turn of the loop
             return
         try:
             async with asyncio.timeout(timeout):
-                await self._slots.acquire()
+                await slots.acquire()
         except TimeoutError as exc:
             raise httpx.PoolTimeout(str(exc) or "no connection free") from exc
+
+    def _bind(self, loop: asyncio.AbstractEventLoop) -> asyncio.Semaphore:
+        """Serve requests on ``loop``: on first use, or when the client is used from
+        another event loop (a second ``asyncio.run``), whose connections and waiters are
+        of no use here."""
+        for connection in self._open:
+            connection.drop()
+        self._open.clear()
+        self._idle.clear()
+        self._loop = loop
+        self._slots = asyncio.Semaphore(self._max or 2**31)
+        return self._slots
 
     def _idle_for(self, origin: Origin) -> _Connection | None:
         """The newest idle connection to ``origin`` that can be used; the rest of the
