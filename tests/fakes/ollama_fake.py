@@ -127,12 +127,14 @@ class FakeOllama(LoopbackFake):
     old_format: bool = False
     load_s: float = 0.0
     ps_holds_while_loading: bool = False
+    unix_socket: str | None = None
+    """Serve on this socket file instead of a loopback port (``url`` is ``unix:PATH``)."""
 
     loaded: dict[str, float] = field(default_factory=dict, init=False)
     """Model → when its load ends (``load_s``)."""
 
     def __post_init__(self) -> None:
-        LoopbackFake.__init__(self)
+        LoopbackFake.__init__(self, unix_socket=self.unix_socket)
 
     # -- records ----------------------------------------------------------------------------
 

@@ -177,8 +177,9 @@ class FakeOpenAI(LoopbackFake):
         loading_tick_s: float = 0.75,
         host: str = "127.0.0.1",
         port: int = 0,
+        unix_socket: str | None = None,
     ) -> None:
-        super().__init__(host=host, port=port)
+        super().__init__(host=host, port=port, unix_socket=unix_socket)
         self.answer = answer
         self.answer_fn = answer_fn
         self.latency_s = latency_s
@@ -215,7 +216,8 @@ class FakeOpenAI(LoopbackFake):
 
     @property
     def url(self) -> str:
-        return f"{self.root}/v1"
+        """``…/v1`` (on a unix socket: ``unix:PATH:/v1``, its API's path given)."""
+        return f"{self.root}:/v1" if self.root.startswith("unix:") else f"{self.root}/v1"
 
     @property
     def chat_requests(self) -> list[RecordedRequest]:

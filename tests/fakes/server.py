@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import select
 import socket
+import socketserver
 import sys
 import threading
 import time
@@ -93,9 +95,35 @@ class FakeHandler(BaseHTTPRequestHandler):
         self.server.fake._handle(self, "POST")
 
 
-def serve(fake: Any, host: str = "127.0.0.1", port: int = 0) -> FakeHTTPServer:
-    """Start serving ``fake`` in a daemon thread; the bound port is ``server_address[1]``."""
-    server = FakeHTTPServer((host, port), FakeHandler)
+class UnixFakeHTTPServer(socketserver.ThreadingUnixStreamServer):
+    """The same fake on a unix socket file (``unix:`` backend URLs)."""
+
+    daemon_threads = True
+    request_queue_size = 128
+    fake: Any
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class UnixFakeHandler(FakeHandler):
+    disable_nagle_algorithm = False  # no TCP on a socket file
+
+    def address_string(self) -> str:
+        return "unix"
+
+
+def serve(
+    fake: Any, host: str = "127.0.0.1", port: int = 0, unix_socket: str | None = None
+) -> FakeHTTPServer | UnixFakeHTTPServer:
+    """Start serving ``fake`` in a daemon thread; the bound port is ``server_address[1]``
+    (on a unix socket, ``server_address`` is its path)."""
+    server: FakeHTTPServer | UnixFakeHTTPServer
+    if unix_socket is not None:
+        server = UnixFakeHTTPServer(unix_socket, UnixFakeHandler)
+    else:
+        server = FakeHTTPServer((host, port), FakeHandler)
     server.fake = fake
     threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -103,10 +131,13 @@ def serve(fake: Any, host: str = "127.0.0.1", port: int = 0) -> FakeHTTPServer:
     return server
 
 
-def stop(server: FakeHTTPServer | None) -> None:
+def stop(server: FakeHTTPServer | UnixFakeHTTPServer | None) -> None:
     if server is not None:
         server.shutdown()
         server.server_close()
+        if isinstance(server, UnixFakeHTTPServer):
+            with contextlib.suppress(OSError):
+                os.unlink(server.server_address)
 
 
 # -- answering ----------------------------------------------------------------------------------
@@ -236,7 +267,9 @@ class LoopbackFake:
     error: ErrorSpec | None = None
     error_times: int | None = None
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, *, host: str = "127.0.0.1", port: int = 0, unix_socket: str | None = None
+    ) -> None:
         self.stream_started = threading.Event()
         self.in_flight = 0
         self.max_in_flight = 0
@@ -247,14 +280,16 @@ class LoopbackFake:
         self._closing = threading.Event()
         self._host = host
         self._port = port
-        self._server: FakeHTTPServer | None = None
+        self._unix_socket = unix_socket
+        self._server: FakeHTTPServer | UnixFakeHTTPServer | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
     def start(self) -> Self:
         self._closing.clear()
-        self._server = serve(self, self._host, self._port)
-        self._port = self._server.server_address[1]
+        self._server = serve(self, self._host, self._port, self._unix_socket)
+        if self._unix_socket is None:
+            self._port = self._server.server_address[1]
         return self
 
     def close(self) -> None:
@@ -279,6 +314,9 @@ class LoopbackFake:
 
     @property
     def root(self) -> str:
+        """``http://127.0.0.1:PORT``, or ``unix:PATH`` on a unix socket."""
+        if self._unix_socket is not None:
+            return f"unix:{self._unix_socket}"
         return f"http://{self._host}:{self._port}"
 
     @property

@@ -18,7 +18,6 @@ from localroute.backends.base import (
     ChatRequest,
     ContextOverflow,
 )
-from localroute.backends.http import UNIX_UNSUPPORTED
 from localroute.backends.openai import OpenAIBackend
 from localroute.backends.openai_errors import transport_error
 from localroute.config.models import backend_config
@@ -445,19 +444,6 @@ async def test_probe_refused(make_backend: MakeBackend) -> None:
     result = await make_backend(f"http://127.0.0.1:{closed_port()}/v1").probe()
     assert time.monotonic() - start < 0.5
     assert not result.up and result.detail == "connection refused"
-
-
-async def test_a_unix_socket_url_is_down_with_its_reason_and_nothing_is_sent(
-    make_backend: MakeBackend,
-) -> None:
-    # The configuration accepts it (and counts it as local); no transport reaches it yet.
-    backend = make_backend("unix:/run/llama/coder.sock")
-    probed = await backend.probe()
-    assert not probed.up and probed.detail == UNIX_UNSUPPORTED
-    with pytest.raises(BackendUnavailable) as caught:
-        await backend.chat(request())
-    assert caught.value.message == UNIX_UNSUPPORTED
-    assert caught.value.nothing_sent
 
 
 def test_a_url_without_an_http_scheme_sent_nothing() -> None:

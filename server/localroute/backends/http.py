@@ -37,6 +37,7 @@ from localroute.backends.openai_errors import transport_error
 from localroute.backends.sent import request_starting, trace_extension
 from localroute.config.locality import endpoint_localities
 from localroute.config.models import LOCALITY_ORDER, BackendConfig, Locality
+from localroute.config.unix_url import UnixURL, is_unix, parse_unix_url
 
 __all__ = [
     "ANSWER_BODY_LIMIT",
@@ -61,9 +62,9 @@ ERROR_BODY_LIMIT = 64 * 1024
 ANSWER_BODY_LIMIT = 16 * 1024 * 1024
 """How much of a non-streamed answer is read."""
 
-UNIX_UNSUPPORTED = "unix-socket URLs are not supported yet: give the server's http:// address"
-"""Why a backend at a ``unix:`` URL is down: the configuration accepts such a URL (and
-counts it as local), but no transport reaches a socket file yet."""
+UNIX_UNSUPPORTED = "this kind of backend is not reached through a unix socket: give its URL"
+"""Why a backend of a cloud kind (anthropic, copilot) at a ``unix:`` URL is down: only the
+``openai`` and ``ollama`` kinds serve one."""
 
 ErrorFor = Callable[[httpx.Response, bytes], BaseException]
 """The exception for a non-2xx answer, given the response and the start of its body."""
@@ -82,9 +83,11 @@ def client_for(
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     headers: dict[str, str] | None = None,
+    uds: str | None = None,
 ) -> httpx.AsyncClient:
     """Short connect timeout, a read budget long enough for a model to load, a pool
-    a little larger than the backend's concurrency."""
+    a little larger than the backend's concurrency. With ``uds``, every connection is to
+    that unix socket (whatever host a URL names)."""
     limits = httpx.Limits(max_connections=pool_size(config))
     # Proxy variables are for reaching the internet: a local or private-network
     # backend is always reached directly, never through a proxy.
@@ -92,7 +95,10 @@ def client_for(
     # Loading the CA bundle costs tens of ms (and memory): only for TLS endpoints.
     verify: ssl.SSLContext | bool = False if _plain_http(config) else tls_context()
     plain: plain_http.PlainHTTPTransport | None = None
-    if transport is None and not trust_env:
+    if transport is None and uds is not None:  # no proxy stands before a socket file
+        trust_env, verify = False, False
+        transport = plain = plain_http.PlainHTTPTransport(limits, uds=uds)
+    elif transport is None and not trust_env:
         if verify is False:  # plain HTTP: no TLS ever starts on its connections
             transport = plain = plain_http.PlainHTTPTransport(limits)
         else:
@@ -188,6 +194,10 @@ class HttpBackend:
 
     probe_requests: ClassVar[int] = 2
     """The most requests one probe makes (its time budget)."""
+    serves_unix: ClassVar[bool] = False
+    """Whether a ``unix:`` URL reaches this kind's servers (the local kinds)."""
+    unix_http_path: ClassVar[str] = ""
+    """The HTTP path of the API on a socket whose URL gives none."""
     watches_loading: ClassVar[bool] = False
     """Whether :meth:`_loading` can tell that the server is loading a model."""
 
@@ -204,7 +214,12 @@ class HttpBackend:
         self.locality: Locality = locality
         own = endpoint_localities(config).get(config.endpoint or "", locality)
         self.own_locality: Locality = min(locality, own, key=LOCALITY_ORDER.__getitem__)
-        self._client = client_for(config, self.own_locality, transport=transport)
+        self.unix: UnixURL | None = None
+        """The socket (and HTTP path) of a ``unix:`` URL, for the kinds that serve one."""
+        if self.serves_unix and is_unix(config.endpoint):
+            self.unix = parse_unix_url(config.endpoint or "", self.unix_http_path)
+        socket = self.unix.socket if self.unix is not None else None
+        self._client = client_for(config, self.own_locality, transport=transport, uds=socket)
         self._setup()
 
     # -- what each kind says ---------------------------------------------------------------
@@ -213,7 +228,10 @@ class HttpBackend:
         """Set what the kind keeps besides the client (its URLs, what it learned)."""
 
     def _url(self) -> str:
-        """The configured URL, which kinds that have no default need."""
+        """The configured URL, which kinds that have no default need (for a ``unix:`` URL,
+        the ``http://`` URL its requests are built on)."""
+        if self.unix is not None:
+            return self.unix.http
         url = self.config.endpoint
         if not url:
             raise ValueError(f"backend '{self.name}' needs a url")
@@ -229,8 +247,9 @@ class HttpBackend:
 
     def _unreachable(self) -> str | None:
         """Why no request can even be tried: a URL no transport serves, or None."""
-        url = self.config.endpoint
-        return UNIX_UNSUPPORTED if url is not None and url.startswith("unix:") else None
+        if is_unix(self.config.endpoint) and not self.serves_unix:
+            return UNIX_UNSUPPORTED
+        return None
 
     async def _probe(self, timeout: httpx.Timeout, start: float) -> ProbeResult:
         raise NotImplementedError

@@ -132,6 +132,7 @@ class OllamaBackend(HttpBackend):
 
     probe_requests: ClassVar[int] = 3
     watches_loading: ClassVar[bool] = True
+    serves_unix: ClassVar[bool] = True
     config: OllamaBackendConfig
 
     url: str

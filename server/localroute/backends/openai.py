@@ -113,6 +113,8 @@ class OpenAIBackend(HttpBackend):
     probe_requests: ClassVar[int] = 6
     """/health, /models, /props, /running and two llama-swap upstreams' /props at most."""
     watches_loading: ClassVar[bool] = True
+    serves_unix: ClassVar[bool] = True
+    unix_http_path: ClassVar[str] = "/v1"
     config: OpenAIBackendConfig
 
     url: str

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, model_validator
 from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
+from localroute.config.unix_url import is_unix, parse_unix_url
+
 Locality = Literal["local", "private-network", "cloud"]
 BackendKind = Literal["openai", "ollama", "anthropic", "copilot", "command"]
 
@@ -143,6 +145,8 @@ class _BackendBase(Model):
 def _check_url(url: str | None) -> None:
     if url is not None and not url.startswith(("http://", "https://", "unix:")):
         raise ValueError(f"url must start with http://, https:// or unix: (got {url!r})")
+    if is_unix(url):
+        parse_unix_url(url or "")  # its ValueError names what is wrong
 
 
 def _urls_field() -> Any:
@@ -201,7 +205,9 @@ class OpenAIBackendConfig(_UrlsBackend):
     url: str | None = Field(
         default=None,
         description="Base URL that `/chat/completions` is appended to "
-        "(e.g. `http://127.0.0.1:8080/v1`); required unless `urls` is given.",
+        "(e.g. `http://127.0.0.1:8080/v1`), or a unix socket: `unix:/run/llama.sock` "
+        "(the API at `/v1`; another path after a colon: `unix:/run/llama.sock:/api/v1`); "
+        "required unless `urls` is given.",
     )
     urls: list[str] | None = _urls_field()
     api_key_env: str | None = Field(
@@ -216,8 +222,8 @@ class OllamaBackendConfig(_UrlsBackend):
     kind: Literal["ollama"] = Field(description="Protocol spoken by the backend.")
     url: str | None = Field(
         default=None,
-        description="The server root, e.g. `http://127.0.0.1:11434`; required unless `urls` "
-        "is given.",
+        description="The server root, e.g. `http://127.0.0.1:11434`, or a unix socket "
+        "(`unix:/run/ollama.sock`); required unless `urls` is given.",
     )
     urls: list[str] | None = _urls_field()
     num_ctx: int | None = Field(default=None, ge=256, description="`options.num_ctx` to request.")
