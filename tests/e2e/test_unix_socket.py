@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import tempfile
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -98,3 +101,76 @@ def test_a_socket_that_is_gone_falls_back_for_ordinary_code_and_refuses_private_
     assert "local:coder: cannot connect: No such file or directory" in refused["error"]
     assert "Nothing was sent" in refused["error"]
     assert len(sent) == 1 and all("TOKEN" not in text for text in sent)
+
+
+@pytest.mark.real_model
+@pytest.mark.timeout(300)
+def test_the_real_model_server_on_a_unix_socket_reviews_private_code(
+    tmp_path: Path, socket_path: str
+) -> None:
+    """llama-cpp-python's server (uvicorn) on a socket file, with the embedded model: the
+    probe finds it, and a private file is reviewed by it."""
+    pytest.importorskip("llama_cpp.server", reason="llama-cpp-python's server is not installed")
+    from localroute import embedded
+
+    code = textwrap.dedent(
+        f"""
+        import uvicorn
+        from llama_cpp.server.app import create_app
+        from llama_cpp.server.settings import ModelSettings, ServerSettings
+
+        from localroute import embedded
+
+        embedded.keep_weights_off_amx()  # as the embedded server does (llama.cpp's AMX crash)
+        model = ModelSettings(
+            model={str(embedded.model_path())!r}, model_alias="coder", n_ctx=2048,
+            chat_format="gemma",
+        )
+        app = create_app(
+            server_settings=ServerSettings(interrupt_requests=False), model_settings=[model]
+        )
+        uvicorn.run(app, uds={socket_path!r}, log_level="warning")
+        """
+    )
+    log = (tmp_path / "server.log").open("wb")
+    server = subprocess.Popen([sys.executable, "-c", code], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 180
+        while not Path(socket_path).exists():
+            assert server.poll() is None, (tmp_path / "server.log").read_text()
+            assert time.monotonic() < deadline, "the model server did not start"
+            time.sleep(0.2)
+        (tmp_path / ".git").mkdir()
+        (tmp_path / "secrets").mkdir()
+        (tmp_path / "secrets" / "job.py").write_text(
+            "def average(values):\n    return sum(values) / len(values)\n"
+        )
+        config = textwrap.dedent(
+            f"""
+            [backends.local]
+            kind = "openai"
+            url = "unix:{socket_path}"
+            timeout_s = 240
+
+            [tasks.review]
+            route = ["local:coder"]
+            """
+        )
+        env = env_in(tmp_path, config)
+        status = run_localroute("status", "--format", "json", env=env, cwd=tmp_path, timeout=60)
+        done = run_localroute(
+            "review", "secrets/job.py", "--format", "json", env=env, cwd=tmp_path, timeout=240
+        )
+    finally:
+        server.terminate()
+        server.wait(30)
+        log.close()
+    assert status.returncode == 0, status.stderr
+    (local,) = [b for b in json.loads(status.stdout)["backends"] if b["name"] == "local"]
+    assert local["state"] == "up", local
+    assert "coder" in local["models"]
+    assert done.returncode in (0, 1), done.stdout  # 1: findings
+    (result,) = [json.loads(line) for line in done.stdout.splitlines()]
+    assert (result["backend"], result["model"], result["locality"]) == ("local", "coder", "local")
+    (entry,) = audit_entries(tmp_path / "state")
+    assert entry["privacy"] == "private" and entry["outcome"] == "ok"
