@@ -49,7 +49,7 @@ def sockets() -> Iterator[Path]:
         ("unix:/run/llama.sock:/", "/v1", UnixURL("/run/llama.sock", "")),
         ("unix:/run/llama.sock:/api/v1/", "", UnixURL("/run/llama.sock", "/api/v1")),
         ("unix:///run/llama.sock", "/v1", UnixURL("/run/llama.sock", "/v1")),
-        ("unix:/run//x/../llama.sock", "", UnixURL("/run/llama.sock", "")),
+        ("unix:/run/x/../llama.sock", "", UnixURL("/run/x/../llama.sock", "")),
     ],
 )
 def test_the_forms_of_a_unix_url(url: str, default: str, expected: UnixURL) -> None:

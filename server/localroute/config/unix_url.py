@@ -62,4 +62,5 @@ def parse_unix_url(url: str, default_path: str = "") -> UnixURL:
         )
     if "\0" in socket or any(c in path for c in " \0?#"):
         raise ValueError(f"{url!r} is not a usable socket path and HTTP path")
-    return UnixURL(os.path.normpath(socket), path)
+    # As given: resolving `..` by hand could lead past a symlink to another socket.
+    return UnixURL(socket, path)
