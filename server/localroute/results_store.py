@@ -81,7 +81,7 @@ class AnswerStore:
         try:
             # Freed pages go back to the file system after an eviction (new files only).
             self._writer.execute("PRAGMA auto_vacuum = INCREMENTAL")
-            self._writer.execute("PRAGMA journal_mode = WAL")
+            _switch_to_wal(self._writer, busy_timeout_s)
             self._writer.execute("PRAGMA synchronous = NORMAL")
             # executescript commits what is pending first: the transaction is in the script.
             self._writer.executescript(f"BEGIN IMMEDIATE;\n{_SCHEMA}\nCOMMIT;")
@@ -179,6 +179,25 @@ class AnswerStore:
         with self._write_lock, self._read_lock:
             self._reader.close()
             self._writer.close()
+
+
+def _switch_to_wal(db: sqlite3.Connection, busy_timeout_s: float) -> None:
+    """``PRAGMA journal_mode = WAL``, waiting out other processes as ``busy_timeout`` would.
+
+    SQLite switches a file that is not in WAL mode yet without calling the busy handler:
+    while another process holds a write lock on it (several processes creating the same
+    new file at once: one of them is writing the schema), the switch fails at once with
+    "database is locked". It is tried again until the busy timeout has passed.
+    """
+    deadline = time.monotonic() + busy_timeout_s
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.01)
 
 
 def _connect(path: Path, busy_timeout_s: float) -> sqlite3.Connection:

@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import multiprocessing
 import sqlite3
+import threading
+import time
+import traceback
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -332,8 +335,8 @@ def _writer(path: str, worker: int, n: int, queue: Any) -> None:
             assert store.get_first([f"w{worker}-{i}"]) is not None
         store.close()
         queue.put("ok")
-    except Exception as exc:  # reported to the parent, which fails the test
-        queue.put(repr(exc))
+    except Exception as exc:  # reported to the parent, which fails the test, with where
+        queue.put(f"{exc!r} at {traceback.extract_tb(exc.__traceback__)[-1].line}")
 
 
 def test_several_processes_write_at_once_and_the_file_stays_readable(tmp_path: Path) -> None:
@@ -407,3 +410,24 @@ async def test_a_cache_closed_while_it_opens_closes_the_file(tmp_path: Path) -> 
     assert cache.store is None and not cache.enabled
     with sqlite3.connect(tmp_path / "localroute" / FILE_NAME) as db:  # whole, not locked
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_a_new_file_another_process_is_writing_is_waited_for_not_failed(tmp_path: Path) -> None:
+    """SQLite switches a file to WAL without its busy handler: while another connection
+    holds a write lock on a file not in WAL mode yet (a second process creating the same
+    cache), the switch failed at once with "database is locked"."""
+    path = tmp_path / "new.sqlite3"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE other (x)")  # a file in rollback mode, as one being made
+    other.execute("BEGIN IMMEDIATE")
+    threading.Timer(0.3, lambda: other.execute("COMMIT")).start()
+    began = time.monotonic()
+    store = AnswerStore(path, max_bytes=10_000)
+    waited = time.monotonic() - began
+    store.put("k", "v")
+    assert store.get_first(["k"]) == ("k", "v", False)
+    store.close()
+    other.close()
+    assert waited >= 0.2  # it waited for the other writer instead of failing
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
