@@ -64,7 +64,9 @@ class RecordedRequest:
 # -- the server ---------------------------------------------------------------------------------
 
 
-class FakeHTTPServer(ThreadingHTTPServer):
+class _Serving(socketserver.BaseServer):
+    """What both servers of a fake share (on a loopback port, on a socket file)."""
+
     daemon_threads = True
     # socketserver's default backlog of 5 drops connection attempts under load (the
     # client then waits a second for a SYN retransmit); real servers listen with more.
@@ -75,6 +77,10 @@ class FakeHTTPServer(ThreadingHTTPServer):
         # a client dropping an idle keep-alive connection is normal, not worth a traceback
         if not isinstance(sys.exc_info()[1], ConnectionError):
             super().handle_error(request, client_address)
+
+
+class FakeHTTPServer(_Serving, ThreadingHTTPServer):
+    pass
 
 
 class FakeHandler(BaseHTTPRequestHandler):
@@ -95,16 +101,8 @@ class FakeHandler(BaseHTTPRequestHandler):
         self.server.fake._handle(self, "POST")
 
 
-class UnixFakeHTTPServer(socketserver.ThreadingUnixStreamServer):
+class UnixFakeHTTPServer(_Serving, socketserver.ThreadingUnixStreamServer):
     """The same fake on a unix socket file (``unix:`` backend URLs)."""
-
-    daemon_threads = True
-    request_queue_size = 128
-    fake: Any
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
 
 
 class UnixFakeHandler(FakeHandler):

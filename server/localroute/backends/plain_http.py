@@ -34,7 +34,6 @@ unix socket (``uds``), every connection is to that socket file.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -44,7 +43,7 @@ import httpx
 
 from localroute.backends.http11 import HAPPY_EYEBALLS_S, Connection, Origin, open_connection
 
-__all__ = ["HAPPY_EYEBALLS_S", "PlainHTTPTransport"]
+__all__ = ["HAPPY_EYEBALLS_S", "PlainHTTPClient", "PlainHTTPTransport", "connection_count"]
 
 log = logging.getLogger(__name__)
 
@@ -190,8 +189,7 @@ class PlainHTTPTransport(httpx.AsyncBaseTransport):
         for connection in list(self._open):
             connection.drop()
         self._open.clear()
-        with contextlib.suppress(Exception):
-            await asyncio.sleep(0)  # the loop closes the sockets
+        await asyncio.sleep(0)  # the loop closes the sockets
 
 
 def connection_count(transport: httpx.AsyncBaseTransport) -> tuple[int, int]:
@@ -211,7 +209,8 @@ class PlainHTTPClient(httpx.AsyncClient):
     takes httpx's own way. ``response.elapsed`` is not set on the short way.
 
     The layers cost about a tenth of a millisecond a request (``python -m
-    bench.plain_http``: 0.08–0.09 ms), a third of what httpx with httpcore adds.
+    bench.plain_http``: 0.08–0.09 ms of the 0.31 ms this client saves against httpx
+    with httpcore).
     """
 
     def __init__(self, *, transport: httpx.AsyncBaseTransport, **kwargs: Any) -> None:
