@@ -54,11 +54,22 @@ def default_path(env: Mapping[str, str] | None = None) -> Path:
     return paths.audit_path(env)
 
 
+_PLAIN_OUTCOMES = frozenset({"ok", "refused", "failed", "cancelled"})
+"""Outcomes that are the server's own words, never a backend's: nothing to look through
+(a scan for credentials costs more than the rest of an audit line)."""
+
+
 def safe_outcome(text: str) -> str:
     """One line, bounded, and never a credential (an error may echo what it was sent)."""
+    if text in _PLAIN_OUTCOMES:
+        return text
     line = " ".join(text.split())[:MAX_OUTCOME_CHARS]
     for hit in find_secrets(line):
-        return f"{line.split(':', 1)[0]}: [message withheld: it held a {hit.kind}]"
+        # The kind of failure before the colon is kept ("rejected: …"), unless there is
+        # none or it is where the credential is.
+        head, colon, _ = line.partition(":")
+        kept = head if colon and not find_secrets(head) else "outcome"
+        return f"{kept}: [message withheld: it held a {hit.kind}]"
     return line
 
 

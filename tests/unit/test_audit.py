@@ -104,6 +104,22 @@ def test_outcome_never_holds_a_credential() -> None:
     )
 
 
+def test_the_servers_own_outcomes_are_kept_and_anything_longer_is_still_scanned() -> None:
+    for word in ("ok", "refused", "failed", "cancelled"):
+        assert audit.safe_outcome(word) == word
+    token = "gh" + "p_" + "Ab1Cd2Ef3Gh4" * 3
+    # Not one of the server's words: scanned, even when it starts like one.
+    assert token not in audit.safe_outcome(f"ok {token}")
+    assert audit.safe_outcome(f"failed: {token}") == (
+        "failed: [message withheld: it held a GitHub token]"
+    )
+    # No kind before a colon, or the credential is in it: nothing of the line is kept.
+    assert audit.safe_outcome(f"ok {token}") == (
+        "outcome: [message withheld: it held a GitHub token]"
+    )
+    assert token not in audit.safe_outcome(f"{token}: rejected")
+
+
 def test_since_parsing() -> None:
     assert audit.parse_since("7d") < audit.parse_since("1h")
     with pytest.raises(ValueError, match="7d"):
