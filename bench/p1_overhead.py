@@ -6,15 +6,15 @@ A real ``localroute serve`` over stdio, driven by pygls' client announcing
 same process and interleaved with the reviews, is a direct HTTP call to the same
 loopback fake with the very body the server sent (streamed, read to the end, on a kept
 connection), so the difference is what the router adds: JSON-RPC, progress, privacy
-classification, routing, prompt, parsing, publishing. P1' is a second server, running
-at the same time, whose client does not announce ``workDoneProgress`` (the server then
+classification, routing, prompt, parsing, publishing. P1' is a second server, measured
+after it, whose client does not announce ``workDoneProgress`` (the server then
 answers such a client at once and delivers the results by notification; the round trip
-still ends when the diagnostics arrived): the samples of both interleave. P1₀ is the
-floor of any such server: ``bench/minimal_server.py --forward``, a pygls server with
-nothing but a ``localroute.review`` command that POSTs the same body to the same fake,
-reads the answer and publishes one diagnostic, measured after the others (alone, its
-samples interleaved with direct calls of its own). P1 minus P1₀ estimates what
-localroute itself adds (privacy, routing, prompt, parsing, audit).
+still ends when the diagnostics arrived). P1₀ is the floor of any such server:
+``bench/minimal_server.py --forward``, a pygls server with nothing but a
+``localroute.review`` command that POSTs the same body to the same fake, reads the
+answer and publishes one diagnostic, measured last. Each server runs alone, its samples
+interleaved with direct calls of its own. P1 minus P1₀ estimates what localroute itself
+adds (privacy, routing, prompt, parsing, audit).
 
 Run alone: ``python -m bench.p1_overhead [-n 200]`` from the checkout.
 """
@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,36 +93,36 @@ async def _floor(tmp: Path, url: str, body: bytes) -> tuple[Session, str]:
 async def measure_sessions(
     n: int, *, without_progress: bool = True, floor: bool = True
 ) -> dict[str, Samples]:
-    """Both localroute servers run at once and their samples interleave (review, direct
-    call, other review, direct call …), so load that comes and goes touches both alike.
-    The floor comes after, alone with its own direct calls: a third server in the same
-    rounds made every figure of the others 0.7–0.9 ms longer (its work after each answer
-    runs into theirs on two cores), which would hide what they are alone."""
+    """Each server alone, one after the other, its reviews interleaved with direct calls
+    of its own (review, direct call, review …): P1, then P1', then the floor. A second
+    server in the same rounds made P1 0.2 ms longer and a third made every figure 0.7–0.9
+    ms longer (one server's work after each answer runs into the other's request on two
+    cores), which is nothing a user with one editor sees."""
     with FakeOpenAI() as fake, scratch() as tmp:
         fake.answer = ANSWER
         config = tmp / "config.toml"
         config.write_text(openai_backend("local", fake.url) + review_task("local:coder"))
         data: dict[str, Samples] = {}
         url = f"{fake.url}/chat/completions"
+        passes: list[tuple[str, Callable[[], Awaitable[tuple[Session, str]]]]] = [
+            ("progress", lambda: _started(tmp, config, progress=True)),
+        ]
+        if without_progress:
+            passes.append(("no progress", lambda: _started(tmp, config, progress=False)))
+        if floor:
+            passes.append(("floor", lambda: _floor(tmp, url, body)))
+        body = b""
         async with httpx.AsyncClient(timeout=30) as client:
-            sessions: dict[str, tuple[Session, str]] = {}
-            try:
-                sessions["progress"] = await _started(tmp, config, progress=True)
-                if without_progress:
-                    sessions["no progress"] = await _started(tmp, config, progress=False)
-                await warm_up(sessions)
-                body = fake.chat_requests[-1].body
-                await _rounds(sessions, client, url, body, n, data)
-            finally:
-                await stop_all(sessions)
-            if floor:
-                floors: dict[str, tuple[Session, str]] = {}
+            for name, start in passes:
+                sessions: dict[str, tuple[Session, str]] = {}
                 try:
-                    floors["floor"] = await _floor(tmp, url, body)
-                    await warm_up(floors)
-                    await _rounds(floors, client, url, body, n, data)
+                    sessions[name] = await start()
+                    await warm_up(sessions)
+                    if not body:  # the floor POSTs what localroute sent
+                        body = fake.chat_requests[-1].body
+                    await _rounds(sessions, client, url, body, n, data)
                 finally:
-                    await stop_all(floors)
+                    await stop_all(sessions)
     return data
 
 

@@ -10,7 +10,8 @@ client as the benchmarks and prints:
 - ``startup``: the timeline from spawn to `initialize` answered, `initialized`, the
   first probe and the first review, with the resident memory at each step.
 
-Run: ``python -m bench.profile_server review [-n 200] [--no-progress] [--cprofile]``
+Run: ``python -m bench.profile_server review [-n 200] [--no-progress] [--cprofile]
+[--cprofile-out FILE]``
 and ``python -m bench.profile_server startup [--starts 5]`` from the checkout.
 """
 
@@ -117,7 +118,9 @@ def review_steps(events: list[dict[str, Any]], sent: float, done: float) -> dict
     return {k: v * 1000 for k, v in steps.items()}
 
 
-async def profile_review(n: int, *, progress: bool, cprofile: bool) -> None:
+async def profile_review(
+    n: int, *, progress: bool, cprofile: bool, keep: Path | None = None
+) -> None:
     with FakeOpenAI() as fake, scratch() as tmp:
         fake.answer = ANSWER
         config = tmp / "config.toml"
@@ -150,6 +153,8 @@ async def profile_review(n: int, *, progress: bool, cprofile: bool) -> None:
         if cprofile:
             print("\nevent loop thread, top 20 by own time over the whole session:")
             profile = pstats.Stats(str(stats))
+            if keep is not None:
+                profile.dump_stats(str(keep))
             profile.sort_stats("tottime").print_stats(20)
             print("who flushes (each flush is a write(2) that wakes the reader):")
             profile.print_callers("flush")
@@ -279,11 +284,19 @@ def main() -> int:
     review.add_argument("-n", type=int, default=200)
     review.add_argument("--no-progress", action="store_true")
     review.add_argument("--cprofile", action="store_true")
+    review.add_argument(
+        "--cprofile-out", type=Path, help="also keep the profile in this file (for pstats)"
+    )
     startup = sub.add_parser("startup")
     startup.add_argument("--starts", type=int, default=5)
     args = parser.parse_args()
     if args.what == "review":
-        asyncio.run(profile_review(args.n, progress=not args.no_progress, cprofile=args.cprofile))
+        cprofile = args.cprofile or args.cprofile_out is not None
+        asyncio.run(
+            profile_review(
+                args.n, progress=not args.no_progress, cprofile=cprofile, keep=args.cprofile_out
+            )
+        )
     else:
         asyncio.run(profile_startup(args.starts))
     return 0

@@ -82,9 +82,17 @@ def span(
     setattr(owner, name, traced)
 
 
+RSS_CALLS = 20
+"""A hook with RSS reads it for its first calls only: start-up is what it is for, and
+reading ``/proc`` on every request (``config.base`` runs for each) would add its cost
+to the steps of a review."""
+_rss_calls: dict[str, int] = {}
+
+
 def _close(label: str, began: float, rss: bool, data: dict[str, Any]) -> None:
     event: dict[str, Any] = {"t": began, "what": label, "d": time.perf_counter() - began, **data}
-    if rss:
+    if rss and _rss_calls.get(label, 0) < RSS_CALLS:
+        _rss_calls[label] = _rss_calls.get(label, 0) + 1
         event["rss_mib"] = _rss_mib()
     EVENTS.append(event)
 
@@ -131,8 +139,11 @@ HOOKS: list[tuple[str, str, str, str, bool, bool]] = [
 def install() -> None:
     from pygls.protocol.json_rpc import JsonRPCProtocol
 
+    # The server's own protocol dispatches messages itself (not through pygls' method).
+    from localroute.lsp.protocol import LocalrouteProtocol
+
     send_data = JsonRPCProtocol._send_data
-    handle_message = JsonRPCProtocol.handle_message
+    handle_message = LocalrouteProtocol.handle_message
 
     def traced_send(self: Any, data: Any) -> None:
         began = time.perf_counter()
@@ -159,7 +170,7 @@ def install() -> None:
         )
 
     JsonRPCProtocol._send_data = traced_send  # type: ignore[method-assign]
-    JsonRPCProtocol.handle_message = traced_handle  # type: ignore[method-assign]
+    LocalrouteProtocol.handle_message = traced_handle  # type: ignore[method-assign]
 
     for module_name, owner_name, attribute, label, is_async, rss in HOOKS:
         try:
