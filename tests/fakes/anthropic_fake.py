@@ -174,7 +174,7 @@ class FakeAnthropic(LoopbackFake):
         return None
 
     def _messages(self, handler: FakeHandler, body: dict[str, Any]) -> None:
-        with self._answering():
+        with self._answering(handler):
             self._wait(handler, self.latency_s)
             self._answer(handler, body)
 

@@ -205,7 +205,7 @@ class FakeOllama(LoopbackFake):
         return {"name": full, "model": full, "modified_at": _now(), **_TAG_INFO}
 
     def _chat(self, handler: FakeHandler, path: str, body: dict[str, Any]) -> None:
-        with self._answering():
+        with self._answering(handler):
             if path == "/api/chat":
                 self._native_chat(handler, body)
             else:

@@ -314,7 +314,7 @@ class FakeOpenAI(LoopbackFake):
         return None
 
     def _chat(self, handler: FakeHandler, body: dict[str, Any]) -> None:
-        with self._answering():
+        with self._answering(handler):
             self._chat_answer(handler, body)
 
     def _stream_head(self, handler: FakeHandler) -> _Stream:

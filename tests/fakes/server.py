@@ -156,6 +156,17 @@ def wait_or_gone(handler: FakeHandler, seconds: float, closing: threading.Event)
             time.sleep(min(remaining, 0.01))
 
 
+def client_left(sock: socket.socket) -> bool:
+    """Whether the client has closed or reset ``sock`` (looked at without waiting or
+    reading: a request's body was read whole, so any byte there is a next request)."""
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
 def send(
     handler: FakeHandler,
     status: int,
@@ -250,7 +261,8 @@ class LoopbackFake:
     fake says otherwise). Subclasses answer in :meth:`_route`.
 
     Records: ``requests`` (every request, in order), ``in_flight`` / ``max_in_flight``
-    (answers being given, now and at most), ``disconnects`` (answers whose client left
+    (answers being given now; the most at once to clients still waiting, see
+    :meth:`_answering`), ``disconnects`` (answers whose client left
     before they ended), ``errors_sent`` (scripted errors answered), ``stream_started``
     (set when a first piece of a streamed answer was written).
 
@@ -271,6 +283,7 @@ class LoopbackFake:
         self.stream_started = threading.Event()
         self.in_flight = 0
         self.max_in_flight = 0
+        self._answering_to: dict[int, socket.socket] = {}
         self.disconnects = 0
         self.errors_sent = 0
         self._requests: list[RecordedRequest] = []
@@ -383,11 +396,18 @@ class LoopbackFake:
         send(handler, status, body, content_type, headers)
 
     @contextlib.contextmanager
-    def _answering(self) -> Iterator[None]:
-        """Count an answer in flight, and its client leaving before it ended."""
+    def _answering(self, handler: FakeHandler) -> Iterator[None]:
+        """Count an answer in flight, and its client leaving before it ended.
+
+        ``max_in_flight`` counts the answers whose clients were still connected when
+        another began: a client that hung up on one answer and sent the next request at
+        once is not waiting for two, though the thread of the first may not have seen
+        the hang-up yet (the kernel has: the connection reads as ended)."""
         with self._lock:
+            waiting = sum(1 for sock in self._answering_to.values() if not client_left(sock))
+            self._answering_to[id(handler)] = handler.connection
             self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.max_in_flight = max(self.max_in_flight, waiting + 1)
         try:
             yield
         except (BrokenPipeError, ConnectionResetError, ClientGone):
@@ -397,6 +417,7 @@ class LoopbackFake:
         finally:
             with self._lock:
                 self.in_flight -= 1
+                self._answering_to.pop(id(handler), None)
 
     def _scripted_error(self) -> ErrorSpec | None:
         """``error`` while ``error_times`` allows it (counted in ``errors_sent``), else None."""
