@@ -51,6 +51,28 @@ async def test_cloud_prompts_name_files_relative_to_the_project_root(tmp_path: P
             assert forbidden not in sent, forbidden
 
 
+def test_a_cloud_backend_without_its_key_is_never_reported_as_sent(tmp_path: Path) -> None:
+    repo = project(tmp_path / "repo", {"a.py": APP})
+    home = tmp_path / "home"
+    config = f"""
+[backends.claude]
+kind = "anthropic"
+url = "{closed_port_url()}"
+api_key_env = "LOCALROUTE_TEST_NO_SUCH_KEY"
+
+[tasks.review]
+route = ["claude:claude-sonnet-4-5"]
+"""
+    done = run_cli(home, config, "review", "a.py", "--format", "json", cwd=repo)
+    assert done.returncode == 3, done.stderr
+    (result,) = json_lines(done.stdout)
+    assert result["status"] == "not reviewed" and result["sent_to"] == [], result
+    assert "no API key" in result["error"] and "Nothing was sent." in result["error"], result
+    assert [e["bytes_sent"] for e in audit_entries(home) if e["backend"] == "claude"] == [0]
+    summary = json.loads(run_cli(home, None, "audit", "--format", "json", cwd=repo).stdout)
+    assert summary["cloud_files"] == {}, summary
+
+
 def test_audit_lists_cloud_files_only_when_bytes_were_sent(tmp_path: Path) -> None:
     repo = project(
         tmp_path / "repo",

@@ -230,6 +230,7 @@ async def test_missing_key_sends_nothing(fake: FakeAnthropic, make_backend: Make
     with pytest.raises(BackendRequestError) as caught:
         await make_backend(fake.url, {}).chat(request())
     assert caught.value.message == "no API key: set ANTHROPIC_API_KEY"
+    assert caught.value.nothing_sent  # the audit and the user are told nothing was sent
     custom = make_backend(fake.url, {"OTHER": "x"}, api_key_env="MY_CLAUDE_KEY")
     with pytest.raises(BackendRequestError, match="no API key: set MY_CLAUDE_KEY"):
         await custom.chat(request())

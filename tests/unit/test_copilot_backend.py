@@ -321,8 +321,9 @@ async def test_probe_without_a_token_is_down_and_sends_nothing(
     probe = await backend.probe()
     assert probe.up is False
     assert probe.detail == NO_TOKEN == "no Copilot token found: " + LOGIN
-    with pytest.raises(BackendUnavailable, match="no Copilot token found"):
+    with pytest.raises(BackendUnavailable, match="no Copilot token found") as caught:
         await backend.chat(request())
+    assert caught.value.nothing_sent  # the audit and the user are told nothing was sent
     assert fake.requests == []
 
 

@@ -198,7 +198,9 @@ class AnthropicBackend(HttpBackend):
     ) -> ChatResult:
         key = self._api_key()
         if not key:
-            raise BackendRequestError(self.name, f"no API key: set {self.key_env}")
+            raise BackendRequestError(
+                self.name, f"no API key: set {self.key_env}", nothing_sent=True
+            )
         answer = Answer(self.name, request.model, on_text)
 
         def error(response: httpx.Response, raw: bytes) -> Exception:

@@ -237,7 +237,17 @@ class CopilotBackend(HttpBackend):
     async def _chat(
         self, request: ChatRequest, on_text: TextCallback | None, watch: LoadingWatch
     ) -> ChatResult:
-        session = await self._current()
+        try:
+            session = await self._current()
+        except BackendError as exc:
+            # No token, or the exchange for a session failed: the code goes only with
+            # the chat request, which was not made.
+            exc.nothing_sent = True
+            raise
+        except httpx.HTTPError as exc:
+            error = self._transport_error(exc, self.config.timeout_s)
+            error.nothing_sent = True
+            raise error from exc
         try:
             return await self._chat_once(request, session, on_text)
         except _Unauthorized:

@@ -47,7 +47,7 @@ class UnavailableKind:
         *,
         on_status: StatusCallback | None = None,
     ) -> ChatResult:
-        raise BackendRequestError(self.name, self._why)
+        raise BackendRequestError(self.name, self._why, nothing_sent=True)
 
     async def aclose(self) -> None:
         return None
