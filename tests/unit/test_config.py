@@ -288,3 +288,40 @@ def test_a_typo_in_a_workspace_route_is_an_error_not_a_narrowing(
     assert any(
         p.severity == "error" and "name no defined backend" in p.reason for p in loaded.problems
     )
+
+
+def test_a_locality_given_to_a_cloud_service_is_ignored_and_said_so(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "config.toml",
+        """
+[backends.claude]
+kind = "anthropic"
+url = "http://127.0.0.1:9"
+locality = "local"
+
+[backends.claude_cloud]
+kind = "anthropic"
+locality = "cloud"
+
+[backends.gh]
+kind = "copilot"
+locality = "private-network"
+
+[backends.box]
+kind = "openai"
+url = "http://203.0.113.7:8080/v1"
+locality = "private-network"
+""",
+    )
+    problems = sources.check_file(path)
+    assert [(p.key, p.reason, p.severity) for p in problems] == [
+        ("backends.claude.locality", "ignored: anthropic backends are always cloud", "warning"),
+        ("backends.gh.locality", "ignored: copilot backends are always cloud", "warning"),
+    ]
+    config = sources.resolve(
+        [sources.read_toml(path, trusted=True)],  # type: ignore[list-item]
+        copilot_available=False,
+    ).config
+    assert effective_locality(config.backends["claude"]) == "cloud"
+    assert effective_locality(config.backends["gh"]) == "cloud"
+    assert effective_locality(config.backends["box"]) == "private-network"

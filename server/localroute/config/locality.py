@@ -107,11 +107,15 @@ def display_url(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
+ALWAYS_CLOUD_KINDS = frozenset({"copilot", "anthropic"})
+"""Kinds that are cloud services whatever the configuration says."""
+
+
 def effective_locality(config: BackendConfig) -> Locality:
     """The configured locality when set (only trusted sources may set it), else derived.
 
     `copilot` and `anthropic` are cloud services whatever the configuration says.
     """
-    if config.kind in ("copilot", "anthropic"):
+    if config.kind in ALWAYS_CLOUD_KINDS:
         return "cloud"
     return config.locality if config.locality is not None else derived_locality(config)

@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from localroute.config.locality import ALWAYS_CLOUD_KINDS
 from localroute.config.models import (
     BACKEND_MODELS,
     Config,
@@ -141,6 +142,34 @@ def _privacy_problems(source: RawSource) -> list[ConfigProblem]:
     return []
 
 
+def _ignored_localities(
+    source: str, data: Mapping[str, Any], config: Config
+) -> list[ConfigProblem]:
+    """A locality this source gives a backend that is a cloud service whatever it says:
+    the backend stays cloud, and the user is told rather than left believing otherwise."""
+    backends = data.get("backends")
+    if not isinstance(backends, Mapping):
+        return []
+    problems: list[ConfigProblem] = []
+    for name, spec in backends.items():
+        backend = config.backends.get(name)
+        said = spec.get("locality") if isinstance(spec, Mapping) else None
+        if (
+            backend is not None
+            and backend.kind in ALWAYS_CLOUD_KINDS
+            and said not in (None, "cloud")
+        ):
+            problems.append(
+                ConfigProblem(
+                    source,
+                    f"backends.{name}.locality",
+                    f"ignored: {backend.kind} backends are always cloud",
+                    "warning",
+                )
+            )
+    return problems
+
+
 class _Resolution:
     """The running merge of :func:`resolve`."""
 
@@ -178,6 +207,8 @@ class _Resolution:
             if report:
                 self.problems.extend(_validation_problems(source.name, exc))
             return False
+        if report:
+            self.problems.extend(_ignored_localities(source.name, data, validated))
         if commit:
             self.current, self.config = candidate, validated
         return True
