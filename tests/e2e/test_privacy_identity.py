@@ -165,3 +165,21 @@ async def test_a_version_control_view_of_a_file_with_an_unsaved_key(tmp_path: Pa
                 s.open(view, text("COMMITTED"))
                 await s.refused("localroute.review", {"uri": view})
         assert_not_received(cloud, "COMMITTED", AWS_KEY)
+
+
+async def test_a_file_with_another_name_on_disk_is_kept_local(tmp_path: Path) -> None:
+    """A hard link has no canonical name to resolve: the file may be private under its
+    other name (here one the privacy globs match), so it is private under every name."""
+    ws = project(tmp_path / "ws", {"secrets/settings.py": text("M_HARD_LINK"), "lone.py": ""})
+    os.link(ws / "secrets/settings.py", ws / "settings_copy.py")
+    (ws / "lone.py").write_text(text("M_ONE_NAME"))
+    with FakeOpenAI() as cloud:
+        config = cloud_config(cloud, extra='\n[privacy]\nglobs = ["secrets/**"]\n')
+        async with lsp_server(tmp_path / "home", config, folders=[ws]) as s:
+            refused = await s.refused(
+                "localroute.review", {"uri": (ws / "settings_copy.py").as_uri()}
+            )
+            assert "other name on disk (hard links)" in refused.message, refused.message
+            await s.command("localroute.review", {"uri": (ws / "lone.py").as_uri()})
+        assert_not_received(cloud, "M_HARD_LINK")
+        assert any("M_ONE_NAME" in p for p in prompts(cloud))

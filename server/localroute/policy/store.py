@@ -12,6 +12,7 @@ its last valid version is remembered here.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +73,17 @@ def disk_path(identity: DocumentIdentity) -> str:
         except (OSError, ValueError):
             pass
     return identity.path or ""
+
+
+def other_names(path: str) -> int:
+    """How many other names (hard links) the regular file at ``path`` has; 0 when it has
+    none, is no regular file, or cannot be looked at. A file private under one of its
+    names is that file under all of them, but only the name at hand can be matched."""
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return 0
+    return info.st_nlink - 1 if stat.S_ISREG(info.st_mode) else 0
 
 
 def _signature(path: Path) -> _Signature:
@@ -176,15 +188,19 @@ class PolicyStore:
         forced: list[str] = []
         placement = Placement(None, (), ())
         if identity.path is not None:
+            on_disk = disk_path(identity)
             placement = place(
-                disk_path(identity),
-                workspace_folders=self._folders,
-                client_root=self._client_root,
+                on_disk, workspace_folders=self._folders, client_root=self._client_root
             )
             if placement.root is None:
                 forced.append(
                     "no project root found (no workspace folder, .localroute.toml or .git "
                     "above the file), so its project's rules cannot be known"
+                )
+            if (others := other_names(on_disk)) > 0:
+                forced.append(
+                    f"the file has {others} other name{'s' if others > 1 else ''} on disk "
+                    "(hard links), which privacy rules cannot see: it may be private there"
                 )
         elif identity.source == "unknown":
             forced.append(
