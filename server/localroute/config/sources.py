@@ -207,7 +207,7 @@ class _Resolution:
             if report:
                 self.problems.extend(_validation_problems(source.name, exc))
             return False
-        if report:
+        if report and source.trusted:  # an untrusted source's backends are ignored whole
             self.problems.extend(_ignored_localities(source.name, data, validated))
         if commit:
             self.current, self.config = candidate, validated
