@@ -246,3 +246,52 @@ def test_head_means_what_is_not_committed_yet(repo: Path) -> None:
     changes = changed_since("HEAD", cwd=repo, context=3)
     (changed,) = changes.files
     assert changed.ranges == (LineRange(36, 42),)
+
+
+def test_a_repositorys_fsmonitor_hook_is_never_run(repo: Path, tmp_path: Path) -> None:
+    """A repository's own configuration can name a command git runs to learn what changed
+    (`core.fsmonitor`): an unpacked archive or a shared folder could carry one. Asking git
+    what changed must not run it."""
+    marker = tmp_path / "ran"
+    hook = tmp_path / "hook.sh"
+    hook.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    hook.chmod(0o755)
+    git(repo, "config", "core.fsmonitor", str(hook))
+    replace_line(repo / "a.py", 5, "changed")
+    changes = changed_since("base", cwd=repo, include_untracked=True)
+    assert [f.path.name for f in changes.files] == ["a.py"]
+    assert not marker.exists()
+
+
+def test_a_clean_filter_the_repository_defines_is_never_run(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A filter defined in the repository's configuration (directly or through an include)
+    is a command git would run on every changed file it covers; the user's own still runs."""
+    ran = tmp_path / "ran"
+    hook = tmp_path / "filter.sh"
+    hook.write_text(f'#!/bin/sh\necho "$1" >> {ran}\ncat\n')
+    hook.chmod(0o755)
+    git(repo, "config", "filter.evil.clean", f"{hook} evil")
+    included = tmp_path / "included.cfg"
+    included.write_text(f'[filter "evil.too"]\n\tclean = {hook} included\n')
+    git(repo, "config", "include.path", str(included))
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text(f'[filter "mine"]\n\tclean = {hook} mine\n')
+    monkeypatch.setenv("HOME", str(home))
+    (repo / ".gitattributes").write_text(
+        "*.py filter=evil\n*.md filter=evil.too\n*.txt filter=mine\n"
+    )
+    (repo / "notes.md").write_text("notes\n")
+    (repo / "t.txt").write_text("text\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "attributes")
+    ran.unlink(missing_ok=True)
+    replace_line(repo / "a.py", 5, "changed")
+    (repo / "notes.md").write_text("more notes\n")
+    (repo / "t.txt").write_text("more text\n")
+
+    changes = changed_since("HEAD", cwd=repo)
+    assert sorted(f.path.name for f in changes.files) == ["a.py", "notes.md", "t.txt"]
+    assert set(ran.read_text().split()) == {"mine"}

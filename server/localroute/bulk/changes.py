@@ -14,9 +14,13 @@ picked up by a walk, but one named explicitly is reviewed like an untracked file
 
 Every git command runs with a timeout and a fixed output format (no colour, no external
 diff or textconv, ``a/``/``b/`` prefixes, paths relative to the top level) so a user's
-git configuration cannot change what is parsed. Anything that stops the question being
-answered — git missing, not a repository, an unknown ref, no common history — raises
-:class:`ChangesError` with a message that names the cause.
+git configuration cannot change what is parsed. Nor does git run a command that the
+repository's own configuration names (an unpacked archive or a shared folder may carry
+one in ``.git/config``): ``core.fsmonitor`` is off, and so is every clean filter
+defined there (the user's and the system's filters, such as Git LFS, still apply).
+Anything that stops the question being answered — git missing, not a repository, an
+unknown ref, no common history — raises :class:`ChangesError` with a message that names
+the cause.
 
 Git is driven as a subprocess rather than through a binding (pygit2, GitPython): the
 command line is what users and CI already have, and its output formats are stable.
@@ -90,13 +94,16 @@ def _git_env() -> dict[str, str]:
     return env
 
 
-def _git(args: Sequence[str], cwd: Path, timeout_s: float) -> subprocess.CompletedProcess[bytes]:
+def _git(
+    args: Sequence[str], cwd: Path, timeout_s: float, settings: Sequence[str] = ()
+) -> subprocess.CompletedProcess[bytes]:
+    """git ``args`` in ``cwd``, with ``settings`` (``-c`` options) and no fsmonitor hook."""
     executable = shutil.which("git")
     if executable is None:
         raise ChangesError("git is not installed (or not on PATH); --changed-since needs it")
     try:
         return subprocess.run(
-            [executable, *args],
+            [executable, "-c", "core.fsmonitor=false", *settings, *args],
             cwd=cwd,
             env=_git_env(),
             stdin=subprocess.DEVNULL,
@@ -111,9 +118,9 @@ def _git(args: Sequence[str], cwd: Path, timeout_s: float) -> subprocess.Complet
 
 
 def _checked(
-    args: Sequence[str], cwd: Path, timeout_s: float, what: str
+    args: Sequence[str], cwd: Path, timeout_s: float, what: str, settings: Sequence[str] = ()
 ) -> subprocess.CompletedProcess[bytes]:
-    done = _git(args, cwd, timeout_s)
+    done = _git(args, cwd, timeout_s, settings)
     if done.returncode != 0:
         detail = _first_line(done.stderr) or f"exit status {done.returncode}"
         raise ChangesError(f"{what} failed: {detail}")
@@ -164,6 +171,30 @@ def _base_commit(ref: str, root: Path, timeout_s: float) -> str:
     return base.stdout.decode().strip()
 
 
+_REPOSITORY_SCOPES = (b"local", b"worktree")
+"""Configuration that comes with the repository, not from the user or the system."""
+
+
+def _own_filters_off(root: Path, timeout_s: float) -> list[str]:
+    """``-c`` options that empty every clean filter the repository's configuration defines
+    (git runs a clean filter on each working-tree file it compares)."""
+    done = _git(
+        ["config", "--show-scope", "--get-regexp", r"^filter\..*\.(clean|process)$"],
+        root,
+        timeout_s,
+    )
+    settings: list[str] = []
+    for line in done.stdout.splitlines():
+        scope, _, rest = line.partition(b"\t")
+        key = rest.split(b" ", 1)[0].decode("utf-8", "replace")
+        if scope not in _REPOSITORY_SCOPES:
+            continue
+        if "=" in key:  # `-c` cannot name it, so it cannot be switched off: refuse
+            raise ChangesError(f"the repository's git configuration defines filter {key!r}")
+        settings += ["-c", f"{key}="]
+    return settings
+
+
 _DIFF_FLAGS = (
     "--no-color",
     "--no-ext-diff",
@@ -174,10 +205,16 @@ _DIFF_FLAGS = (
 )
 
 
-def _name_status(base: str, root: Path, timeout_s: float) -> list[tuple[str, str, str | None]]:
+def _name_status(
+    base: str, root: Path, timeout_s: float, settings: Sequence[str]
+) -> list[tuple[str, str, str | None]]:
     """``(status letter, path, old path for a rename)`` of every change, base → work tree."""
     done = _checked(
-        ["diff", "--name-status", "-z", *_DIFF_FLAGS, base, "--"], root, timeout_s, "git diff"
+        ["diff", "--name-status", "-z", *_DIFF_FLAGS, base, "--"],
+        root,
+        timeout_s,
+        "git diff",
+        settings,
     )
     fields = done.stdout.split(b"\0")
     changes: list[tuple[str, str, str | None]] = []
@@ -193,18 +230,22 @@ def _name_status(base: str, root: Path, timeout_s: float) -> list[tuple[str, str
     return changes
 
 
-def _patch_hunks(base: str, root: Path, timeout_s: float) -> dict[str, list[tuple[int, int]]]:
+def _patch_hunks(
+    base: str, root: Path, timeout_s: float, settings: Sequence[str]
+) -> dict[str, list[tuple[int, int]]]:
     done = _checked(
         ["diff", "-U0", "--src-prefix=a/", "--dst-prefix=b/", *_DIFF_FLAGS, base, "--"],
         root,
         timeout_s,
         "git diff",
+        settings,
     )
     return parse_hunks(done.stdout)
 
 
-def _listed(args: Sequence[str], root: Path, timeout_s: float) -> set[str]:
-    done = _checked(args, root, timeout_s, f"git {args[0]}")
+def _listed(args: Sequence[str], root: Path, timeout_s: float, settings: Sequence[str]) -> set[str]:
+    command = next(a for a in args if not a.startswith("-"))
+    done = _checked(args, root, timeout_s, f"git {command}", settings)
     return {os.fsdecode(p) for p in done.stdout.split(b"\0") if p}
 
 
@@ -264,10 +305,11 @@ def changed_since(
     if given and not scope.dirs and not scope.named:
         return ChangeSet(ref, base, root, [], skipped)
 
-    hunks = _patch_hunks(base, root, timeout_s)
+    settings = _own_filters_off(root, timeout_s)
+    hunks = _patch_hunks(base, root, timeout_s, settings)
     files: dict[Path, ChangedFile] = {}
     deleted = 0
-    for letter, rel, old in _name_status(base, root, timeout_s):
+    for letter, rel, old in _name_status(base, root, timeout_s, settings):
         path = root / rel
         if not scope.covers(path):
             continue
@@ -299,7 +341,9 @@ def changed_since(
     tracked: set[Path] = set()
     if named_left:
         rels = [p.relative_to(root).as_posix() for p in named_left]
-        listed = _listed(["--literal-pathspecs", "ls-files", "-z", "--", *rels], root, timeout_s)
+        listed = _listed(
+            ["--literal-pathspecs", "ls-files", "-z", "--", *rels], root, timeout_s, settings
+        )
         tracked = {root / rel for rel in listed}
     for path in named_left:
         if path in tracked:
@@ -310,7 +354,9 @@ def changed_since(
             # Named but unknown to git (untracked or ignored): the user asked for it.
             files[path] = ChangedFile(path, "untracked", None)
     untracked: list[Path] = []
-    listed = _listed(["ls-files", "-z", "--others", "--exclude-standard"], root, timeout_s)
+    listed = _listed(
+        ["ls-files", "-z", "--others", "--exclude-standard"], root, timeout_s, settings
+    )
     for path in sorted(root / rel for rel in listed):
         if path in files or not scope.covers(path):
             continue
