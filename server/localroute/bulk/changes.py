@@ -179,14 +179,15 @@ def _own_filters_off(root: Path, timeout_s: float) -> list[str]:
     """``-c`` options that empty every clean filter the repository's configuration defines
     (git runs a clean filter on each working-tree file it compares)."""
     done = _git(
-        ["config", "--show-scope", "--get-regexp", r"^filter\..*\.(clean|process)$"],
+        ["config", "-z", "--show-scope", "--get-regexp", r"^filter\..*\.(clean|process)$"],
         root,
         timeout_s,
     )
+    # Each entry is "scope NUL key LF value NUL": a driver's name may hold spaces.
+    fields = done.stdout.split(b"\0")
     settings: list[str] = []
-    for line in done.stdout.splitlines():
-        scope, _, rest = line.partition(b"\t")
-        key = rest.split(b" ", 1)[0].decode("utf-8", "replace")
+    for scope, entry in zip(fields[0::2], fields[1::2], strict=False):
+        key = entry.split(b"\n", 1)[0].decode("utf-8", "surrogateescape")
         if scope not in _REPOSITORY_SCOPES:
             continue
         if "=" in key:  # `-c` cannot name it, so it cannot be switched off: refuse
