@@ -3,8 +3,10 @@ backends and routes are not used, and the user is told once which file, key and 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import os
 import textwrap
 from pathlib import Path
 
@@ -134,6 +136,31 @@ async def test_workspace_file_with_a_typo_or_broken_toml_makes_its_files_private
             assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
             assert "configuration error" in done.stderr
         assert len(cloud.chat_requests) == 1
+
+
+async def test_a_workspace_file_that_is_a_device_or_a_pipe_is_refused_at_once(
+    tmp_path: Path,
+) -> None:
+    """A repository can hold `.localroute.toml` as a symlink to `/dev/zero` (read for ever)
+    or to a pipe nobody writes to (read never returns). The server says it cannot read it,
+    keeps the files there private, and goes on answering."""
+    zero = project(tmp_path / "zero", {"a.py": PUBLIC})
+    (zero / ".localroute.toml").symlink_to("/dev/zero")
+    piped = project(tmp_path / "piped", {"b.py": PUBLIC})
+    os.mkfifo(tmp_path / "fifo")
+    (piped / ".localroute.toml").symlink_to(tmp_path / "fifo")
+    clean = project(tmp_path / "clean", {"c.py": PUBLIC})
+    with FakeOpenAI() as cloud:
+        folders = [zero, piped, clean]
+        async with lsp_server(tmp_path / "home", cloud_config(cloud), folders=folders) as s:
+            for uri in (zero / "a.py", piped / "b.py"):
+                exc = await asyncio.wait_for(
+                    s.refused("localroute.review", {"uri": uri.as_uri()}), 20
+                )
+                assert "configuration error" in exc.message, exc.message
+            await s.command("localroute.review", {"uri": (clean / "c.py").as_uri()})
+            assert len(cloud.chat_requests) == 1
+            assert "not a regular file" in "\n".join(s.messages())
 
 
 def test_the_cli_exits_2_on_a_configuration_error_and_sends_nothing(tmp_path: Path) -> None:

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from localroute.config.small_file import read_small_text
+
 if TYPE_CHECKING:
     import pathspec
 
@@ -145,9 +147,9 @@ class _Rules:
 
 def _read_patterns(ignore_file: Path) -> list[str]:
     try:
-        text = ignore_file.read_text(encoding="utf-8", errors="replace")
+        text = read_small_text(ignore_file, errors="replace")
     except OSError:
-        return []
+        return []  # only what is walked depends on it: each file is still classified
     return text.splitlines()
 
 

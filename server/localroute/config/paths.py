@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from localroute.config.small_file import read_small_text
+
 WORKSPACE_FILE_NAMES = (".localroute.toml", "localroute.toml")
 """The workspace files, at a project root or in any directory above a file."""
 
@@ -76,7 +78,7 @@ def own_token_path(env: Mapping[str, str] | None = None) -> Path:
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(read_small_text(path))
     except (OSError, ValueError):
         return None
 

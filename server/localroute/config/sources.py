@@ -39,6 +39,7 @@ from localroute.config.paths import (
     copilot_token_present,
     user_config_path,
 )
+from localroute.config.small_file import read_small_text
 from localroute.config.trust import (
     ConfigProblem,
     RawSource,
@@ -87,10 +88,13 @@ def read_toml(path: Path, *, trusted: bool) -> RawSource | None:
     """Read a TOML file; None when it does not exist, a source with a problem when unreadable."""
     name = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_small_text(path)
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:  # its scope then fails closed
+        why = exc.strerror or str(exc)
+        return RawSource(name, {}, trusted, [ConfigProblem(name, "", f"cannot read: {why}")])
+    except UnicodeDecodeError as exc:
         return RawSource(name, {}, trusted, [ConfigProblem(name, "", f"cannot read: {exc}")])
     try:
         data = tomllib.loads(text)

@@ -1,0 +1,42 @@
+"""Reading a small file that someone else may have put in place: a workspace's
+``.localroute.toml``, a ``.gitignore``, a token file.
+
+A repository can hold a symlink by any of those names, to ``/dev/zero`` (read for ever) or
+``/dev/stdin`` (the language server's own pipe from the editor: reading it would block
+the server and eat the client's messages). So the file is opened without waiting (a FIFO
+opens at once), must turn out to be a regular file, and is read only up to a limit.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+
+MAX_CONFIG_BYTES = 1_000_000
+"""Configuration, ignore and token files are far smaller; a larger one is refused."""
+
+
+def read_small_text(path: Path, limit: int = MAX_CONFIG_BYTES, errors: str = "strict") -> str:
+    """The UTF-8 text of the regular file at ``path`` (symlinks followed), at most ``limit``
+    bytes. ``FileNotFoundError`` when there is none; another ``OSError`` naming why not
+    (not a regular file, too large, unreadable); ``UnicodeDecodeError`` when not UTF-8 and
+    ``errors`` is ``strict``."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        if info.st_size > limit:
+            raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := os.read(fd, min(65536, limit + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:  # it grew since it was looked at
+                raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("utf-8", errors)
