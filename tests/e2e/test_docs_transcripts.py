@@ -30,7 +30,9 @@ A transcript is a fenced block of language ``console``::
 - Placeholders in expected lines: ``[N]`` a number (``1.5``, ``1,024``), ``[PATH]`` a
   word without spaces, ``[VERSION]`` a version (``0.1.0``), ``[PORT]`` a port number,
   ``[TMP]`` the directory the commands run in, ``[...]`` anything on the rest of a line.
-  A line that is only ``...`` stands for any number of lines, none included. A gap of
+  A line that is only ``...`` stands for any number of lines, none included. Consecutive
+  lines that start with ``[any order]`` match as many lines in any order (the lines of
+  files reviewed at once come as each finishes). A gap of
   two or more spaces matches any gap (table columns move when a number gets wider).
   Trailing spaces and trailing blank lines are ignored; everything else must match
   exactly.
@@ -240,6 +242,15 @@ def test_matcher_placeholders_and_skipped_stretches() -> None:
     assert matches(["localroute [VERSION]"], ["localroute 0.1.0"])
     assert not matches(["[N] files"], ["many files"])
     assert matches([], []) and not matches([], ["x"]) and matches(["..."], [])
+
+
+def test_matcher_lines_in_any_order() -> None:
+    expected = ["[any order] a.py: [...]", "[any order] b.py: refused", "summary"]
+    assert matches(expected, ["a.py: fine", "b.py: refused", "summary"])
+    assert matches(expected, ["b.py: refused", "a.py: fine", "summary"])
+    assert not matches(expected, ["b.py: refused", "summary", "a.py: fine"])
+    assert not matches(expected, ["a.py: fine", "a.py: again", "summary"])
+    assert not matches(expected, ["a.py: fine", "summary"])
 
 
 def test_transcript_parser() -> None:

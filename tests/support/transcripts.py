@@ -7,6 +7,7 @@ The format is described in tests/e2e/test_docs_transcripts.py, which runs every 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -149,19 +150,47 @@ def _literal(text: str) -> str:
     return " +".join(re.escape(piece) for piece in re.split(r" {2,}", text))
 
 
+ANY_ORDER = "[any order] "
+"""Consecutive expected lines that start so match as many actual lines in any order (the
+lines of files reviewed at once come in the order they finish)."""
+
+
 def matches(expected: list[str], actual: list[str], tmp: str = "\0") -> bool:
     """Whether ``actual`` lines fit ``expected``: line by line, placeholders inside lines,
-    and a line that is only ``...`` standing for any number of lines (none included)."""
-    patterns = [None if line == "..." else line_pattern(line, tmp) for line in expected]
+    a line that is only ``...`` standing for any number of lines (none included), and
+    lines marked :data:`ANY_ORDER` in any order among themselves."""
+    items: list[re.Pattern[str] | list[re.Pattern[str]] | None] = []
+    for line in expected:
+        if line == "...":
+            items.append(None)
+        elif line.startswith(ANY_ORDER):
+            pattern = line_pattern(line[len(ANY_ORDER) :], tmp)
+            group = items[-1] if items else None
+            if isinstance(group, list):
+                group.append(pattern)
+            else:
+                items.append([pattern])
+        else:
+            items.append(line_pattern(line, tmp))
 
     @_memo
     def fit(i: int, j: int) -> bool:
-        if i == len(patterns):
+        if i == len(items):
             return j == len(actual)
-        pattern = patterns[i]
-        if pattern is None:
+        item = items[i]
+        if item is None:
             return any(fit(i + 1, k) for k in range(j, len(actual) + 1))
-        return j < len(actual) and pattern.fullmatch(actual[j]) is not None and fit(i + 1, j + 1)
+        if isinstance(item, list):
+            block = actual[j : j + len(item)]
+            return (
+                len(block) == len(item)
+                and any(
+                    all(p.fullmatch(line) for p, line in zip(order, block, strict=True))
+                    for order in itertools.permutations(item)
+                )
+                and fit(i + 1, j + len(item))
+            )
+        return j < len(actual) and item.fullmatch(actual[j]) is not None and fit(i + 1, j + 1)
 
     return fit(0, 0)
 
