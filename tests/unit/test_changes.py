@@ -295,3 +295,25 @@ def test_a_clean_filter_the_repository_defines_is_never_run(
     changes = changed_since("HEAD", cwd=repo)
     assert sorted(f.path.name for f in changes.files) == ["a.py", "notes.md", "t.txt"]
     assert set(ran.read_text().split()) == {"mine"}
+
+
+def test_a_git_that_cannot_list_the_filters_stops_the_question(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A git older than 2.26 has no `--show-scope`: rather than run the repository's own
+    filters unknowingly, the question is not answered, and the message says why."""
+    real = shutil.which("git")
+    assert real is not None
+    wrapper = tmp_path / "bin" / "git"
+    wrapper.parent.mkdir()
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        'for a in "$@"; do [ "$a" = --show-scope ] && '
+        "{ echo 'error: unknown option show-scope' >&2; exit 129; }; done\n"
+        f'exec {real} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}")
+    replace_line(repo / "a.py", 5, "changed")
+    with pytest.raises(ChangesError, match="cannot list the repository's git filters: unknown"):
+        changed_since("base", cwd=repo)

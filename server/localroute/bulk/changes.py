@@ -183,6 +183,9 @@ def _own_filters_off(root: Path, timeout_s: float) -> list[str]:
         root,
         timeout_s,
     )
+    if done.returncode not in (0, 1):  # 1: no filter defined (git 2.26+ knows --show-scope)
+        why = _first_line(done.stderr) or f"exit status {done.returncode}"
+        raise ChangesError(f"cannot list the repository's git filters: {why}")
     # Each entry is "scope NUL key LF value NUL": a driver's name may hold spaces.
     fields = done.stdout.split(b"\0")
     settings: list[str] = []
