@@ -9,6 +9,8 @@ pydantic model (pydantic 2 imports its machinery only then).
 it POSTs FILE's bytes (read at start) to URL with httpx, reads the streamed
 answer to its end, publishes one diagnostic for the ``uri`` of its argument and
 answers — what any LSP server that asks a model over HTTP must do, and nothing else.
+``--client localroute`` POSTs with the client localroute gives a plain-HTTP backend
+(``localroute.backends.http.client_for``) instead of a plain ``httpx.AsyncClient``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ def main() -> int:
     parser.add_argument("--model", action="store_true", help="build and use one pydantic model")
     parser.add_argument("--forward", metavar="URL", help="answer localroute.review via URL")
     parser.add_argument("--body", type=Path, help="the body to POST (with --forward)")
+    parser.add_argument("--client", choices=("httpx", "localroute"), default="httpx")
     args = parser.parse_args()
     for name in filter(None, args.modules.split(",")):
         importlib.import_module(name)
@@ -41,13 +44,14 @@ def main() -> int:
         Settings.model_validate({"name": "minimal"})
     server = LanguageServer("minimal", "1")
     if args.forward:
-        _forwarding(server, args.forward, args.body)
+        _forwarding(server, args.forward, args.body, args.client)
     server.start_io()
     return 0
 
 
-def _forwarding(server: LanguageServer, url: str, body_file: Path) -> None:
-    import httpx
+def _forwarding(server: LanguageServer, url: str, body_file: Path, client: str) -> None:
+    # Run as a script, its own folder is first on sys.path: the sibling is importable.
+    from raw_server import http_client
 
     body = body_file.read_bytes()
     state: dict[str, Any] = {}
@@ -55,7 +59,7 @@ def _forwarding(server: LanguageServer, url: str, body_file: Path) -> None:
     @server.command("localroute.review")
     async def review(ls: LanguageServer, *arguments: Any) -> dict[str, Any]:
         if "client" not in state:
-            state["client"] = httpx.AsyncClient(timeout=30)
+            state["client"] = http_client(client, url)
         uri = arguments[0]["uri"]
         async with state["client"].stream(
             "POST", url, content=body, headers={"Content-Type": "application/json"}

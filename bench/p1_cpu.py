@@ -1,8 +1,10 @@
 """Where P1's time goes: the server's own CPU, or waiting to be woken.
 
-Starts ``localroute serve`` and P1's floor (``bench/minimal_server.py --forward``, the
-same POST and one diagnostic) side by side, as ``bench.p1_overhead`` starts them, and
-drives each alone through two patterns of ``n`` reviews:
+Starts ``localroute serve`` and P1's floors side by side, as ``bench.p1_overhead``
+starts them (``floor``: ``bench/minimal_server.py --forward``, the same POST and one
+diagnostic; ``floor'``: the same POSTing with localroute's HTTP client; ``raw'``:
+``bench/raw_server.py``, no pygls, localroute's HTTP client), and drives each alone
+through two patterns of ``n`` reviews:
 
 - ``back to back``: one review right after the other;
 - ``interleaved``: each review followed by a direct call to the fake, as P1 measures.
@@ -26,7 +28,16 @@ import httpx
 from tests.fakes.openai_fake import FakeOpenAI
 
 from bench.common import ANSWER, median, openai_backend, review_task, scratch
-from bench.p1_overhead import WARM_UP, _direct, _floor, _started, stop_all
+from bench.p1_overhead import (
+    MINIMAL,
+    MINIMAL_LOCALROUTE,
+    RAW_LOCALROUTE,
+    WARM_UP,
+    _direct,
+    _floor,
+    _started,
+    stop_all,
+)
 from bench.session import Session
 
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -68,6 +79,14 @@ async def _pattern(
     }
 
 
+FLOORS: dict[str, tuple[str, ...]] = {
+    "floor": (MINIMAL,),
+    "floor'": MINIMAL_LOCALROUTE,
+    "raw'": RAW_LOCALROUTE,
+}
+"""P1₀, P1₀' and P1ᵣ' of ``bench.p1_overhead``."""
+
+
 async def measure(n: int) -> list[tuple[str, str, dict[str, float]]]:
     rows: list[tuple[str, str, dict[str, float]]] = []
     with FakeOpenAI() as fake, scratch() as tmp:
@@ -80,7 +99,8 @@ async def measure(n: int) -> list[tuple[str, str, dict[str, float]]]:
             sessions["localroute"] = await _started(tmp, config, progress=True)
             await sessions["localroute"][0].review(sessions["localroute"][1])
             body = fake.chat_requests[-1].body
-            sessions["floor"] = await _floor(tmp, url, body)
+            for name, argv in FLOORS.items():
+                sessions[name] = await _floor(tmp, url, body, *argv)
             async with httpx.AsyncClient(timeout=30) as client:
                 for _ in range(WARM_UP):
                     await _direct(client, url, body)

@@ -9,11 +9,14 @@ connection), so the difference is what the router adds: JSON-RPC, progress, priv
 classification, routing, prompt, parsing, publishing. P1' is a second server, measured
 after it, whose client does not announce ``workDoneProgress`` (the server then
 answers such a client at once and delivers the results by notification; the round trip
-still ends when the diagnostics arrived). P1₀ is the floor of any such server:
+still ends when the diagnostics arrived). P1₀ is the floor of any such pygls server:
 ``bench/minimal_server.py --forward``, a pygls server with nothing but a
 ``localroute.review`` command that POSTs the same body to the same fake, reads the
-answer and publishes one diagnostic, measured last. Each server runs alone, its samples
-interleaved with direct calls of its own. P1 minus P1₀ estimates what localroute itself
+answer and publishes one diagnostic. P1ᵣ is the floor below pygls:
+``bench/raw_server.py``, the same work in plain asyncio with no pygls and no
+validation, so what it adds is the stdio hops themselves; P1ᵣ' is that server POSTing
+with localroute's own HTTP client. Each server runs alone, its samples interleaved with
+direct calls of its own, in that order. P1 minus P1₀ estimates what localroute itself
 adds (privacy, routing, prompt, parsing, audit).
 
 Run alone: ``python -m bench.p1_overhead [-n 200]`` from the checkout.
@@ -34,6 +37,7 @@ from tests.fakes.openai_fake import FakeOpenAI
 
 from bench.common import (
     ANSWER,
+    ROOT,
     SOURCE,
     Row,
     isolated_env,
@@ -48,6 +52,9 @@ from bench.p6_startup import MINIMAL
 from bench.session import Session
 
 GOAL_MS = 1.0
+RAW = str(ROOT / "bench" / "raw_server.py")
+RAW_LOCALROUTE = (RAW, "--client", "localroute")
+MINIMAL_LOCALROUTE = (MINIMAL, "--client", "localroute")
 WARM_UP = 10
 
 
@@ -79,15 +86,17 @@ async def _started(tmp: Path, config: Path, *, progress: bool) -> tuple[Session,
     return session, session.open(tmp / "ws" / name, SOURCE)
 
 
-async def _floor(tmp: Path, url: str, body: bytes) -> tuple[Session, str]:
+async def _floor(tmp: Path, url: str, body: bytes, *argv: str) -> tuple[Session, str]:
+    """A floor server (``argv`` after the Python executable), given ``--forward URL
+    --body FILE``, started, initialized, with a document open."""
     body_file = tmp / "floor-body.json"
     body_file.write_bytes(body)
-    argv = [MINIMAL, "--forward", url, "--body", str(body_file)]
-    session = Session(argv, isolated_env(tmp), progress=True)
+    forward = [*argv, "--forward", url, "--body", str(body_file)]
+    session = Session(forward, isolated_env(tmp), progress=True)
     await session.start()
     await session.initialize(tmp / "ws")
     session.initialized()
-    return session, session.open(tmp / "ws" / "calc_floor.py", SOURCE)
+    return session, session.open(tmp / "ws" / f"calc_floor{len(argv)}.py", SOURCE)
 
 
 async def measure_sessions(
@@ -110,7 +119,10 @@ async def measure_sessions(
         if without_progress:
             passes.append(("no progress", lambda: _started(tmp, config, progress=False)))
         if floor:
-            passes.append(("floor", lambda: _floor(tmp, url, body)))
+            passes.append(("floor", lambda: _floor(tmp, url, body, MINIMAL)))
+            passes.append(("floor localroute", lambda: _floor(tmp, url, body, *MINIMAL_LOCALROUTE)))
+            passes.append(("raw", lambda: _floor(tmp, url, body, RAW)))
+            passes.append(("raw localroute", lambda: _floor(tmp, url, body, *RAW_LOCALROUTE)))
         body = b""
         async with httpx.AsyncClient(timeout=30) as client:
             for name, start in passes:
@@ -171,6 +183,14 @@ def rows_from(data: dict[str, Samples]) -> list[Row]:
         rows.append(floor)
         rows[0].details["floor_ms"] = floor.value
         rows[0].details["localroute_own_ms"] = own
+    if "floor localroute" in data:
+        what = "same, POSTing with localroute's HTTP client"
+        rows.append(_row("P1₀'", what, data["floor localroute"]))
+    if "raw" in data:
+        rows.append(_row("P1ᵣ", "floor without pygls: plain asyncio JSON-RPC, httpx", data["raw"]))
+    if "raw localroute" in data:
+        what = "same, POSTing with localroute's HTTP client"
+        rows.append(_row("P1ᵣ'", what, data["raw localroute"]))
     return rows
 
 
