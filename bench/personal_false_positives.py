@@ -33,6 +33,7 @@ from localroute.privacy.personal import find_personal_data  # noqa: E402
 DELIBERATE_FIXTURES = {
     "tests/data/personal_corpus": "the personal-data corpus: synthetic records and traps",
     "tests/unit/test_personal_data.py": "the detector's unit tests: synthetic values",
+    "tests/e2e/test_personal_data.py": "its end-to-end tests: a synthetic card number",
     "tests/data/secret_corpus": "the secret-detection corpus: credentials and traps",
 }
 

@@ -60,3 +60,27 @@ async def test_the_user_can_turn_detection_off_but_a_workspace_cannot(
             route = await s.command("localroute.route", {"uri": uri, "task": "review"})
             assert route["private"] is True
         assert len(cloud.chat_requests) == 1
+
+
+async def test_an_export_too_large_to_judge_whole_never_reaches_the_cloud(
+    start_session: Any,
+) -> None:
+    """A card number 4,000 rows into an export, past where the detector stops judging
+    candidates: before, the rows above it cleared the file and the cloud got it."""
+    rows = "".join(
+        f"{1_000_000_000 + i * 7919},{i % 997}.00,{5_000_000_000 + i * 104_729}\n"
+        for i in range(4000)
+    )
+    text = "order,amount,ref\n" + rows + "customer,card\nJo,4526018159083012\n"
+    with FakeOpenAI() as cloud:
+        async with start_session(config(closed_port_url(), cloud.url)) as s:
+            uri = s.open("exports/orders.csv", text, language="csv")
+            route = await s.command("localroute.route", {"uri": uri, "task": "review"})
+            assert route["private"] is True
+            assert any(r.startswith("personal data not ruled out: ") for r in route["reasons"])
+            try:
+                await s.command("localroute.review", {"uri": uri})
+                raise AssertionError("a private document was answered")
+            except Exception as exc:  # the refusal
+                assert "refused" in str(exc) and "personal data not ruled out" in str(exc)
+            assert cloud.chat_requests == []

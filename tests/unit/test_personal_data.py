@@ -21,6 +21,7 @@ from localroute.privacy.personal import (
     MAX_COUNTED,
     PERSONAL_KINDS,
     RUN_THRESHOLD,
+    UNCHECKED,
     PersonalHit,
     find_personal_data,
     personal_data_reasons,
@@ -436,4 +437,52 @@ def test_hostile_text_completes(name: str, capsys: pytest.CaptureFixture[str]) -
     took = time.perf_counter() - began
     with capsys.disabled():
         print(f"\n{name}: {len(text) / 1e6:.1f} MB in {took * 1e3:.0f} ms")
-    assert all(hit.count >= 1 for hit in hits)
+    # Real hits, or none past the budget: the scan that stopped leaves the text unchecked.
+    assert all(hit.count >= 1 or hit.kind == UNCHECKED for hit in hits)
+
+
+# ------------------------------------------------------------------ budgets
+
+
+def _orders(rows: int) -> str:
+    """A CSV of order numbers and references: numbers the detector must judge, none of
+    them personal data."""
+    return "order,amount,ref\n" + "".join(
+        f"{1_000_000_000 + i * 7919},{i % 997}.00,{5_000_000_000 + i * 104_729}\n"
+        for i in range(rows)
+    )
+
+
+CARD_ROW = "customer,card\nJo,4526018159083012\n"
+
+
+def test_a_file_with_more_candidates_than_are_judged_is_not_cleared_by_its_first_rows() -> None:
+    """Before: a card number past the scan's budget (a few thousand rows of numbers into
+    an export) went unseen, and the export to a cloud."""
+    (hit,) = find_personal_data(_orders(4000) + CARD_ROW)
+    assert hit.kind == UNCHECKED
+    assert 1 < hit.line < 4000  # where the scan stopped, before the card
+    assert hit.reason() == (
+        "personal data not ruled out: more candidates than are checked per document "
+        f"(numbers, addresses, IDs), unchecked from line {hit.line} on"
+    )
+    # What lies past the scan does not change the verdict: the rows alone are the same.
+    assert find_personal_data(_orders(4000)) == [hit]
+    # Few enough rows to judge whole: clean, and the card after them is found.
+    assert find_personal_data(_orders(1000)) == []
+    assert [h.kind for h in find_personal_data(_orders(1000) + CARD_ROW)] == ["payment card number"]
+
+
+def test_numbers_past_the_phone_validator_budget_are_not_cleared() -> None:
+    # Toll-free numbers reach no one, but each costs a phonenumbers call.
+    def toll_free(n: int) -> str:
+        return "".join(f"support line {i}: +1 888 {200 + i % 700} {1000 + i}\n" for i in range(n))
+
+    assert find_personal_data(toll_free(250)) == []
+    (hit,) = find_personal_data(toll_free(400))
+    assert (hit.kind, hit.line) == (UNCHECKED, 301)
+
+
+def test_a_document_with_personal_data_found_gets_no_unchecked_hit() -> None:
+    hits = find_personal_data(CARD_ROW + _orders(4000))
+    assert [(h.kind, h.line) for h in hits] == [("payment card number", 2)]

@@ -65,8 +65,14 @@ PERSONAL_KINDS: dict[str, str] = {
 WORK_PER_SCAN = 10_000
 """Candidates each scan (numbers, capitals, e-mail, international phones) may judge in
 Python — label lookups and validator calls — per document. Cheap regex rejections are
-free; this bounds a large or hostile document to well under a second. A document with
-more candidates is judged on its first ones (an export shows its personal data at once)."""
+free; this bounds a large or hostile document to well under a second. A scan that has
+more candidates stops at this many, and what it did not judge is not ruled out: the
+document gets an :data:`UNCHECKED` hit (a verdict is the whole text's, never a prefix's)."""
+
+UNCHECKED = "unchecked"
+"""The kind of the hit a document gets when a scan stopped before its end (its work or
+validator budget spent) and nothing it judged was personal data: a data file too large
+to judge whole may hold personal data past where the scan stopped, so it is private."""
 
 _THRESHOLDS = {contacts.EMAIL: RUN_THRESHOLD, contacts.PHONE: RUN_THRESHOLD}
 
@@ -84,6 +90,11 @@ class PersonalHit:
     def reason(self) -> str:
         """``personal data: 14 e-mail addresses (first on line 2)``: the kind and the
         count, never a value."""
+        if self.kind == UNCHECKED:
+            return (
+                "personal data not ruled out: more candidates than are checked per "
+                f"document (numbers, addresses, IDs), unchecked from line {self.line} on"
+            )
         noun = self.kind if self.count == 1 and not self.more else PERSONAL_KINDS[self.kind]
         count = f"{self.count} or more" if self.more else str(self.count)
         where = f"line {self.line}" if self.count == 1 else f"first on line {self.line}"
@@ -166,6 +177,8 @@ def find_personal_data(text: str, *, first_line: int = 1) -> list[PersonalHit]:
         for kind, values in tally.values.items()
         if len(values) >= _THRESHOLDS.get(kind, 1)
     ]
+    if not hits and doc.unchecked_from is not None:
+        hits.append(PersonalHit(UNCHECKED, 0, first_line + doc.line_index(doc.unchecked_from)))
     hits.sort(key=lambda hit: (hit.line, hit.kind))
     return hits
 

@@ -122,6 +122,7 @@ def emails(doc: Document) -> Iterator[Found]:
     text = doc.text
     for at in _AT.finditer(text):
         if doc.exhausted:
+            doc.stop(at.start())
             return
         doc.work -= 1
         pos = at.start()
@@ -208,9 +209,11 @@ _FICTIONAL = re.compile(
 )
 
 
-def _personal_number(value: str, region: str | None, doc: Document) -> str | None:
-    """The E.164 form of ``value`` when it is a valid number that may be a person's."""
+def _personal_number(value: str, region: str | None, doc: Document, at: int) -> str | None:
+    """The E.164 form of ``value`` (at offset ``at``) when it is a valid number that may be
+    a person's."""
     if doc.budget <= 0:
+        doc.stop(at)
         return None
     doc.budget -= 1
     # Imported here: phonenumbers' metadata costs tens of ms and MiB, and most documents
@@ -245,6 +248,7 @@ def international_phones(doc: Document) -> Iterator[Found]:
     text = doc.text
     for m in _PLUS.finditer(text):
         if doc.exhausted:
+            doc.stop(m.start())
             return
         doc.work -= 1
         start = m.start()
@@ -259,7 +263,7 @@ def international_phones(doc: Document) -> Iterator[Found]:
             if not 8 <= sum(c.isdigit() for c in value) <= 15:
                 e164 = None
             else:
-                e164 = _personal_number(value, None, doc)
+                e164 = _personal_number(value, None, doc, start)
             if e164 is not None:
                 yield PHONE, e164, start
                 break
@@ -269,10 +273,11 @@ def international_phones(doc: Document) -> Iterator[Found]:
             value = shorter
     for m in _PAREN_PHONE.finditer(text):
         if doc.exhausted:
+            doc.stop(m.start())
             return
         doc.work -= 1
         if _boundary_after(text, m.end()):
-            e164 = _personal_number(m.group(), "US", doc)
+            e164 = _personal_number(m.group(), "US", doc, m.start())
             if e164 is not None:
                 yield PHONE, e164, m.start()
 
@@ -286,20 +291,20 @@ def phone_in_run(run: Run, doc: Document) -> str | None:
     if run.shape in ((3, 3, 4), (1, 3, 3, 4)) and run.seps[:1] in ("-", "."):
         if run.shape == (1, 3, 3, 4) and digits[0] != "1":
             return None
-        return _personal_number(digits, "US", doc)
+        return _personal_number(digits, "US", doc, run.start)
     if run.shape == (3, 2, 4):
         return None  # how social security numbers are written, not phones
     regions = _national_regions(digits)
     if not regions or "phone" not in doc.labels_near(run.start, run.end):
         return None
     if digits.startswith("00"):
-        return _personal_number("+" + digits[2:], None, doc)
+        return _personal_number("+" + digits[2:], None, doc, run.start)
     if any(_FICTIONAL.fullmatch(f"+{code}{digits[1:]}") for code in ("44", "61")):
         return None  # written the British or Australian way, a drama number
     # The region is a guess, so the key is the digits as written: two numbers that one
     # region would read alike (06 12 34 56 78 and 0612 345678) stay two.
     for region in regions:
-        if _personal_number(digits, region, doc) is not None:
+        if _personal_number(digits, region, doc, run.start) is not None:
             return f"national:{digits}"
     return None
 

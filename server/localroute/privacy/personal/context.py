@@ -181,6 +181,9 @@ class Document:
         self._cells_cache: dict[tuple[int, str, str], list[str]] = {}
         self._table_heads: dict[tuple[int, str, str], int] = {}
         self.headings: list[int] | None = None  # lines heading a list of people
+        self.unchecked_from: int | None = None
+        """The offset of the first candidate a scan left unjudged (its work or validator
+        budget spent), if any: nothing from there on is ruled out."""
 
     @property
     def line_starts(self) -> list[int]:
@@ -292,6 +295,11 @@ class Document:
         header = self._cells_of(head, delim, quote)
         column = len(_cells(row[:pos], delim, quote)) - 1
         return header[column] if column < len(header) else None
+
+    def stop(self, offset: int) -> None:
+        """A scan stops at the candidate at ``offset``, unjudged."""
+        if self.unchecked_from is None or offset < self.unchecked_from:
+            self.unchecked_from = offset
 
     @property
     def exhausted(self) -> bool:

@@ -151,6 +151,7 @@ def numeric_runs(doc: Document) -> Iterator[Run]:
     text = doc.text
     for count, wide in enumerate(_NUMERIC.finditer(text)):
         if doc.exhausted or count >= _MAX_WIDE:
+            doc.stop(wide.start())
             return
         for m in _RUN.finditer(text, wide.start(), wide.end()):
             start, end = m.span()
@@ -361,6 +362,7 @@ def uppercase_ids(doc: Document) -> Iterator[tuple[str, str, int, int]]:
     text = doc.text
     for m in _UPPER.finditer(text):
         if doc.exhausted:
+            doc.stop(m.start())
             return
         doc.work -= 1
         start = m.start()
