@@ -352,6 +352,26 @@ def test_kubernetes_secret_values_are_decoded_and_judged() -> None:
     assert find_secrets(config_map) == [SecretHit("credential assignment", 6)]
 
 
+def test_a_secret_value_too_long_to_scan_whole_is_a_credential() -> None:
+    """Before: a Secret's config file with its password past the first 64 KiB decoded was
+    judged on those 64 KiB, and the encoded text showed no detector the rest."""
+
+    def secret(config: str) -> str:
+        encoded = base64.b64encode(config.encode()).decode()
+        return f"apiVersion: v1\nkind: Secret\ndata:\n  application.yml: {encoded}\n"
+
+    settings = "".join(f"setting_{i}: value {i}\n" for i in range(4000))  # about 90 KiB
+    late = settings + f"db_password: {PASSWORD}\n"
+    assert find_secrets(secret(late)) == [SecretHit("Kubernetes secret value", 4)]
+    assert find_secrets(secret(settings)) == [SecretHit("Kubernetes secret value", 4)]
+    # Short enough to scan whole, it is judged by what it holds.
+    few = "".join(f"setting_{i}: value {i}\n" for i in range(100))
+    assert find_secrets(secret(few)) == []
+    assert find_secrets(secret(few + f"db_password: {PASSWORD}\n")) == [
+        SecretHit("Kubernetes secret value", 4)
+    ]
+
+
 def test_a_gcp_service_account_file_is_found_and_one_without_its_key_is_not() -> None:
     key = _pem("PRIVATE KEY").replace("\n", "\\n")
     doc = '{\n  "type": "service_account",\n  "private_key": "' + key + '"\n}'

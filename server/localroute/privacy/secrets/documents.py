@@ -27,14 +27,15 @@ _SECRET_KIND = re.compile(r"""kind["']?:[ \t]*["']?Secret["']?[ \t]*\r?$""", re.
 # A YAML document ends at `---` or where the next manifest's top-level `kind:` is.
 _DOCUMENT_BOUNDARY = re.compile(r"""^(?:---|kind["']?:)""", re.MULTILINE)
 # `  name: <base64>` under `data:` (or anywhere in the manifest: other fields are not
-# padded base64 that decodes to text, and are judged as such below).
+# padded base64 that decodes to text, and are judged as such below). However long: a
+# value is not cleared for its length (possessive, so the run is matched once).
 _DATA_ENTRY = re.compile(
     r"""^[ \t]+["']?([\w.\-]{1,253}+)["']?:[ \t]+"""
-    r"""["']?([A-Za-z0-9+/]{8,100000}={0,2})["']?[ \t]*\r?$""",
+    r"""["']?([A-Za-z0-9+/]{8,}+={0,2})["']?[ \t]*\r?$""",
     re.MULTILINE,
 )
 # Decoded text is scanned once more, so that a Secret's `config.yaml` or
-# `.dockerconfigjson` is judged by what it holds; at most this much of it.
+# `.dockerconfigjson` is judged by what it holds; a longer value is a credential unread.
 MAX_DECODED = 64 * 1024
 
 
@@ -69,10 +70,9 @@ def _judge_decoded(name: str, encoded: str, holds_secret: Callable[[str], bool])
         return True if len(raw) >= 16 else None
     decoded = decoded.strip()
     if "\n" in decoded or len(decoded) > 256:
-        if holds_secret(decoded[:MAX_DECODED]):
-            return True
-        # What was not scanned clears nothing.
-        return None if len(decoded) > MAX_DECODED else False
+        # A value too long to scan whole is a credential: what was not scanned may hold
+        # one, and the encoded text shows no other detector what it holds.
+        return len(decoded) > MAX_DECODED or holds_secret(decoded)
     if judge_for_name(name) is not None:
         # A secret's name, in a Secret: any value that is not a demo one.
         return values.looks_like_connection_password("", decoded)
