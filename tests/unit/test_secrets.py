@@ -392,3 +392,24 @@ def test_hits_never_carry_the_value() -> None:
     text = f"DATABASE_URL=postgres://app:{PASSWORD}@db/app\nSTRIPE=" + "sk" + "_live_" + ALNUM
     for hit in find_secrets(text):
         assert PASSWORD not in repr(hit) and ALNUM not in repr(hit)
+
+
+LONG_VALUE = "".join(ALNUM[(i * 7) % len(ALNUM)] for i in range(1000))
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "line"),
+    [
+        (f"<password>{LONG_VALUE}</password>\n", "credential assignment", 1),
+        (f'<add key="DbPassword" value="{LONG_VALUE}" />\n', "credential assignment", 1),
+        (f'- name: DB_PASSWORD\n  value: "{LONG_VALUE}"\n', "credential assignment", 2),
+        (f"postgres://app:{LONG_VALUE}@db/app\n", "password in a connection string", 1),
+        (f"Server=db;Password='{LONG_VALUE}';\n", "password in a connection string", 1),
+        (f"Driver={{x}};PWD={{{LONG_VALUE}}};\n", "password in a connection string", 1),
+        (f"jdbc:oracle:thin:scott/{LONG_VALUE}@db:1521\n", "password in a connection string", 1),
+    ],
+)
+def test_a_value_is_not_cleared_for_its_length(text: str, kind: str, line: int) -> None:
+    """Before: these forms matched values of at most 256 (or 512) characters, so a longer
+    password in them was no credential."""
+    assert SecretHit(kind, line) in find_secrets(text)

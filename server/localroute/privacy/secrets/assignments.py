@@ -79,7 +79,7 @@ _INI_ASSIGN = re.compile(
 _NAME_VALUE = re.compile(
     r"""name["']?[ \t]*[:=][ \t]*["']?([A-Za-z_][\w.\-]{0,64}+)["']?[ \t]*,?[ \t]*"""
     r"""(?:\r?\n[ \t]*+(?:-[ \t]+)?)?["']?value["']?[ \t]*[:=][ \t]*"""
-    r"""(?:"([^"\n]{0,512})"|'([^'\n]{0,512})'|([^\s"'#,}]{1,512}))"""
+    r"""(?:"([^"\n]*+)"|'([^'\n]*+)'|([^\s"'#,}]{1,512}))"""
 )
 
 # Names that say password: their value is a password, a human one too.
@@ -89,10 +89,12 @@ _PASSWORD_NAME = re.compile(
 
 # XML: Maven's settings.xml `<password>...</password>`, .NET appSettings
 # `<add key="DbPassword" value="..." />`, Java properties files in XML.
-_XML_ELEMENT = re.compile(r"<([A-Za-z_][\w.\-:]{0,63}+)>([^<\s]{1,256}+)</\1>")
+# Values of any length: a long one is not cleared for its length (each run stops at a
+# character that would end it, so the scan stays linear; values.py judges a prefix).
+_XML_ELEMENT = re.compile(r"<([A-Za-z_][\w.\-:]{0,63}+)>([^<\s]++)</\1>")
 # The attribute pair is found by its `value=` (a literal first is scanned for fast),
 # then its name is read before it.
-_XML_VALUE = re.compile(r"""value=["']([^"'\n]{1,256}+)["']""")
+_XML_VALUE = re.compile(r"""value=["']([^"'\n]++)["']""")
 _XML_NAME_BEFORE = re.compile(r"""(?:key|name)=["']([A-Za-z_][\w.\-:]{0,63}+)["'][ \t]+$""")
 
 Judge = Callable[[str], bool]

@@ -17,20 +17,21 @@ from localroute.privacy.secrets.values import looks_like_connection_password
 
 # `://user:password@` (the user may be empty). Neither part holds `/`, so a port and
 # a path (`https://host:8080/a@b`) are not taken for them. A password may hold a raw
-# `#` or `?` (generated ones do, and .env files are written by hand).
-_USERINFO = re.compile(r"""://([^\s:/@?#"'`<>\[\](){}]{0,128}+):([^\s@/"'`<>]{1,256}+)@""")
+# `#` or `?` (generated ones do, and .env files are written by hand). A password of any
+# length: none is cleared for its length (values.py judges a prefix).
+_USERINFO = re.compile(r"""://([^\s:/@?#"'`<>\[\](){}]{0,128}+):([^\s@/"'`<>]++)@""")
 _SCHEME_BEFORE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]{0,31}$")
 # `password=` / `pwd=` in a key=value connection string, on the lowered text; the
 # value is an ODBC `{braced}` or a libpq / ADO.NET 'quoted' one, or runs to the next
 # separator.
 _PASSWORD_PAIR = re.compile(
     r"(?:password|passwd|pwd)[ \t]*=[ \t]*"
-    r"(?:\{([^}\n]{0,256})\}|'([^'\n]{0,256})'|([^;&\s\"'`,(){}\[\]<>]{1,256}))"
+    r"(?:\{([^}\n]*+)\}|'([^'\n]*+)'|([^;&\s\"'`,(){}\[\]<>]{1,256}))"
 )
 # libpq's `host=db user=app password=... dbname=app`: pairs separated by spaces.
 _LIBPQ_PAIR = re.compile(r"(?:^|[\s\"'])(?:host|hostaddr|dbname|user|port|sslmode)=[^\s,()]+\s")
 _LIBPQ_BLOCK = 512
-_ORACLE_THIN = re.compile(r"""jdbc:oracle:thin:([^/\s:@"']{1,128}+)/([^@\s"']{1,256}+)@""")
+_ORACLE_THIN = re.compile(r"""jdbc:oracle:thin:([^/\s:@"']{1,128}+)/([^@\s"']++)@""")
 
 
 def _url_passwords(text: str) -> list[int]:
