@@ -486,3 +486,20 @@ def test_numbers_past_the_phone_validator_budget_are_not_cleared() -> None:
 def test_a_document_with_personal_data_found_gets_no_unchecked_hit() -> None:
     hits = find_personal_data(CARD_ROW + _orders(4000))
     assert [(h.kind, h.line) for h in hits] == [("payment card number", 2)]
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        "Jo 4526018159083012 2024 11 05\n",  # a card number, then a date's numbers
+        "1500.00 4526018159083012\n",  # an amount before it (two kinds of separator)
+        "Jo " + "17 " * 60 + "4526018159083012\n",  # a row longer than one run is read
+    ],
+)
+def test_a_card_number_among_other_numbers_is_found(row: str) -> None:
+    """Before: read only as one run with the numbers around it, the card was no card."""
+    assert kinds(row) == {"payment card number": 1}
+
+
+def test_a_float_is_not_cut_into_numbers() -> None:
+    assert kinds("3.1415926535897932 2.7182818284590452 1.4142135623730950\n") == {}

@@ -51,6 +51,7 @@ _MAX_WIDE = 50_000  # stretches of digits looked at per document (a 2 MB log has
 _RUN = re.compile(r"[0-9]++(?:[ .\-][0-9]++)*+")
 _RUN_REJECT_BEFORE = frozenset("_.+/@-")
 _MAX_RUN = 128  # a longer run of separated digits is a table of numbers, not one value
+# (its numbers that stand alone between spaces are still read: see _spaced_numbers)
 _SEPARATOR = re.compile(r"[ .\-]")
 _DROP_DIGITS = str.maketrans("", "", "0123456789")
 
@@ -155,7 +156,7 @@ def numeric_runs(doc: Document) -> Iterator[Run]:
             return
         for m in _RUN.finditer(text, wide.start(), wide.end()):
             start, end = m.span()
-            if not 8 <= end - start <= _MAX_RUN:
+            if end - start < 8:
                 continue
             if start > 0:
                 before = text[start - 1]
@@ -165,12 +166,33 @@ def numeric_runs(doc: Document) -> Iterator[Run]:
             seps = value.translate(_DROP_DIGITS)
             if len(value) - len(seps) < 9 and (seps or not text[end : end + 2].strip(" -")):
                 continue  # too short for anything but a DNI (eight digits and a letter)
-            doc.work -= 1
             if not seps:
+                doc.work -= 1
                 yield Run(start, end, (value,), "", value, (len(value),))
                 continue
-            groups = tuple(_SEPARATOR.split(value))
-            yield Run(start, end, groups, seps, "".join(groups), tuple(map(len, groups)))
+            if end - start <= _MAX_RUN:
+                doc.work -= 1
+                groups = tuple(_SEPARATOR.split(value))
+                yield Run(start, end, groups, seps, "".join(groups), tuple(map(len, groups)))
+            yield from _spaced_numbers(doc, start, value)
+
+
+def _spaced_numbers(doc: Document, start: int, value: str) -> Iterator[Run]:
+    """The numbers of 9 digits or more that stand alone between spaces in the run
+    ``value`` at ``start`` (a table row, a log line: ``1500.00`` then a card's 16 digits,
+    then ``2024 11 05``), each a run of its own: read only as one run, a card number among
+    other numbers was no card, and a run longer than :data:`_MAX_RUN` was not read at all."""
+    if " " not in value:
+        return
+    offset = start
+    for segment in value.split(" "):
+        if len(segment) >= 9 and segment.isdigit():
+            if doc.exhausted:
+                doc.stop(offset)
+                return
+            doc.work -= 1
+            yield Run(offset, offset + len(segment), (segment,), "", segment, (len(segment),))
+        offset += len(segment) + 1
 
 
 def _placeholder_digits(digits: str) -> bool:
