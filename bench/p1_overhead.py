@@ -204,7 +204,7 @@ def _row(key: str, what: str, data: Samples, goal: float | None = None) -> Row:
         goal=f"median ≤ +{goal:g} ms" if goal is not None else "—",
         baseline=f"{ms(median(direct))} (p90 {ms(p90(direct))})",
         measured=f"{ms(median(reviews))} (p90 {ms(p90(reviews))})",
-        delta=f"+{delta:.2f} ms",
+        delta=f"{delta:+.2f} ms",
         passed=None if goal is None else delta <= goal,
         value=delta,
         details={
