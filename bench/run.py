@@ -126,6 +126,9 @@ def main() -> int:
         if row.key == "P1" and "messages_per_review" in row.details:
             per = ", ".join(f"{k} ×{v:g}" for k, v in row.details["messages_per_review"].items())
             print(f"P1: messages from the server per review besides its answer: {per}")
+            if "localroute_own_ms" in row.details:
+                own = row.details["localroute_own_ms"]
+                print(f"P1: localroute's own steps (round trip − P1₀' round trip): {own:+.2f} ms")
         if row.key == "P5":
             d = row.details
             print(
