@@ -277,7 +277,9 @@ def _config(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
         if any(p.severity == "error" for p in problems):
             return 1
-        print(f"{path}: ok")
+        # Warnings (a setting ignored) do not fail the file, but "ok" alone would hide them.
+        warned = f" ({len(problems)} warning{'s' if len(problems) > 1 else ''} above)"
+        print(f"{path}: ok{warned if problems else ''}")
         return 0
     parser().print_help()
     return 0

@@ -232,6 +232,19 @@ def test_cli_config_schema_and_check(tmp_path: Path) -> None:
     )
     assert failed.returncode == 1
     assert "bad.toml: privacy.globz: unknown key" in failed.stderr
+    assert ok.stdout.decode().strip() == f"{good}: ok"
+    # A warning does not fail the file, and its "ok" does not hide it.
+    warned = write(
+        tmp_path / "warned.toml", '[backends.gh]\nkind = "copilot"\nlocality = "local"\n'
+    )
+    checked = subprocess.run(
+        [sys.executable, "-m", "localroute", "config", "check", str(warned)],
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0
+    assert "backends.gh.locality: ignored: copilot backends are always cloud" in checked.stderr
+    assert checked.stdout.strip() == f"{warned}: ok (1 warning above)"
 
 
 def test_builtin_globs_cover_the_contract() -> None:
