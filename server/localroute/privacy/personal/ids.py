@@ -50,8 +50,7 @@ _NUMERIC = re.compile(r"[0-9](?<![\w.+/@\-][0-9])(?<![0-9][ .\-][0-9])[0-9 .\-]{
 _MAX_WIDE = 50_000  # stretches of digits looked at per document (a 2 MB log has fewer)
 _RUN = re.compile(r"[0-9]++(?:[ .\-][0-9]++)*+")
 _RUN_REJECT_BEFORE = frozenset("_.+/@-")
-_MAX_RUN = 128  # a longer run of separated digits is a table of numbers, not one value
-# (its numbers that stand alone between spaces are still read: see _spaced_numbers)
+_MAX_RUN = 128  # a longer run of separated digits is a table of numbers (see _spaced_numbers)
 _SEPARATOR = re.compile(r"[ .\-]")
 _DROP_DIGITS = str.maketrans("", "", "0123456789")
 
@@ -177,14 +176,10 @@ def numeric_runs(doc: Document) -> Iterator[Run]:
             yield from _spaced_numbers(doc, start, value)
 
 
-def _spaced_numbers(doc: Document, start: int, value: str) -> Iterator[Run]:
-    """The numbers of 9 digits or more that stand alone between spaces in the run
-    ``value`` at ``start`` (a table row, a log line: ``1500.00`` then a card's 16 digits,
-    then ``2024 11 05``), each a run of its own: read only as one run, a card number among
-    other numbers was no card, and a run longer than :data:`_MAX_RUN` was not read at all."""
-    if " " not in value:
-        return
-    offset = start
+def _spaced_numbers(doc: Document, offset: int, value: str) -> Iterator[Run]:
+    """Each number of 9 digits or more alone between spaces in the run ``value`` (a table
+    row: ``1500.00``, a card's 16 digits, ``2024 11 05``) as a run of its own, so that a
+    card among other numbers, or in a run too long to be one value, is still read."""
     for segment in value.split(" "):
         if len(segment) >= 9 and segment.isdigit():
             if doc.exhausted:
