@@ -25,6 +25,29 @@ PYPI = "PyPI token"
 DOCKER_HUB = "Docker Hub token"
 AZURE = "Azure access key"
 GCP_SERVICE_ACCOUNT = "GCP service account key"
+# Providers recognised by their token's prefix alone (tokens.PROVIDER_TOKENS).
+OPENROUTER = "OpenRouter API key"
+GROQ = "Groq API key"
+XAI = "xAI API key"
+PERPLEXITY = "Perplexity API key"
+REPLICATE = "Replicate API token"
+HUGGING_FACE = "Hugging Face token"
+DIGITALOCEAN = "DigitalOcean token"
+SHOPIFY = "Shopify token"
+DATABRICKS = "Databricks token"
+AGE = "age secret key"
+VAULT = "HashiCorp Vault token"
+DOPPLER = "Doppler token"
+LINEAR = "Linear API key"
+POSTMAN = "Postman API key"
+GRAFANA = "Grafana token"
+NEW_RELIC = "New Relic key"
+HEROKU = "Heroku API key"
+ATLASSIAN = "Atlassian API token"
+SENTRY = "Sentry token"
+SUPABASE = "Supabase token"
+TAILSCALE = "Tailscale key"
+PULUMI = "Pulumi token"
 CONNECTION_STRING = "password in a connection string"
 KUBERNETES_SECRET = "Kubernetes secret value"
 GENERIC = "credential assignment"
@@ -49,6 +72,28 @@ ALL_KINDS: tuple[str, ...] = (
     DOCKER_HUB,
     AZURE,
     GCP_SERVICE_ACCOUNT,
+    OPENROUTER,
+    GROQ,
+    XAI,
+    PERPLEXITY,
+    REPLICATE,
+    HUGGING_FACE,
+    DIGITALOCEAN,
+    SHOPIFY,
+    DATABRICKS,
+    AGE,
+    VAULT,
+    DOPPLER,
+    LINEAR,
+    POSTMAN,
+    GRAFANA,
+    NEW_RELIC,
+    HEROKU,
+    ATLASSIAN,
+    SENTRY,
+    SUPABASE,
+    TAILSCALE,
+    PULUMI,
     CONNECTION_STRING,
     KUBERNETES_SECRET,
     GENERIC,
