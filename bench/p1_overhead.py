@@ -12,12 +12,14 @@ answers such a client at once and delivers the results by notification; the roun
 still ends when the diagnostics arrived). P1₀ is the floor of any such pygls server:
 ``bench/minimal_server.py --forward``, a pygls server with nothing but a
 ``localroute.review`` command that POSTs the same body to the same fake, reads the
-answer and publishes one diagnostic. P1ᵣ is the floor below pygls:
-``bench/raw_server.py``, the same work in plain asyncio with no pygls and no
-validation, so what it adds is the stdio hops themselves; P1ᵣ' is that server POSTing
-with localroute's own HTTP client. Each server runs alone, its samples interleaved with
-direct calls of its own, in that order. P1 minus P1₀ estimates what localroute itself
-adds (privacy, routing, prompt, parsing, audit).
+answer and publishes one diagnostic with httpx; P1₀' is the same POSTing with the
+client localroute gives a plain-HTTP backend (which costs a server 0.3–0.5 ms less a
+request than httpx). P1ᵣ is the floor below pygls: ``bench/raw_server.py``, the same
+work in plain asyncio with no pygls and no validation, so what it adds is the stdio hops
+themselves; P1ᵣ' is that server POSTing with localroute's client. Each server runs
+alone, its samples interleaved with direct calls of its own, in that order. P1's round
+trip minus P1₀''s estimates what localroute's own steps add (privacy, routing, prompt,
+parsing, audit, publishing): ``localroute_own_ms`` in P1's details.
 
 Run alone: ``python -m bench.p1_overhead [-n 200]`` from the checkout.
 """
