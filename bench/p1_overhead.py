@@ -18,7 +18,7 @@ request than httpx). P1ᵣ is the floor below pygls: ``bench/raw_server.py``, th
 work in plain asyncio with no pygls and no validation, so what it adds is the stdio hops
 themselves; P1ᵣ' is that server POSTing with localroute's client. Each server runs
 alone, its samples interleaved with direct calls of its own, in that order. P1's round
-trip minus P1₀''s estimates what localroute's own steps add (privacy, routing, prompt,
+trip minus the P1₀' round trip estimates what localroute's own steps add (privacy, routing, prompt,
 parsing, audit, publishing): ``localroute_own_ms`` in P1's details.
 
 Run alone: ``python -m bench.p1_overhead [-n 200]`` from the checkout.
