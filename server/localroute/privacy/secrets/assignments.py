@@ -9,7 +9,9 @@ or 16+ characters of high entropy (:func:`values.looks_like_key_material`).
 
 The places: quoted values after any assignment operator (Python, JS, Go, Ruby, JSON,
 YAML, TOML, shell), and unquoted ones alone on their line in .env / shell / Dockerfile,
-YAML and INI files, and Kubernetes / ECS / Terraform ``name``-``value`` pairs.
+YAML and INI files, Kubernetes / ECS / Terraform ``name``-``value`` pairs, command-line
+flags (``--api-key VALUE``), URL query parameters (``?access_token=VALUE``) and .netrc
+lines.
 """
 
 from __future__ import annotations
@@ -97,6 +99,14 @@ _XML_ELEMENT = re.compile(r"<([A-Za-z_][\w.\-:]{0,63}+)>([^<\s]++)</\1>")
 _XML_VALUE = re.compile(r"""value=["']([^"'\n]++)["']""")
 _XML_NAME_BEFORE = re.compile(r"""(?:key|name)=["']([A-Za-z_][\w.\-:]{0,63}+)["'][ \t]+$""")
 
+# Command lines and URLs: `--api-key VALUE`, `--token=VALUE` (a literal first, fast to
+# scan for), `?access_token=VALUE&` (`?` and `&` are rare enough to scan for too); and
+# .netrc's `machine H login U password P` wherever it is pasted.
+_CLI_FLAG = re.compile(
+    r"""--([A-Za-z][\w\-]{1,63}+)(?:=|[ \t]+)["']?([^\s"'`&#<>|;,()\-][^\s"'`&#<>|;,()]{5,}+)"""
+)
+_URL_PARAM = re.compile(r"""[?&]([A-Za-z][\w\-.]{1,63}+)=([^\s"'`&#<>]{6,}+)""")
+_NETRC = re.compile(r"machine\s++\S++(?:\s++login\s++\S++)?\s++password\s++(\S++)")
 Judge = Callable[[str], bool]
 
 
@@ -167,6 +177,15 @@ def find_assignments(text: str, lowered: str) -> list[tuple[int, str]]:
                 named.group(1), m.group(1), _unquoted_judge(named.group(1), values.looks_unquoted)
             ):
                 found.append((m.start(1), m.group(1)))
+    for pattern in (_CLI_FLAG, _URL_PARAM):
+        for m in pattern.finditer(text):
+            name, value = m.group(1), m.group(2)
+            if _holds_secret(name, value, _unquoted_judge(name, values.looks_unquoted)):
+                found.append((m.start(2), value))
+    netrc = _unquoted_judge("password", values.looks_unquoted)
+    for m in _NETRC.finditer(text):
+        if _holds_secret("password", m.group(1), netrc):
+            found.append((m.start(1), m.group(1)))
     pairs = (_XML_ELEMENT,) if "<" in text else ()
     for pattern in (*pairs, _NAME_VALUE):
         for m in pattern.finditer(text):

@@ -87,6 +87,10 @@ _DER_KEY = re.compile(
 )
 _OPENSSH_KEY = re.compile(r"b3BlbnNzaC1r" + r"ZXktdjE[A-Za-z0-9+/]{20}")
 _BASE64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+# A JSON Web Key's private part (RFC 7518: `d`, the private exponent or scalar, of an
+# RSA, EC or OKP key; `k`, an octet key's secret), in an object that says `"kty"`.
+_JWK_PRIVATE = re.compile(r'"(?:d|k)"[ \t]*:[ \t]*"[A-Za-z0-9_\-]{32,}+"')
+_JWK_WINDOW = 4096
 
 
 def _key_parts_without_header(text: str) -> list[int]:
@@ -130,4 +134,10 @@ def find_private_keys(text: str) -> list[tuple[int, str]]:
         if m.start() == 0 or text[m.start() - 1] not in _BASE64_CHARS
     ]
     offsets += _key_parts_without_header(text)
+    if '"kty"' in text:
+        offsets += [
+            m.start()
+            for m in _JWK_PRIVATE.finditer(text)
+            if '"kty"' in text[max(m.start() - _JWK_WINDOW, 0) : m.end() + _JWK_WINDOW]
+        ]
     return [(offset, kinds.PRIVATE_KEY) for offset in offsets]
