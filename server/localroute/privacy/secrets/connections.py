@@ -32,6 +32,11 @@ _PASSWORD_PAIR = re.compile(
 _LIBPQ_PAIR = re.compile(r"(?:^|[\s\"'])(?:host|hostaddr|dbname|user|port|sslmode)=[^\s,()]+\s")
 _LIBPQ_BLOCK = 512
 _ORACLE_THIN = re.compile(r"""jdbc:oracle:thin:([^/\s:@"']{1,128}+)/([^@\s"']++)@""")
+# `curl -u user:password` (also `--user`); a value that runs into code (`(`, `,`) is not one.
+_USER_FLAG = re.compile(
+    r"""-(?:u|-user)(?:=|[ \t]+)["']?([^\s:"'@<>$-][^\s:"'@<>]{0,127}+)"""
+    r""":([^\s"'@<>(),\-][^\s"'@<>(),]*+)(?=[\s"'`]|\Z)"""
+)
 
 
 def _url_passwords(text: str) -> list[int]:
@@ -100,5 +105,8 @@ def find_connection_strings(text: str, lowered: str) -> list[tuple[int, str]]:
         offsets += _password_pairs(text, lowered)
     for m in _ORACLE_THIN.finditer(lowered):
         if looks_like_connection_password(m.group(1), text[m.start(2) : m.end(2)]):
+            offsets.append(m.start(2))
+    for m in _USER_FLAG.finditer(text):
+        if looks_like_connection_password(m.group(1), m.group(2)):
             offsets.append(m.start(2))
     return [(offset, kinds.CONNECTION_STRING) for offset in offsets]
