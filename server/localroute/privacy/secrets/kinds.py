@@ -48,6 +48,19 @@ SENTRY = "Sentry token"
 SUPABASE = "Supabase token"
 TAILSCALE = "Tailscale key"
 PULUMI = "Pulumi token"
+GOOGLE_OAUTH = "Google OAuth credential"
+SQUARE = "Square token"
+BRAINTREE = "Braintree token"
+BITBUCKET = "Bitbucket app password"
+DROPBOX = "Dropbox token"
+AIRTABLE = "Airtable token"
+NOTION = "Notion token"
+FIGMA = "Figma token"
+FLY = "Fly.io token"
+NETLIFY = "Netlify token"
+RENDER = "Render API key"
+LANGSMITH = "LangSmith API key"
+PINECONE = "Pinecone API key"
 CONNECTION_STRING = "password in a connection string"
 KUBERNETES_SECRET = "Kubernetes secret value"
 GENERIC = "credential assignment"
@@ -94,6 +107,19 @@ ALL_KINDS: tuple[str, ...] = (
     SUPABASE,
     TAILSCALE,
     PULUMI,
+    GOOGLE_OAUTH,
+    SQUARE,
+    BRAINTREE,
+    BITBUCKET,
+    DROPBOX,
+    AIRTABLE,
+    NOTION,
+    FIGMA,
+    FLY,
+    NETLIFY,
+    RENDER,
+    LANGSMITH,
+    PINECONE,
     CONNECTION_STRING,
     KUBERNETES_SECRET,
     GENERIC,

@@ -113,6 +113,21 @@ PROVIDER_TOKENS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (kinds.SUPABASE, _token("sbp_", 4, r"[0-9a-f]{40}")),
     (kinds.TAILSCALE, _token("tskey-", 6, r"[a-z]{3,7}-\w{8,}+-[A-Za-z0-9]{16,}+")),
     (kinds.PULUMI, _token("pul-", 4, r"[0-9a-f]{40}")),
+    (kinds.GOOGLE_OAUTH, _token("GOCSPX-", 7, r"[\w\-]{28}")),
+    (kinds.GOOGLE_OAUTH, _token(r"ya29\.", 5, r"[\w\-]{20,}+")),
+    (kinds.SQUARE, _token("sq0", 3, r"(?:atp-[\w\-]{22}|csp-[\w\-]{43})")),
+    (kinds.BRAINTREE, _token(r"access_token\$", 13, r"production\$[0-9a-z]{16}\$[0-9a-f]{32}")),
+    (kinds.BITBUCKET, _token("ATBB", 4, r"[A-Za-z0-9_=.\-]{28,}+")),
+    (kinds.DROPBOX, _token(r"sl\.", 3, r"(?:u\.)?[A-Za-z0-9\-=_]{130,}+")),
+    (kinds.AIRTABLE, _token("pat", 3, r"[A-Za-z0-9]{14}\.[0-9a-f]{64}")),
+    (kinds.NOTION, _token("ntn_", 4, r"[A-Za-z0-9]{40,}+")),
+    (kinds.FIGMA, _token("figd_", 5, r"[\w\-]{40,}+")),
+    (kinds.FLY, _token("fo1_", 4, r"[\w\-]{43}")),
+    (kinds.FLY, _token("fm2_", 4, r"[A-Za-z0-9+/]{100,}+={0,3}")),
+    (kinds.NETLIFY, _token("nfp_", 4, r"[A-Za-z0-9]{36}")),
+    (kinds.RENDER, _token("rnd_", 4, r"[A-Za-z0-9]{32}")),
+    (kinds.LANGSMITH, _token("lsv2_", 5, r"(?:pt|sk)_[0-9a-f]{32}_[0-9a-f]{10}")),
+    (kinds.PINECONE, _token("pcsk_", 5, r"[A-Za-z0-9]{4,8}_[A-Za-z0-9]{40,}+")),
 )
 _TOKEN_END = re.compile(r"[\w\-]")
 """A character that would make a token part of a longer one."""
