@@ -46,8 +46,10 @@ _NOT_SECRET_KEY = re.compile(
 # lowered text; the value is then read from the original at the same span.
 _ASSIGN = re.compile(
     rf"(?P<name>(?:{_NAME_WORDS}|key|pass)[\w.\-]{{0,64}}+){OP}"
-    r"""(?:[rbuf]{1,2}|@)?(?:"([^"\n]*)"|'([^'\n]*)'|`([^`\n]*)`)"""
+    r"""(?:[rbuf]{1,2}|@)?(?:"([^"\n]*)"|'([^'\n]*)'|`([^`\n]*)`|\\"([^"\\\n]*+)\\")"""
 )
+# The last form is code inside a JSON string, its quotes escaped: a Jupyter notebook's
+# cells (`"db_password = \"...\"\n"`), a JSON-encoded config or test fixture.
 # The unquoted forms are alone on their line. Each pattern starts with the newline
 # before the line and is run on "\n" + text: a literal first character is what the
 # regex engine scans for fast (about twice as fast as `^` with re.MULTILINE).
@@ -154,7 +156,7 @@ def find_assignments(text: str, lowered: str) -> list[tuple[int, str]]:
     (``lowered`` is its ASCII-lowercased copy, of the same length)."""
     found: list[tuple[int, str]] = []
     for m in _ASSIGN.finditer(lowered):
-        group = next(g for g in (2, 3, 4) if m.start(g) >= 0)
+        group = next(g for g in (2, 3, 4, 5) if m.start(g) >= 0)
         value = text[m.start(group) : m.end(group)]
         name = text[_name_start(lowered, m.start()) : m.end("name")]
         if _holds_secret(name, value, judge_for_name(name)):

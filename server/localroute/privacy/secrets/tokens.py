@@ -20,8 +20,9 @@ def _token(prefix: str, width: int, rest: str) -> re.Pattern[str]:
     return re.compile(rf"{prefix}(?<![\w\-]{'.' * width}){rest}")
 
 
-OP = r"""["'\]]*+[ \t]*+(?::=|=>|=(?!=)|:(?!:))[ \t]*"""
-"""An assignment operator, after a name and its closing quote or bracket."""
+OP = r"""["'\]\\]*+[ \t]*+(?::=|=>|=(?!=)|:(?!:))[ \t]*"""
+"""An assignment operator, after a name and its closing quote or bracket (a quote may be
+escaped: code inside a JSON string)."""
 
 # (kind, pattern, run on the ASCII-lowercased text)
 DETECTORS: tuple[tuple[str, re.Pattern[str], bool], ...] = (
