@@ -109,6 +109,28 @@ _CLI_FLAG = re.compile(
 )
 _URL_PARAM = re.compile(r"""[?&]([A-Za-z][\w\-.]{1,63}+)=([^\s"'`&#<>]{6,}+)""")
 _NETRC = re.compile(r"machine\s++\S++(?:\s++login\s++\S++)?\s++password\s++(\S++)")
+# Environment variables set on a command line, upper case as shell convention has it:
+# before the command (`PGPASSWORD=… psql`, run on "\n" + text like the forms above),
+# after `-e`/`--env` (`docker run -e DB_PASSWORD=…`) and `config:set` (Heroku, Dokku);
+# and `--from-literal=name=…`. Each starts with a literal, fast to scan for.
+_ENV_PAIR = r"""[A-Z][A-Z0-9_]*+=[^\s"'`;&|()<>$][^\s"'`;&|()<>]*+"""
+_ENV_BEFORE_COMMAND = re.compile(rf"\n[ \t]*+((?:{_ENV_PAIR}[ \t]++)+)[^\s#=]")
+_ENV_OPTIONS = tuple(
+    re.compile(rf"{option}[ \t=]++((?:{_ENV_PAIR}[ \t]*+)+)")
+    for option in ("-e", "--env", "config:set")
+)
+_PAIR = re.compile(_ENV_PAIR)
+_FROM_LITERAL = re.compile(r"""--from-literal=([\w.\-]{1,63}+)=["']?([^\s"'`;&|]{6,}+)""")
+# Passwords that a command takes as an argument: `mysql -p…` (no space), `sshpass -p …`,
+# PowerShell's `ConvertTo-SecureString "…" -AsPlainText`.
+_PASSWORD_ARGUMENTS = (
+    re.compile(r"""(?:mysql|mariadb)[\w\-]*+[^\n]{0,200}?[ \t]-p["']?([^\s"'\-][^\s"']*+)"""),
+    re.compile(r"""sshpass[ \t]+-p[ \t]*["']?([^\s"'\-][^\s"']*+)"""),
+    re.compile(
+        r"""ConvertTo-SecureString[ \t]+(?:-String[ \t]+)?["']([^"'\n]++)["']"""
+        r"""[^\n]{0,80}?-AsPlainText"""
+    ),
+)
 Judge = Callable[[str], bool]
 
 
@@ -188,6 +210,27 @@ def find_assignments(text: str, lowered: str) -> list[tuple[int, str]]:
     for m in _NETRC.finditer(text):
         if _holds_secret("password", m.group(1), netrc):
             found.append((m.start(1), m.group(1)))
+    env = [(m.start(1) - 1, m.group(1)) for m in _ENV_BEFORE_COMMAND.finditer(lines)]
+    env += [
+        (m.start(1), m.group(1))
+        for pattern in _ENV_OPTIONS
+        for m in pattern.finditer(text)
+        if pattern is not _ENV_OPTIONS[0] or m.start() == 0 or text[m.start() - 1] in " \t"
+    ]
+    # (offset of the value, name, value)
+    given: list[tuple[int, str, str]] = []
+    for start, run in env:
+        for pair in _PAIR.finditer(run):
+            name, value = pair.group().split("=", 1)
+            given.append((start + pair.start() + len(name) + 1, name, value))
+    given += [(m.start(2), m.group(1), m.group(2)) for m in _FROM_LITERAL.finditer(text)]
+    for offset, name, value in given:
+        if _holds_secret(name, value, _unquoted_judge(name, values.looks_like_env_secret)):
+            found.append((offset, value))
+    for pattern in _PASSWORD_ARGUMENTS:
+        for m in pattern.finditer(text):
+            if values.looks_like_connection_password("", m.group(1)):
+                found.append((m.start(1), m.group(1)))
     pairs = (_XML_ELEMENT,) if "<" in text else ()
     for pattern in (*pairs, _NAME_VALUE):
         for m in pattern.finditer(text):
