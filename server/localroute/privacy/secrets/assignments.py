@@ -10,8 +10,11 @@ or 16+ characters of high entropy (:func:`values.looks_like_key_material`).
 The places: quoted values after any assignment operator (Python, JS, Go, Ruby, JSON,
 YAML, TOML, shell), and unquoted ones alone on their line in .env / shell / Dockerfile,
 YAML and INI files, Kubernetes / ECS / Terraform ``name``-``value`` pairs, command-line
-flags (``--api-key VALUE``), URL query parameters (``?access_token=VALUE``) and .netrc
-lines.
+flags (``--api-key VALUE``), URL query parameters (``?access_token=VALUE``), .netrc
+lines, environment variables set on a command line (``PGPASSWORD=… psql``, ``-e``,
+``--env``, ``config:set``, ``--from-literal``) and passwords given to commands
+(``mysql -p…``, ``sshpass -p``, ``ConvertTo-SecureString … -AsPlainText``); quoted
+values also between escaped quotes (code inside a JSON string: a notebook's cells).
 """
 
 from __future__ import annotations
