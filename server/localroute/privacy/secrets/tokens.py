@@ -85,53 +85,59 @@ DETECTORS: tuple[tuple[str, re.Pattern[str], bool], ...] = (
     (kinds.AZURE, re.compile(r"accountkey[ \t]*=[ \t]*[a-z0-9+/]{40,}={0,2}"), True),
     (kinds.AZURE, re.compile(r"sharedaccesskey[ \t]*=[ \t]*[a-z0-9+/]{40,}={0,2}"), True),
 )
+
+
+def _provider(prefix: str, width: int, rest: str) -> re.Pattern[str]:
+    """:func:`_token`, and not followed by a character that would make it a longer one
+    (every optional part possessive, so a shorter match is never tried instead)."""
+    return _token(prefix, width, rf"{rest}(?![\w\-])")
+
+
 # Tokens that their prefix alone gives away, in the providers' documented formats (as
 # secret scanners such as gitleaks know them). One pattern each, every one starting with
 # its literal (a pass over the text each, about 0.6 ms per MB: one pattern of them all
 # has no literal to search for, and was six times slower).
 PROVIDER_TOKENS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (kinds.OPENROUTER, _token("sk-or-v1-", 9, r"[0-9a-f]{64}")),
-    (kinds.GROQ, _token("gsk_", 4, r"[A-Za-z0-9]{52}")),
-    (kinds.XAI, _token("xai-", 4, r"[A-Za-z0-9]{80}")),
-    (kinds.PERPLEXITY, _token("pplx-", 5, r"[A-Za-z0-9]{48}")),
-    (kinds.REPLICATE, _token("r8_", 3, r"[A-Za-z0-9]{37}")),
-    (kinds.HUGGING_FACE, _token("hf_", 3, r"[A-Za-z0-9]{34}")),
-    (kinds.HUGGING_FACE, _token("api_org_", 8, r"[A-Za-z0-9]{34}")),
-    (kinds.DIGITALOCEAN, _token("do[opr]_v1_", 7, r"[0-9a-f]{64}")),
-    (kinds.SHOPIFY, _token("shp(?:at|ca|pa|ss)_", 6, r"[0-9a-fA-F]{32}")),
-    (kinds.DATABRICKS, _token("dapi", 4, r"[0-9a-f]{32}(?:-\d)?")),
-    (kinds.AGE, _token("AGE-SECRET-KEY-1", 16, r"[0-9A-Z]{58}")),
-    (kinds.VAULT, _token(r"hv[sb]\.", 4, r"[\w\-]{90,}+")),
-    (kinds.DOPPLER, _token(r"dp\.", 3, r"(?:pt|st|ct|sa|scim|audit)\.[A-Za-z0-9]{40,}+")),
-    (kinds.LINEAR, _token("lin_", 4, r"(?:api|oauth)_[A-Za-z0-9]{40}")),
-    (kinds.POSTMAN, _token("PMAK-", 5, r"[0-9a-fA-F]{24}-[0-9a-fA-F]{34}")),
-    (kinds.GRAFANA, _token("glsa_", 5, r"[A-Za-z0-9]{32}_[0-9a-fA-F]{8}")),
-    (kinds.GRAFANA, _token("glc_", 4, r"[A-Za-z0-9+/]{32,}+={0,2}")),
-    (kinds.NEW_RELIC, _token("NR(?:AK|AA|II)-", 5, r"[A-Za-z0-9]{27}")),
-    (kinds.HEROKU, _token("HRKU-", 5, r"[\w\-]{58,}+")),
-    (kinds.ATLASSIAN, _token("ATATT3", 6, r"[A-Za-z0-9_\-=]{150,}+")),
-    (kinds.SENTRY, _token("sntry[us]_", 7, r"[A-Za-z0-9+/=_]{40,}+")),
-    (kinds.SUPABASE, _token("sbp_", 4, r"[0-9a-f]{40}")),
-    (kinds.TAILSCALE, _token("tskey-", 6, r"[a-z]{3,7}-\w{8,}+-[A-Za-z0-9]{16,}+")),
-    (kinds.PULUMI, _token("pul-", 4, r"[0-9a-f]{40}")),
-    (kinds.GOOGLE_OAUTH, _token("GOCSPX-", 7, r"[\w\-]{28}")),
-    (kinds.GOOGLE_OAUTH, _token(r"ya29\.", 5, r"[\w\-]{20,}+")),
-    (kinds.SQUARE, _token("sq0", 3, r"(?:atp-[\w\-]{22}|csp-[\w\-]{43})")),
-    (kinds.BRAINTREE, _token(r"access_token\$", 13, r"production\$[0-9a-z]{16}\$[0-9a-f]{32}")),
-    (kinds.BITBUCKET, _token("ATBB", 4, r"[A-Za-z0-9_=.\-]{28,}+")),
-    (kinds.DROPBOX, _token(r"sl\.", 3, r"(?:u\.)?[A-Za-z0-9\-=_]{130,}+")),
-    (kinds.AIRTABLE, _token("pat", 3, r"[A-Za-z0-9]{14}\.[0-9a-f]{64}")),
-    (kinds.NOTION, _token("ntn_", 4, r"[A-Za-z0-9]{40,}+")),
-    (kinds.FIGMA, _token("figd_", 5, r"[\w\-]{40,}+")),
-    (kinds.FLY, _token("fo1_", 4, r"[\w\-]{43}")),
-    (kinds.FLY, _token("fm2_", 4, r"[A-Za-z0-9+/]{100,}+={0,3}")),
-    (kinds.NETLIFY, _token("nfp_", 4, r"[A-Za-z0-9]{36}")),
-    (kinds.RENDER, _token("rnd_", 4, r"[A-Za-z0-9]{32}")),
-    (kinds.LANGSMITH, _token("lsv2_", 5, r"(?:pt|sk)_[0-9a-f]{32}_[0-9a-f]{10}")),
-    (kinds.PINECONE, _token("pcsk_", 5, r"[A-Za-z0-9]{4,8}_[A-Za-z0-9]{40,}+")),
+    (kinds.OPENROUTER, _provider("sk-or-v1-", 9, r"[0-9a-f]{64}")),
+    (kinds.GROQ, _provider("gsk_", 4, r"[A-Za-z0-9]{52}")),
+    (kinds.XAI, _provider("xai-", 4, r"[A-Za-z0-9]{80}")),
+    (kinds.PERPLEXITY, _provider("pplx-", 5, r"[A-Za-z0-9]{48}")),
+    (kinds.REPLICATE, _provider("r8_", 3, r"[A-Za-z0-9]{37}")),
+    (kinds.HUGGING_FACE, _provider("hf_", 3, r"[A-Za-z0-9]{34}")),
+    (kinds.HUGGING_FACE, _provider("api_org_", 8, r"[A-Za-z0-9]{34}")),
+    (kinds.DIGITALOCEAN, _provider("do[opr]_v1_", 7, r"[0-9a-f]{64}")),
+    (kinds.SHOPIFY, _provider("shp(?:at|ca|pa|ss)_", 6, r"[0-9a-fA-F]{32}")),
+    (kinds.DATABRICKS, _provider("dapi", 4, r"[0-9a-f]{32}(?:-\d)?+")),
+    (kinds.AGE, _provider("AGE-SECRET-KEY-1", 16, r"[0-9A-Z]{58}")),
+    (kinds.VAULT, _provider(r"hv[sb]\.", 4, r"[\w\-]{90,}+")),
+    (kinds.DOPPLER, _provider(r"dp\.", 3, r"(?:pt|st|ct|sa|scim|audit)\.[A-Za-z0-9]{40,}+")),
+    (kinds.LINEAR, _provider("lin_", 4, r"(?:api|oauth)_[A-Za-z0-9]{40}")),
+    (kinds.POSTMAN, _provider("PMAK-", 5, r"[0-9a-fA-F]{24}-[0-9a-fA-F]{34}")),
+    (kinds.GRAFANA, _provider("glsa_", 5, r"[A-Za-z0-9]{32}_[0-9a-fA-F]{8}")),
+    (kinds.GRAFANA, _provider("glc_", 4, r"[A-Za-z0-9+/]{32,}+={0,2}+")),
+    (kinds.NEW_RELIC, _provider("NR(?:AK|AA|II)-", 5, r"[A-Za-z0-9]{27}")),
+    (kinds.HEROKU, _provider("HRKU-", 5, r"[\w\-]{58,}+")),
+    (kinds.ATLASSIAN, _provider("ATATT3", 6, r"[A-Za-z0-9_\-=]{150,}+")),
+    (kinds.SENTRY, _provider("sntry[us]_", 7, r"[A-Za-z0-9+/=_]{40,}+")),
+    (kinds.SUPABASE, _provider("sbp_", 4, r"[0-9a-f]{40}")),
+    (kinds.TAILSCALE, _provider("tskey-", 6, r"[a-z]{3,7}-\w{8,}+-[A-Za-z0-9]{16,}+")),
+    (kinds.PULUMI, _provider("pul-", 4, r"[0-9a-f]{40}")),
+    (kinds.GOOGLE_OAUTH, _provider("GOCSPX-", 7, r"[\w\-]{28}")),
+    (kinds.GOOGLE_OAUTH, _provider(r"ya29\.", 5, r"[\w\-]{20,}+")),
+    (kinds.SQUARE, _provider("sq0", 3, r"(?:atp-[\w\-]{22}|csp-[\w\-]{43})")),
+    (kinds.BRAINTREE, _provider(r"access_token\$", 13, r"production\$[0-9a-z]{16}\$[0-9a-f]{32}")),
+    (kinds.BITBUCKET, _provider("ATBB", 4, r"[A-Za-z0-9_=.\-]{28,}+")),
+    (kinds.DROPBOX, _provider(r"sl\.", 3, r"(?:u\.)?[A-Za-z0-9\-=_]{130,}+")),
+    (kinds.AIRTABLE, _provider("pat", 3, r"[A-Za-z0-9]{14}\.[0-9a-f]{64}")),
+    (kinds.NOTION, _provider("ntn_", 4, r"[A-Za-z0-9]{40,}+")),
+    (kinds.FIGMA, _provider("figd_", 5, r"[\w\-]{40,}+")),
+    (kinds.FLY, _provider("fo1_", 4, r"[\w\-]{43}")),
+    (kinds.FLY, _provider("fm2_", 4, r"[A-Za-z0-9+/]{100,}+={0,3}+")),
+    (kinds.NETLIFY, _provider("nfp_", 4, r"[A-Za-z0-9]{36}")),
+    (kinds.RENDER, _provider("rnd_", 4, r"[A-Za-z0-9]{32}")),
+    (kinds.LANGSMITH, _provider("lsv2_", 5, r"(?:pt|sk)_[0-9a-f]{32}_[0-9a-f]{10}")),
+    (kinds.PINECONE, _provider("pcsk_", 5, r"[A-Za-z0-9]{4,8}_[A-Za-z0-9]{40,}+")),
 )
-_TOKEN_END = re.compile(r"[\w\-]")
-"""A character that would make a token part of a longer one."""
 
 # A shared access signature's signature; it is one when the URL also has a version
 # (`sv=2022-11-02`) before it (checked in code: bounded work per match).
@@ -203,14 +209,10 @@ def find_tokens(text: str, lowered: str) -> list[tuple[int, str]]:
     """(offset, kind) of every provider token in ``text`` (``lowered`` is its
     ASCII-lowercased copy, of the same length)."""
     found: list[tuple[int, str]] = []
-    for kind, pattern, on_lowered in DETECTORS:
+    providers = ((kind, pattern, False) for kind, pattern in PROVIDER_TOKENS)
+    for kind, pattern, on_lowered in (*DETECTORS, *providers):
         for m in pattern.finditer(lowered if on_lowered else text):
             if not _documented_token(text, m.start(), m.group(), kind):
-                found.append((m.start(), kind))
-    for kind, pattern in PROVIDER_TOKENS:
-        for m in pattern.finditer(text):
-            glued = m.end() < len(text) and _TOKEN_END.match(text, m.end())
-            if not glued and not _documented_token(text, m.start(), m.group(), kind):
                 found.append((m.start(), kind))
     if "AC" in text:
         found.extend((offset, kinds.TWILIO) for offset in _twilio_auth_tokens(text))
