@@ -221,27 +221,22 @@ def test_cli_config_schema_and_check(tmp_path: Path) -> None:
     assert "backends" in json.loads(schema.stdout)["properties"]
     good = write(tmp_path / "good.toml", '[privacy]\nglobs = ["a/**"]\n')
     bad = write(tmp_path / "bad.toml", "[privacy]\nglobz = 1\n")
-    ok = subprocess.run(
-        [sys.executable, "-m", "localroute", "config", "check", str(good)], capture_output=True
-    )
+
+    def check(path: Path) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "localroute", "config", "check", str(path)]
+        return subprocess.run(command, capture_output=True, text=True)
+
+    ok = check(good)
     assert ok.returncode == 0
-    failed = subprocess.run(
-        [sys.executable, "-m", "localroute", "config", "check", str(bad)],
-        capture_output=True,
-        text=True,
-    )
+    failed = check(bad)
     assert failed.returncode == 1
     assert "bad.toml: privacy.globz: unknown key" in failed.stderr
-    assert ok.stdout.decode().strip() == f"{good}: ok"
+    assert ok.stdout.strip() == f"{good}: ok"
     # A warning does not fail the file, and its "ok" does not hide it.
     warned = write(
         tmp_path / "warned.toml", '[backends.gh]\nkind = "copilot"\nlocality = "local"\n'
     )
-    checked = subprocess.run(
-        [sys.executable, "-m", "localroute", "config", "check", str(warned)],
-        capture_output=True,
-        text=True,
-    )
+    checked = check(warned)
     assert checked.returncode == 0
     assert "backends.gh.locality: ignored: copilot backends are always cloud" in checked.stderr
     assert checked.stdout.strip() == f"{warned}: ok (1 warning above)"
