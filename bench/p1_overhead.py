@@ -98,7 +98,8 @@ async def _floor(tmp: Path, url: str, body: bytes, *argv: str) -> tuple[Session,
     await session.start()
     await session.initialize(tmp / "ws")
     session.initialized()
-    return session, session.open(tmp / "ws" / f"calc_floor{len(argv)}.py", SOURCE)
+    name = "-".join(Path(a).stem.lstrip("-") for a in argv)  # one file per floor
+    return session, session.open(tmp / "ws" / f"calc-{name}.py", SOURCE)
 
 
 async def measure_sessions(
