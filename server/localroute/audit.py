@@ -83,6 +83,7 @@ def audit_log_for(config: AuditConfig, env: Mapping[str, str] | None = None) -> 
 class AuditLog:
     def __init__(self, path: Path, *, max_bytes: int = 5_000_000, backups: int = 3) -> None:
         self.path = path
+        self._name = os.fspath(path)
         self.max_bytes = max_bytes
         self.backups = backups
         self._lock = threading.Lock()
@@ -98,7 +99,7 @@ class AuditLog:
                     self.path.parent.mkdir(parents=True, exist_ok=True)
                     self._ready = True
                 self._rotate_if_needed(len(line))
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                fd = os.open(self._name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
                 try:
                     # One write(2) of the whole line (O_APPEND: never interleaved with
                     # another process's line), without a text wrapper per request.
@@ -112,7 +113,7 @@ class AuditLog:
 
     def _rotate_if_needed(self, incoming: int) -> None:
         try:
-            size = self.path.stat().st_size
+            size = os.stat(self._name).st_size  # (os.stat: pathlib's costs as much again)
         except FileNotFoundError:
             return
         if size + incoming <= self.max_bytes:

@@ -23,7 +23,7 @@ import os
 import posixpath
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
@@ -90,6 +90,9 @@ class DocumentIdentity:
     fs_path: str | None = None
     aliases: tuple[str, ...] = ()
     """Other names the same file was reached by (symlinks met in a bulk walk)."""
+    disk: str | None = field(default=None, compare=False)
+    """``fs_path`` resolved on disk as ``path`` was (symlinks followed, not in NFC): where
+    its project root is looked for. None when not resolved on this file system."""
 
     @property
     def label(self) -> str:
@@ -133,12 +136,18 @@ def canonical_path(path: str) -> str:
     A Windows path (``C:\\x`` or ``C:/x``) keeps its drive, lower-cased, with ``/``
     separators: this server matches it by name, not on disk.
     """
+    return _resolve(path)[0]
+
+
+def _resolve(path: str) -> tuple[str, str | None]:
+    """:func:`canonical_path`, and for a path resolved on this file system the resolved
+    path before NFC (:attr:`DocumentIdentity.disk`): one resolution serves both."""
     drive = _DRIVE.match(path)
     if drive:
         rest = path[drive.end() :].replace("\\", "/")
         rest = "/".join(_windows_name(segment) for segment in rest.split("/"))
         body = posixpath.normpath("/" + _SLASHES.sub("/", rest))
-        return nfc(f"{drive.group(1).lower()}:{body}")
+        return nfc(f"{drive.group(1).lower()}:{body}"), None
     text = path
     if text.startswith("\\"):
         # `\\server\share\x` or `\x`: Windows separators, not a name relative to the
@@ -146,15 +155,15 @@ def canonical_path(path: str) -> str:
         text = text.replace("\\", "/")
     if text.startswith("//") and not text.startswith("///"):
         # A UNC path (//server/share/x): not on this machine's file system.
-        return nfc("//" + posixpath.normpath(_SLASHES.sub("/", text[2:])).lstrip("/"))
+        return nfc("//" + posixpath.normpath(_SLASHES.sub("/", text[2:])).lstrip("/")), None
     text = _SLASHES.sub("/", text)
     try:
         # Not abspath first: that collapses `link/..` to the link's directory, where the
         # kernel (and realpath, component by component) goes to its target's parent.
         resolved = os.path.realpath(text)
     except (OSError, ValueError):
-        resolved = os.path.abspath(text)
-    return nfc(resolved)
+        return nfc(os.path.abspath(text)), None
+    return nfc(resolved), (resolved if path.startswith("/") else None)
 
 
 def _windows_name(segment: str) -> str:
@@ -172,9 +181,9 @@ def identify_path(
     names it was reached by, all of which privacy globs see."""
     # Joined, not normalized: `link/../x` is opened through the link, as the shell does.
     given = os.path.join(os.getcwd(), os.fspath(path))
-    canonical = canonical_path(given)
+    canonical, disk = _resolve(given)
     names = tuple(dict.fromkeys(os.path.abspath(os.fspath(a)) for a in aliases))
-    return DocumentIdentity(_file_uri(canonical), "file", canonical, "file", given, names)
+    return DocumentIdentity(_file_uri(canonical), "file", canonical, "file", given, names, disk)
 
 
 def _with_path(uri: str, scheme: str, path: str | None, source: Source) -> DocumentIdentity:
@@ -183,7 +192,8 @@ def _with_path(uri: str, scheme: str, path: str | None, source: Source) -> Docum
         # (`file:src/x.py`), names no file we know: read against this process's directory,
         # its verdict would depend on where the server was started.
         return DocumentIdentity(uri, scheme, None, "unknown")
-    return DocumentIdentity(uri, scheme, canonical_path(path), source, path)
+    canonical, disk = _resolve(path)
+    return DocumentIdentity(uri, scheme, canonical, source, path, disk=disk)
 
 
 def identify(uri: str) -> DocumentIdentity:

@@ -106,7 +106,7 @@ class Pipeline:
         """Apply a changed trusted configuration (the user file, editor settings); True when
         something changed. Cheap: the store only stats the user file."""
         config = self.store.base().config
-        if config == self.config:
+        if config is self.config or config == self.config:
             return False
         self._apply(config)
         return True

@@ -89,6 +89,8 @@ class ResultsCache:
         self._opening: asyncio.Future[AnswerStore | None] | None = None
         self._off = False
         self._puts: list[tuple[str, TaskOutcome]] = []
+        self._fresh: list[tuple[TaskRequest, Prompt, Candidate, TaskOutcome]] = []
+        """Answers to store whose keys are made with the batch, not on the request's path."""
         """Answers to store, encoded (redacted, serialized) by the writer, not the request."""
         self._touches: list[str] = []
         self._deletes: list[str] = []
@@ -204,9 +206,8 @@ class ResultsCache:
         report); :meth:`flush` and :meth:`aclose` wait for what is pending."""
         if self._off or outcome.cached or not may_store(request, candidate, outcome):
             return
-        key = answer_key(request, prompt, candidate)
-        if key is not None:
-            self._schedule(puts=[(key, outcome)])
+        self._fresh.append((request, prompt, candidate, outcome))
+        self._schedule()
 
     def _schedule(
         self,
@@ -221,12 +222,18 @@ class ResultsCache:
             self._writer = asyncio.get_running_loop().create_task(self._write_batches())
 
     async def _write_batches(self) -> None:
-        while not self._off and (self._puts or self._touches or self._deletes):
+        while not self._off and (self._puts or self._fresh or self._touches or self._deletes):
             # Let a batch gather: one transaction (and one thread hop) for many answers.
             # A flush (the end of a run) does not wait for more.
             if not self._hurry.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._hurry.wait(), BATCH_WAIT_S)
+            fresh, self._fresh = self._fresh, []
+            self._puts += [
+                (key, outcome)
+                for request, prompt, candidate, outcome in fresh
+                if (key := answer_key(request, prompt, candidate)) is not None
+            ]
             puts = [(key, encode(outcome)) for key, outcome in self._puts]
             self._puts = []
             touches, self._touches = self._touches, []

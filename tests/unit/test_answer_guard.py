@@ -245,3 +245,32 @@ async def test_explanations_get_a_default_answer_budget(max_tokens: int | None) 
     explain, review = (r.json["max_tokens"] for r in fake.chat_requests)
     assert explain == (max_tokens or 512)
     assert review == 1024
+
+
+def test_pieces_are_judged_together_and_none_is_left_unjudged() -> None:
+    """The guard judges the streamed pieces a batch at a time: a loop is stopped within
+    a batch of where the detector sees it, and what is held when the answer ends is
+    judged by ``finish``."""
+    from localroute.tasks.degenerate import MAX_BLANK_CHARS, DegenerateDetector
+    from localroute.tasks.guard import BATCH_CHARS
+
+    pieces = [piece + " " for piece in LOOP[:20_000].split(" ")]
+    detector, seen = DegenerateDetector(f"{PROMPT.system}\n{PROMPT.user}"), 0
+    for piece in pieces:  # where the detector alone, fed piece by piece, stops the loop
+        seen += len(piece)
+        if detector.feed(piece) is not None:
+            break
+    guard, fed = AnswerGuard(PROMPT, "local"), 0
+    with pytest.raises(DegenerateAnswer, match="repetition"):
+        for piece in pieces:
+            fed += len(piece)
+            guard.feed(piece)
+    assert seen <= fed < seen + BATCH_CHARS + max(len(p) for p in pieces)
+
+    blank = AnswerGuard(PROMPT, "local")
+    third = " " * (MAX_BLANK_CHARS // 3 + 1)
+    assert 2 * len(third) >= BATCH_CHARS > len(third) and 2 * len(third) < MAX_BLANK_CHARS
+    for _ in range(3):  # the third piece is held (less than a batch) when the answer ends
+        blank.feed(third)
+    with pytest.raises(DegenerateAnswer, match="whitespace"):
+        blank.finish(third * 3)

@@ -360,6 +360,32 @@ async def test_chunked_answers_keep_the_connection_and_connection_close_ends_it(
     assert seen == [1, 2]
 
 
+async def test_chunks_already_read_come_out_as_one_piece_and_a_piece_does_not_wait() -> None:
+    """An SSE answer is many small chunks: those read together reach the layers above as
+    one piece (one step each, not one a chunk); a chunk alone is not held back for more."""
+    more = threading.Event()
+
+    def handle(conn: socket.socket, n: int) -> None:
+        read_request(conn)
+        head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        conn.sendall(head + b"".join(b"2\r\n%02d\r\n" % i for i in range(20)))
+        more.wait(5)
+        conn.sendall(b"4\r\nlast\r\n0\r\n\r\n")
+        conn.close()
+
+    with raw_server(handle) as url:
+        async with plain_client(url) as http:
+            async with http.stream("GET", f"{url}/stream") as response:
+                pieces: list[bytes] = []
+                async for piece in response.aiter_raw():
+                    pieces.append(piece)
+                    more.set()  # the rest is sent only once the first piece is out
+            assert connections(http) == (1, 1)
+    assert b"".join(pieces) == b"".join(b"%02d" % i for i in range(20)) + b"last"
+    assert pieces[0] == b"".join(b"%02d" % i for i in range(20))  # twenty chunks, one piece
+    assert pieces[-1] == b"last"
+
+
 async def test_an_informational_answer_is_skipped() -> None:
     def handle(conn: socket.socket, n: int) -> None:
         read_request(conn)

@@ -60,6 +60,22 @@ async def test_openai_strict_json_schema_first() -> None:
     assert form["json_schema"]["schema"] == strict_schema(FINDINGS_SCHEMA)
 
 
+def test_each_schema_is_made_strict_once_and_each_gets_its_own() -> None:
+    """The strict form is kept per schema (made once, not per request), and a schema
+    never gets another's strict form."""
+    from localroute.backends.openai import _response_format
+
+    other = {"type": "object", "properties": {"summary": {"type": "string"}}}
+    first = _response_format("json_schema", FINDINGS_SCHEMA)
+    again = _response_format("json_schema", FINDINGS_SCHEMA)
+    assert first is not None and again is not None
+    assert first["json_schema"]["schema"] is again["json_schema"]["schema"]
+    assert first["json_schema"]["schema"] == strict_schema(FINDINGS_SCHEMA)
+    mine = _response_format("json_schema", other)
+    assert mine is not None and mine["json_schema"]["schema"] == strict_schema(other)
+    assert mine["json_schema"]["schema"]["required"] == ["summary"]
+
+
 async def test_llama_cpp_python_gets_the_schema_in_its_own_form() -> None:
     """llama-cpp-python answers the OpenAI form with HTTP 500; its grammar is built from
     ``{"type": "json_object", "schema": ...}``, which gets the schema as the task wrote it."""

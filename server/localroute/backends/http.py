@@ -309,7 +309,7 @@ class HttpBackend:
 
     @contextlib.asynccontextmanager
     async def _post(
-        self, url: str, body: object, headers: dict[str, str], error: ErrorFor
+        self, url: str | httpx.URL, body: object, headers: dict[str, str], error: ErrorFor
     ) -> AsyncIterator[httpx.Response]:
         """POST ``body`` as JSON and stream the answer; a non-2xx answer raises
         ``error(response, start of its body)``. Leaving the block closes the connection.

@@ -105,6 +105,14 @@ class Connection:
                 raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
             self.h11.receive_data(data)
 
+    def buffered_event(self) -> Any:
+        """The next h11 event from what is already read, or None when it needs more."""
+        try:
+            event = self.h11.next_event()
+        except h11.RemoteProtocolError as exc:
+            raise httpx.RemoteProtocolError(str(exc)) from exc
+        return None if event is h11.NEED_DATA else event
+
     def _nothing_came(self) -> bool:
         return self.h11.their_state is h11.SEND_RESPONSE and not self.h11.trailing_data[0]
 

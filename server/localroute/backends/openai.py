@@ -94,11 +94,24 @@ def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+_STRICT: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+"""Schemas made strict, by the identity of the schema (the tasks' schemas are constants)."""
+
+
+def _strict(schema: dict[str, Any]) -> dict[str, Any]:
+    kept = _STRICT.get(id(schema))
+    if kept is None or kept[0] is not schema:
+        if len(_STRICT) > 32:
+            _STRICT.clear()
+        kept = _STRICT[id(schema)] = (schema, strict_schema(schema))
+    return kept[1]
+
+
 def _response_format(form: str, schema: dict[str, Any]) -> dict[str, Any] | None:
     if form == "json_schema":
         return {
             "type": "json_schema",
-            "json_schema": {"name": "localroute", "schema": strict_schema(schema), "strict": True},
+            "json_schema": {"name": "localroute", "schema": _strict(schema), "strict": True},
         }
     if form == "json_object+schema":
         return {"type": "json_object", "schema": schema}
@@ -125,6 +138,11 @@ class OpenAIBackend(HttpBackend):
     def _setup(self) -> None:
         self.url = self._url().rstrip("/")
         self.root = self.url[: -len("/v1")] if self.url.endswith("/v1") else self.url
+        self.chat_url: str | httpx.URL = f"{self.url}/chat/completions"
+        """Parsed once where it can be: httpx parses a URL given as text on every request
+        (one it cannot parse stays text, to fail as a request)."""
+        with contextlib.suppress(httpx.InvalidURL):
+            self.chat_url = httpx.URL(self.chat_url)
         self.structured_forms: dict[str, str] = {}
         """The structured-output form each model accepted last (model id → form)."""
         self.learned_windows: dict[str, int] = {}
@@ -332,7 +350,7 @@ class OpenAIBackend(HttpBackend):
             self.name, request.model, on_text, secret=self._api_key(), on_loading=loading
         )
         async with self._post(
-            f"{self.url}/chat/completions",
+            self.chat_url,
             self._body(request, form),
             self._headers("text/event-stream, application/json"),
             error,

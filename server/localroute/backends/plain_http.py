@@ -68,8 +68,17 @@ class _Body(httpx.AsyncByteStream):
         while True:
             event = await connection.next_event(self._timeout)
             if isinstance(event, h11.Data):
-                yield bytes(event.data)
-            elif event is h11.PAUSED or isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
+                # What is already read comes out as one piece: a stream of small events
+                # (an SSE answer) then costs each layer above one step, not one an event.
+                pieces = [event.data]
+                event = connection.buffered_event()
+                while isinstance(event, h11.Data):
+                    pieces.append(event.data)
+                    event = connection.buffered_event()
+                yield b"".join(pieces)
+                if event is None:
+                    continue
+            if event is h11.PAUSED or isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
                 return  # (h11 pauses only after the end of an answer, and then for good)
 
     async def aclose(self) -> None:

@@ -66,6 +66,8 @@ class Policy:
 def disk_path(identity: DocumentIdentity) -> str:
     """The file's path as the file system spells it (symlinks resolved, but not normalised
     to NFC): directories named in NFD must be found by their own name."""
+    if identity.disk is not None:  # resolved when the identity was made
+        return identity.disk
     given = identity.fs_path
     if given and given.startswith("/") and not given.startswith("//"):
         try:

@@ -205,13 +205,20 @@ def _sas_signatures(lowered: str) -> list[int]:
     return found
 
 
+_ALL_PATTERNS = (*DETECTORS, *((kind, pattern, False) for kind, pattern in PROVIDER_TOKENS))
+"""Every pattern :func:`find_tokens` runs, made once: it also scans short texts (each
+finding a model returns), where building this per call cost a tenth of the scan."""
+
+
 def find_tokens(text: str, lowered: str) -> list[tuple[int, str]]:
     """(offset, kind) of every provider token in ``text`` (``lowered`` is its
     ASCII-lowercased copy, of the same length)."""
     found: list[tuple[int, str]] = []
-    providers = ((kind, pattern, False) for kind, pattern in PROVIDER_TOKENS)
-    for kind, pattern, on_lowered in (*DETECTORS, *providers):
-        for m in pattern.finditer(lowered if on_lowered else text):
+    for kind, pattern, on_lowered in _ALL_PATTERNS:
+        subject = lowered if on_lowered else text
+        if pattern.search(subject) is None:  # a miss: cheaper than an empty finditer
+            continue
+        for m in pattern.finditer(subject):
             if not _documented_token(text, m.start(), m.group(), kind):
                 found.append((m.start(), kind))
     if "AC" in text:
