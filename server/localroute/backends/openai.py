@@ -139,8 +139,7 @@ class OpenAIBackend(HttpBackend):
         self.url = self._url().rstrip("/")
         self.root = self.url[: -len("/v1")] if self.url.endswith("/v1") else self.url
         self.chat_url: str | httpx.URL = f"{self.url}/chat/completions"
-        """Parsed once where it can be: httpx parses a URL given as text on every request
-        (one it cannot parse stays text, to fail as a request)."""
+        """Parsed once (httpx parses text every request); unparsable, it fails as a request."""
         with contextlib.suppress(httpx.InvalidURL):
             self.chat_url = httpx.URL(self.chat_url)
         self.structured_forms: dict[str, str] = {}
