@@ -42,3 +42,19 @@ def test_a_prompt_text_compares_only_what_a_check_needs() -> None:
     assert "instructions" not in vars(prompt)
     assert prompt.copies_instructions("Answer in JSON.")
     assert not prompt.copies_instructions("total = a / b")
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(alphabet='ab1 \n\t|Z\\"xK\u212aΣ:', max_size=60),
+    st.integers(0, 60),
+    st.integers(0, 60),
+)
+def test_the_quick_look_for_a_word_never_misses_a_copy(prompt: str, start: int, end: int) -> None:
+    """Before the prompt is normalized, the longest ASCII word of a text is looked for in
+    the prompt as it is: that must never rule out a text that is in the normalized prompt
+    (gutters, escaped quotes, upper case, the Kelvin sign that lower-cases to ``k``)."""
+    source = PromptText(prompt)
+    needle = source.whole[start:end]
+    assert source._in_whole(needle) == (needle in source.whole)
+    assert source._in_whole(needle + "zzzq") == (needle + "zzzq" in source.whole)

