@@ -80,6 +80,8 @@ class Connection:
         self.writer.write(data)
 
     async def _drain(self, timeout: float | None) -> None:
+        if not self.writer.transport.get_write_buffer_size():
+            return  # the socket took it all: nothing to wait for (nor a timer to set)
         try:
             async with asyncio.timeout(timeout):
                 await self.writer.drain()  # returns at once unless the socket is full
