@@ -17,6 +17,8 @@ from typing import Any
 import h11
 import httpx
 
+from localroute.backends.chunked import INCOMPLETE, ChunkedBody
+
 __all__ = ["HAPPY_EYEBALLS_S", "Connection", "Origin", "open_connection"]
 
 HAPPY_EYEBALLS_S = 0.25
@@ -44,6 +46,10 @@ class Connection:
         self.writer = writer
         self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=HEAD_LIMIT)
         self.idle_since = 0.0
+        self.chunks: ChunkedBody | None = None
+        """A chunked answer's body, decoded past h11 (see :mod:`localroute.backends.chunked`)."""
+        self._keep_alive = False
+        self._pending = b""
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -127,19 +133,58 @@ class Connection:
         except OSError as exc:
             raise httpx.ReadError(str(exc) or type(exc).__name__) from exc
 
-    async def head(self, timeout: float | None) -> h11.Response:
-        """The answer's status line and headers (informational answers skipped)."""
+    async def head(self, timeout: float | None, method: bytes = b"GET") -> h11.Response:
+        """The answer's status line and headers (informational answers skipped). A chunked
+        body is then read with :meth:`next_piece`, any other with :meth:`next_event`."""
         while True:
             event = await self.next_event(timeout)
             if isinstance(event, h11.Response):
+                self._take_chunked(event, method)
                 return event
             if not isinstance(event, h11.InformationalResponse):
                 raise httpx.RemoteProtocolError(f"unexpected {type(event).__name__} in an answer")
+
+    def _take_chunked(self, response: h11.Response, method: bytes) -> None:
+        self.chunks = None
+        codings = [v for k, v in response.headers if k == b"transfer-encoding"]
+        has_body = method != b"HEAD" and response.status_code not in (204, 304)
+        if not (has_body and codings and codings[-1].lower().endswith(b"chunked")):
+            return
+        if self.h11.our_state is not h11.DONE:  # (the request is always written whole)
+            return
+        self.chunks = ChunkedBody(HEAD_LIMIT)
+        closes = any(b"close" in v.lower() for k, v in response.headers if k == b"connection")
+        self._keep_alive = response.http_version == b"1.1" and not closes
+        data, _closed = self.h11.trailing_data  # what h11 read past the head
+        self._pending = self.chunks.feed(data)
+
+    async def next_piece(self, timeout: float | None) -> bytes | None:
+        """The next data of a chunked body (all that is read), or None at its end."""
+        chunks = self.chunks
+        assert chunks is not None
+        if self._pending:
+            piece, self._pending = self._pending, b""
+            return piece
+        while not chunks.done:
+            data = await self._read(timeout)
+            if not data:
+                raise httpx.RemoteProtocolError(INCOMPLETE)
+            piece = chunks.feed(data)
+            if piece:
+                return piece
+        return None
 
     # -- keeping -----------------------------------------------------------------------------
 
     def finished(self) -> bool:
         """Both sides are done with a request, and the connection may carry another."""
+        chunks = self.chunks
+        if chunks is not None:  # h11 did not see the body: a fresh one for the next request
+            if not (chunks.done and not chunks.extra and self._keep_alive):
+                return False
+            self.chunks = None
+            self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=HEAD_LIMIT)
+            return True
         if self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE:
             self.h11.start_next_cycle()
             return True

@@ -65,6 +65,10 @@ class _Body(httpx.AsyncByteStream):
         connection = self._connection
         if connection is None:
             raise httpx.StreamClosed()
+        if connection.chunks is not None:
+            while (piece := await connection.next_piece(self._timeout)) is not None:
+                yield piece
+            return
         while True:
             event = await connection.next_event(self._timeout)
             if isinstance(event, h11.Data):
@@ -123,7 +127,7 @@ class PlainHTTPTransport(httpx.AsyncBaseTransport):
             trace = request.extensions.get("trace")
             if trace is not None:
                 await trace(SENT, {"request": request})
-            head = await connection.head(timeouts.get("read"))
+            head = await connection.head(timeouts.get("read"), request.method.encode())
         except BaseException:
             self.release(connection, keep=False)
             raise
