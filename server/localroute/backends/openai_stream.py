@@ -86,6 +86,9 @@ class AnswerReader:
         return self.answer.result(structured)
 
     async def _read_stream(self, response: httpx.Response) -> None:
+        # An event stream is UTF-8 whatever charset its header names (the SSE standard);
+        # set, httpx does not parse the header for it on each answer.
+        response.encoding = "utf-8"
         # After [DONE] the little that is left (the end of the chunked body) is still
         # read, briefly, so the connection returns to the pool instead of being closed.
         with contextlib.suppress(TimeoutError):

@@ -20,7 +20,7 @@ values also between escaped quotes (code inside a JSON string: a notebook's cell
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from localroute.privacy.secrets import values
 from localroute.privacy.secrets.tokens import OP
@@ -176,11 +176,17 @@ def _holds_secret(name: str, value: str, judge: Judge | None) -> bool:
     return judge is not None and not values.is_reference(name.lower(), value) and judge(value)
 
 
+def _found(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+    """``pattern``'s matches in ``text``: a miss is one search, cheaper than an empty
+    ``finditer`` (a finding's message is scanned too, where most patterns miss)."""
+    return pattern.finditer(text) if pattern.search(text) else iter(())
+
+
 def find_assignments(text: str, lowered: str) -> list[tuple[int, str]]:
     """(offset, value) of every credential assigned to a secret-like name in ``text``
     (``lowered`` is its ASCII-lowercased copy, of the same length)."""
     found: list[tuple[int, str]] = []
-    for m in _ASSIGN.finditer(lowered):
+    for m in _found(_ASSIGN, lowered):
         group = next(g for g in (2, 3, 4, 5) if m.start(g) >= 0)
         value = text[m.start(group) : m.end(group)]
         name = text[_name_start(lowered, m.start()) : m.end("name")]
@@ -193,31 +199,31 @@ def find_assignments(text: str, lowered: str) -> list[tuple[int, str]]:
     )
     lines = "\n" + text  # offsets one past the text's
     for pattern, lenient in unquoted:
-        for m in pattern.finditer(lines):
+        for m in _found(pattern, lines):
             name, value = m.group(1), m.group(2)
             if _holds_secret(name, value, _unquoted_judge(name, lenient)):
                 found.append((m.start(2) - 1, value))
     if "<" in text:
-        for m in _XML_VALUE.finditer(text):
+        for m in _found(_XML_VALUE, text):
             named = _XML_NAME_BEFORE.search(text, max(m.start() - 80, 0), m.start())
             if named is not None and _holds_secret(
                 named.group(1), m.group(1), _unquoted_judge(named.group(1), values.looks_unquoted)
             ):
                 found.append((m.start(1), m.group(1)))
     for pattern in (_CLI_FLAG, _URL_PARAM):
-        for m in pattern.finditer(text):
+        for m in _found(pattern, text):
             name, value = m.group(1), m.group(2)
             if _holds_secret(name, value, _unquoted_judge(name, values.looks_unquoted)):
                 found.append((m.start(2), value))
     netrc = _unquoted_judge("password", values.looks_unquoted)
-    for m in _NETRC.finditer(text):
+    for m in _found(_NETRC, text):
         if _holds_secret("password", m.group(1), netrc):
             found.append((m.start(1), m.group(1)))
-    env = [(m.start(1) - 1, m.group(1)) for m in _ENV_BEFORE_COMMAND.finditer(lines)]
+    env = [(m.start(1) - 1, m.group(1)) for m in _found(_ENV_BEFORE_COMMAND, lines)]
     env += [
         (m.start(1), m.group(1))
         for pattern in _ENV_OPTIONS
-        for m in pattern.finditer(text)
+        for m in _found(pattern, text)
         if pattern is not _ENV_OPTIONS[0] or m.start() == 0 or text[m.start() - 1] in " \t"
     ]
     # (offset of the value, name, value)
@@ -226,17 +232,17 @@ def find_assignments(text: str, lowered: str) -> list[tuple[int, str]]:
         for pair in _PAIR.finditer(run):
             name, value = pair.group().split("=", 1)
             given.append((start + pair.start() + len(name) + 1, name, value))
-    given += [(m.start(2), m.group(1), m.group(2)) for m in _FROM_LITERAL.finditer(text)]
+    given += [(m.start(2), m.group(1), m.group(2)) for m in _found(_FROM_LITERAL, text)]
     for offset, name, value in given:
         if _holds_secret(name, value, _unquoted_judge(name, values.looks_like_env_secret)):
             found.append((offset, value))
     for pattern in _PASSWORD_ARGUMENTS:
-        for m in pattern.finditer(text):
+        for m in _found(pattern, text):
             if values.looks_like_connection_password("", m.group(1)):
                 found.append((m.start(1), m.group(1)))
     pairs = (_XML_ELEMENT,) if "<" in text else ()
     for pattern in (*pairs, _NAME_VALUE):
-        for m in pattern.finditer(text):
+        for m in _found(pattern, text):
             group = next(g for g in range(2, (m.lastindex or 2) + 1) if m.start(g) >= 0)
             name, value = m.group(1), m.group(group)
             if _holds_secret(name, value, _unquoted_judge(name, values.looks_unquoted)):
