@@ -8,12 +8,14 @@ outcome — never the code, never a credential. Files rotate by size
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import re
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -81,6 +83,11 @@ def audit_log_for(config: AuditConfig, env: Mapping[str, str] | None = None) -> 
 
 
 class AuditLog:
+    """The audit file, appended to one line a try. The file stays open between lines
+    (opening and closing it cost a request more than the write); a stat of its path before
+    each line finds it rotated, replaced or removed (by this process or another), and it
+    is opened again."""
+
     def __init__(self, path: Path, *, max_bytes: int = 5_000_000, backups: int = 3) -> None:
         self.path = path
         self._name = os.fspath(path)
@@ -88,6 +95,9 @@ class AuditLog:
         self.backups = backups
         self._lock = threading.Lock()
         self._ready = False  # the folder exists (made once, not on every request)
+        self._fd: int | None = None
+        self._inode = -1
+        self._closer: weakref.finalize[Any, Any] | None = None
 
     def record(self, entry: AuditEntry) -> None:
         """Append one line; an audit failure is logged, never raised into a request."""
@@ -98,31 +108,50 @@ class AuditLog:
                 if not self._ready:
                     self.path.parent.mkdir(parents=True, exist_ok=True)
                     self._ready = True
-                self._rotate_if_needed(len(line))
-                fd = os.open(self._name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-                try:
-                    # One write(2) of the whole line (O_APPEND: never interleaved with
-                    # another process's line), without a text wrapper per request.
-                    data = line.encode("utf-8")
-                    while data:
-                        data = data[os.write(fd, data) :]
-                finally:
-                    os.close(fd)
+                fd = self._open_for(len(line))
+                # One write(2) of the whole line (O_APPEND: never interleaved with
+                # another process's line), without a text wrapper per request.
+                data = line.encode("utf-8")
+                while data:
+                    data = data[os.write(fd, data) :]
         except OSError as exc:
+            self.close()
             log.error("cannot write the audit log %s: %s", self.path, exc)
 
-    def _rotate_if_needed(self, incoming: int) -> None:
+    def _open_for(self, incoming: int) -> int:
+        """The open file at the path, rotated first when ``incoming`` bytes would make it
+        larger than ``max_bytes``."""
         try:
-            size = os.stat(self._name).st_size  # (os.stat: pathlib's costs as much again)
+            info: os.stat_result | None = os.stat(self._name)
         except FileNotFoundError:
-            return
-        if size + incoming <= self.max_bytes:
-            return
+            info = None
+        if info is not None and info.st_size + incoming > self.max_bytes:
+            self._rotate()
+            info = None
+        if self._fd is None or info is None or info.st_ino != self._inode:
+            self.close()
+            fd = os.open(self._name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            self._fd, self._inode = fd, os.fstat(fd).st_ino
+            self._closer = weakref.finalize(self, _close_quietly, fd)
+        return self._fd
+
+    def close(self) -> None:
+        """Close the file (a later line opens it again)."""
+        closer, self._closer, self._fd = self._closer, None, None
+        if closer is not None:
+            closer()
+
+    def _rotate(self) -> None:
         for index in range(self.backups - 1, 0, -1):
             older = self.path.with_name(f"{self.path.name}.{index}")
             if older.exists():
                 older.replace(self.path.with_name(f"{self.path.name}.{index + 1}"))
         self.path.replace(self.path.with_name(f"{self.path.name}.1"))
+
+
+def _close_quietly(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        os.close(fd)
 
 
 def read_entries(path: Path, *, since: float | None = None) -> Iterator[dict[str, Any]]:

@@ -136,6 +136,8 @@ class Pipeline:
         await self.pool.aclose()
         if self.results is not None:
             await self.results.aclose()
+        if self.audit is not None:
+            self.audit.close()
 
     # -- the decision -----------------------------------------------------------------
 

@@ -145,3 +145,45 @@ def test_cli_audit_summary(tmp_path: Path) -> None:
         check=True,
     ).stdout
     assert json.loads(as_json)["backends"]["local"]["requests"] == 1
+
+
+def test_a_file_rotated_replaced_or_removed_by_another_process_gets_the_next_line(
+    tmp_path: Path,
+) -> None:
+    """The file stays open between lines; whatever another process (a second server, the
+    command line, the user) did to its path, the next line goes to the file at the path."""
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, max_bytes=1_000_000)
+    log.record(entry(file="/ws/1.py"))
+    path.rename(tmp_path / "audit.jsonl.1")  # rotated elsewhere: no file at the path
+    log.record(entry(file="/ws/2.py"))
+    path.rename(tmp_path / "moved.jsonl")
+    path.write_text("")  # a new file at the path
+    log.record(entry(file="/ws/3.py"))
+    assert [json.loads(x)["file"] for x in path.read_text().splitlines()] == ["/ws/3.py"]
+    path.unlink()  # removed, and nothing there
+    log.record(entry(file="/ws/4.py"))
+    files = {p.name: [json.loads(x)["file"] for x in p.read_text().splitlines()]
+             for p in tmp_path.iterdir()}  # fmt: skip
+    assert files == {
+        "audit.jsonl.1": ["/ws/1.py"],
+        "moved.jsonl": ["/ws/2.py"],
+        "audit.jsonl": ["/ws/4.py"],
+    }
+    assert (path.stat().st_mode & 0o777) == 0o600
+    log.close()
+    log.record(entry(file="/ws/5.py"))  # closed, a line opens it again
+    assert [json.loads(x)["file"] for x in path.read_text().splitlines()] == [
+        "/ws/4.py",
+        "/ws/5.py",
+    ]
+
+
+def test_the_open_file_is_closed_with_the_log(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.jsonl")
+    log.record(entry())
+    fd = log._fd
+    assert fd is not None
+    del log
+    with pytest.raises(OSError):
+        os.fstat(fd)

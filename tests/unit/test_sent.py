@@ -205,6 +205,9 @@ class RecordingAudit:
     def record(self, entry: Any) -> None:
         self.entries.append(entry)
 
+    def close(self) -> None:
+        pass
+
 
 async def test_an_answer_cancelled_while_it_lets_others_go_first_is_in_the_audit(
     monkeypatch: pytest.MonkeyPatch,

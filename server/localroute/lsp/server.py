@@ -79,6 +79,8 @@ class LocalrouteServer(LanguageServer):
         pipeline = self.pipeline
         if pipeline.config.audit != self._audit_config:
             self._audit_config = pipeline.config.audit
+            if pipeline.audit is not None:
+                pipeline.audit.close()
             pipeline.audit = audit_log_for(pipeline.config.audit)
 
     # -- the workspace and the settings -----------------------------------------------
