@@ -18,6 +18,7 @@ Pure: standard library only.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import posixpath
@@ -198,34 +199,44 @@ def _with_path(uri: str, scheme: str, path: str | None, source: Source) -> Docum
 
 def identify(uri: str) -> DocumentIdentity:
     """The identity of a document URI: one canonical path for every spelling of a file."""
+    scheme, path, source, on_disk = _named(uri)
+    if not on_disk:
+        return DocumentIdentity(uri, scheme, None, source)
+    return _with_path(uri, scheme, path, source)
+
+
+@functools.lru_cache(maxsize=256)
+def _named(uri: str) -> tuple[str, str | None, Source, bool]:
+    """What a URI names by its text alone (every request asks again: kept for a few):
+    its scheme, the path it spells, its source, and whether that path is a file's."""
     match = _SCHEME.match(uri)
     if match is None or (len(match.group(1)) == 1 and _DRIVE.match(uri)):
         # No scheme (or a Windows drive): some clients send a bare path.
         if uri.startswith(("/", "\\")) or _DRIVE.match(uri):
-            return _with_path(uri, "file", uri, "file")
-        return DocumentIdentity(uri, "", None, "unknown")
+            return "file", uri, "file", True
+        return "", None, "unknown", False
     scheme = match.group(1).lower()
     if scheme == "file":
-        return _with_path(uri, scheme, _uri_path(uri), "file")
+        return scheme, _uri_path(uri), "file", True
     if scheme in _TEXT_SCHEMES:
         # VS Code's new file at a chosen place (`code secrets/new.py`) is an untitled
         # document with the absolute path it will be saved as: classify it as that file.
         path = _uri_path(uri)
         if path and (path.startswith("/") or _DRIVE.match(path)):
-            return _with_path(uri, scheme, path, "untitled")
-        return DocumentIdentity(uri, scheme, None, "untitled")
+            return scheme, path, "untitled", True
+        return scheme, None, "untitled", False
     if scheme in _NOTEBOOK_SCHEMES:
-        return _with_path(uri, scheme, _uri_path(uri), "notebook")
+        return scheme, _uri_path(uri), "notebook", True
     if scheme in _PATH_SCHEMES:
-        return _with_path(uri, scheme, _query_path(uri) or _uri_path(uri), "vcs")
+        return scheme, _query_path(uri) or _uri_path(uri), "vcs", True
     if scheme in _GIT_DIR_SCHEMES:
         path = _uri_path(uri)
         if path:
             inside = _GIT_DIR_PATH.match(path.replace("\\", "/"))
             if inside:
                 path = f"{inside.group('repo')}/{inside.group('rel')}"
-        return _with_path(uri, scheme, path, "vcs")
-    return DocumentIdentity(uri, scheme, None, "unknown")
+        return scheme, path, "vcs", True
+    return scheme, None, "unknown", False
 
 
 def uri_path(uri: str) -> str | None:

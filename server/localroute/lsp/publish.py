@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
@@ -14,11 +15,22 @@ if TYPE_CHECKING:
     from localroute.lsp.server import LocalrouteServer
 
 
-def document_lines(ls: LocalrouteServer, uri: str) -> list[str]:
+_last: tuple[str, str, tuple[str, ...]] | None = None
+"""The lines of the document published last (uri, text, lines): a document is often
+published again unchanged (another review of it, a selection, a clear)."""
+
+
+def document_lines(ls: LocalrouteServer, uri: str) -> Sequence[str]:
+    global _last
     try:
-        return lsp_lines_keepends(document_text(ls, uri).text)
+        text = document_text(ls, uri).text
     except UnreadableDocument:
-        return []
+        return ()
+    if _last is not None and _last[0] == uri and _last[1] == text:
+        return _last[2]
+    lines = tuple(lsp_lines_keepends(text))
+    _last = (uri, text, lines)
+    return lines
 
 
 def diagnostics(ls: LocalrouteServer, uri: str) -> None:
