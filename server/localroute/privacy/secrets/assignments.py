@@ -13,8 +13,9 @@ YAML and INI files, Kubernetes / ECS / Terraform ``name``-``value`` pairs, comma
 flags (``--api-key VALUE``), URL query parameters (``?access_token=VALUE``), .netrc
 lines, environment variables set on a command line (``PGPASSWORD=… psql``, ``-e``,
 ``--env``, ``config:set``, ``--from-literal``) and passwords given to commands
-(``mysql -p…``, ``sshpass -p``, ``ConvertTo-SecureString … -AsPlainText``); quoted
-values also between escaped quotes (code inside a JSON string: a notebook's cells).
+(``mysql -p`` with the password glued on, ``sshpass`` with ``-p``, PowerShell's
+``ConvertTo-SecureString`` with ``-AsPlainText``); quoted values also between escaped
+quotes (code inside a JSON string: a notebook's cells).
 """
 
 from __future__ import annotations
