@@ -129,7 +129,7 @@ class AuditLog:
             self._rotate()
             info = None
         if self._fd is None or info is None or info.st_ino != self._inode:
-            self.close()
+            self._shut()
             fd = os.open(self._name, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             self._fd, self._inode = fd, os.fstat(fd).st_ino
             self._closer = weakref.finalize(self, _close_quietly, fd)
@@ -137,6 +137,10 @@ class AuditLog:
 
     def close(self) -> None:
         """Close the file (a later line opens it again)."""
+        with self._lock:
+            self._shut()
+
+    def _shut(self) -> None:
         closer, self._closer, self._fd = self._closer, None, None
         if closer is not None:
             closer()
