@@ -386,6 +386,26 @@ async def test_chunks_already_read_come_out_as_one_piece_and_a_piece_does_not_wa
     assert pieces[-1] == b"last"
 
 
+async def test_a_chunked_answer_cut_off_is_a_protocol_error_and_its_connection_goes() -> None:
+    """The server closes before the last chunk: what came is given, then the error h11
+    gave (its words), and the connection is not kept."""
+
+    def handle(conn: socket.socket, n: int) -> None:
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3\r\nab")
+        conn.close()
+
+    with raw_server(handle) as url:
+        async with plain_client(url) as http:
+            got = b""
+            with pytest.raises(httpx.RemoteProtocolError, match="incomplete chunked read"):
+                async with http.stream("GET", f"{url}/cut") as response:
+                    async for piece in response.aiter_raw():
+                        got += piece
+            assert got == b"helloab"
+            assert connections(http) == (0, 0)
+
+
 async def test_an_informational_answer_is_skipped() -> None:
     def handle(conn: socket.socket, n: int) -> None:
         read_request(conn)
