@@ -24,10 +24,16 @@ def config(local: str, cloud: str, *, detect: bool | None = None) -> str:
     )
 
 
-async def assert_refused(session: Any, uri: str, reason: str) -> None:
-    """A review of ``uri`` is refused for privacy, and the refusal says ``reason``."""
+async def assert_kept_local(session: Any, uri: str, reason: str) -> list[str]:
+    """``uri`` is private for ``reason`` (the route says so before anything is sent), and
+    a review of it is refused saying so. The route's reasons are returned."""
+    route = await session.command("localroute.route", {"uri": uri, "task": "review"})
+    assert route["private"] is True
+    assert any(r.startswith(f"{reason}: ") for r in route["reasons"])
     with pytest.raises(Exception, match=rf"refused.*{re.escape(reason)}"):
         await session.command("localroute.review", {"uri": uri})
+    reasons: list[str] = route["reasons"]
+    return reasons
 
 
 async def test_a_customer_export_never_reaches_the_cloud(start_session: Any) -> None:
@@ -35,12 +41,9 @@ async def test_a_customer_export_never_reaches_the_cloud(start_session: Any) -> 
     with FakeOpenAI() as cloud:
         async with start_session(config(closed_port_url(), cloud.url)) as s:
             uri = s.open("fixtures/users.json", text, language="json")
-            route = await s.command("localroute.route", {"uri": uri, "task": "review"})
-            assert route["private"] is True
-            assert any(r.startswith("personal data: ") for r in route["reasons"])
+            reasons = await assert_kept_local(s, uri, "personal data")
             # The reason names the kind and the count, never a value.
-            assert "@" not in " ".join(route["reasons"])
-            await assert_refused(s, uri, "personal data")
+            assert "@" not in " ".join(reasons)
             assert cloud.chat_requests == []
 
 
@@ -80,8 +83,5 @@ async def test_an_export_too_large_to_judge_whole_never_reaches_the_cloud(
     with FakeOpenAI() as cloud:
         async with start_session(config(closed_port_url(), cloud.url)) as s:
             uri = s.open("exports/orders.csv", text, language="csv")
-            route = await s.command("localroute.route", {"uri": uri, "task": "review"})
-            assert route["private"] is True
-            assert any(r.startswith("personal data not ruled out: ") for r in route["reasons"])
-            await assert_refused(s, uri, "personal data not ruled out")
+            await assert_kept_local(s, uri, "personal data not ruled out")
             assert cloud.chat_requests == []

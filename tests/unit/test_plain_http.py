@@ -121,6 +121,18 @@ def read_request(conn: socket.socket) -> bytes:
     return data
 
 
+def replying(data: bytes) -> Callable[[socket.socket, int], None]:
+    """A ``raw_server`` handler that reads the request, sends ``data`` and hangs up."""
+
+    def handle(conn: socket.socket, n: int) -> None:
+        read_request(conn)
+        if data:
+            conn.sendall(data)
+        conn.close()
+
+    return handle
+
+
 def plain_client(url: str, **timeouts: float) -> httpx.AsyncClient:
     config = backend_config(kind="openai", url=url, connect_timeout_s=0.5, timeout_s=5)
     http = client_for(config, "local")
@@ -390,12 +402,8 @@ async def test_a_chunked_answer_cut_off_is_a_protocol_error_and_its_connection_g
     """The server closes before the last chunk: what came is given, then the error h11
     gave (its words), and the connection is not kept."""
 
-    def handle(conn: socket.socket, n: int) -> None:
-        read_request(conn)
-        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3\r\nab")
-        conn.close()
-
-    with raw_server(handle) as url:
+    cut = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3\r\nab"
+    with raw_server(replying(cut)) as url:
         async with plain_client(url) as http:
             got = b""
             with pytest.raises(httpx.RemoteProtocolError, match="incomplete chunked read"):
@@ -407,23 +415,14 @@ async def test_a_chunked_answer_cut_off_is_a_protocol_error_and_its_connection_g
 
 
 async def test_an_informational_answer_is_skipped() -> None:
-    def handle(conn: socket.socket, n: int) -> None:
-        read_request(conn)
-        conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n" + OK)
-        conn.close()
-
-    with raw_server(handle) as url:
+    with raw_server(replying(b"HTTP/1.1 100 Continue\r\n\r\n" + OK)) as url:
         async with plain_client(url) as http:
             response = await http.post(f"{url}/a", content=b"{}")
     assert (response.status_code, response.text) == (200, "ok")
 
 
 async def test_a_server_that_hangs_up_without_answering_is_a_protocol_error() -> None:
-    def handle(conn: socket.socket, n: int) -> None:
-        read_request(conn)
-        conn.close()
-
-    with raw_server(handle) as url:
+    with raw_server(replying(b"")) as url:
         async with plain_client(url) as http:
             with pytest.raises(httpx.RemoteProtocolError, match="without sending a response"):
                 await http.get(f"{url}/a")
@@ -431,12 +430,7 @@ async def test_a_server_that_hangs_up_without_answering_is_a_protocol_error() ->
 
 
 async def test_an_answer_that_is_not_http_is_a_protocol_error() -> None:
-    def handle(conn: socket.socket, n: int) -> None:
-        read_request(conn)
-        conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
-        conn.close()
-
-    with raw_server(handle) as url:
+    with raw_server(replying(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")) as url:
         async with plain_client(url) as http:
             with pytest.raises(httpx.RemoteProtocolError):
                 await http.get(f"{url}/a")

@@ -91,8 +91,6 @@ class ChunkedBody:
             del buffer[: 1 if buffer[:1] == b"\n" else 2]
             self.done = True
             return True
-        if len(buffer) == 1 and buffer == b"\r":
-            return False
         end = _blank_line_end(buffer)
         if end < 0:
             if len(buffer) > self._line_limit:

@@ -150,7 +150,7 @@ class Connection:
         has_body = method != b"HEAD" and response.status_code not in (204, 304)
         if not (has_body and codings and codings[-1].lower().endswith(b"chunked")):
             return
-        if self.h11.our_state is not h11.DONE:  # (the request is always written whole)
+        if self.h11.our_state is not h11.DONE:  # our request asked to close: h11 reads it
             return
         self.chunks = ChunkedBody(HEAD_LIMIT)
         closes = any(b"close" in v.lower() for k, v in response.headers if k == b"connection")
