@@ -1,7 +1,8 @@
 """Anthropic's Messages API (``POST /v1/messages``), always a cloud backend.
 
-Requests stream (``stream: true``); the ``event:``/``data:`` pairs are read with httpx-sse and a
-server that answers one JSON message instead is understood too. Errors carry Anthropic's shape
+Requests stream (``stream: true``); the ``event:``/``data:`` pairs are read as server-sent events
+(:mod:`localroute.backends.sse`) and a server that answers one JSON message instead is
+understood too. Errors carry Anthropic's shape
 ``{"type":"error","error":{"type","message"}}`` and map onto the backend error tree: overload
 (529), rate limits (429), 5xx and transport failures make the backend unavailable; a bad key,
 an unknown model or a bad request reject just this request. Messages never contain the key.
@@ -18,8 +19,8 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import httpx
-from httpx_sse import EventSource
 
+from localroute.backends import sse
 from localroute.backends.answer import Answer
 from localroute.backends.base import (
     BackendError,
@@ -216,10 +217,10 @@ class AnthropicBackend(HttpBackend):
         ) as response:
             content_type = response.headers.get("content-type", "").lower()
             if "text/event-stream" in content_type:
-                async with contextlib.aclosing(EventSource(response).aiter_sse()) as events:
-                    async for event in events:
-                        if self._event(event.event, event.data, answer):
-                            break
+                async with contextlib.aclosing(sse.events(response)) as groups:
+                    async for group in groups:
+                        if any(self._event(kind, data, answer) for kind, data in group):
+                            break  # (``any`` stops at the event that ends the answer)
             else:
                 self._whole(await read_limited(response, ANSWER_BODY_LIMIT), content_type, answer)
         if not answer.finished:

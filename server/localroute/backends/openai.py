@@ -1,7 +1,7 @@
 """The OpenAI-compatible chat backend: llama-swap, llama.cpp, llama-cpp-python, Ollama ``/v1``,
 Gemini's compatibility endpoint and OpenAI itself.
 
-Requests stream (``stream: true``) and are parsed with httpx-sse; a server that answers with
+Requests stream (``stream: true``), read as server-sent events; a server that answers with
 one JSON document instead is understood too. Structured output is asked for in the form each
 server accepts (see :data:`STRUCTURED_FORMS`); the form that worked is remembered per model.
 """

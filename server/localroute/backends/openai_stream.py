@@ -1,5 +1,6 @@
 """Reading one OpenAI-shaped chat answer that came with HTTP 200: an SSE stream (read with
-httpx-sse) or one JSON document. Shared by the OpenAI-compatible and Copilot backends."""
+:mod:`localroute.backends.sse`) or one JSON document. Shared by the OpenAI-compatible and
+Copilot backends."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from httpx_sse import EventSource
 
+from localroute.backends import sse
 from localroute.backends.answer import Answer
 from localroute.backends.base import BackendUnavailable, ChatResult, TextCallback
 from localroute.backends.http import ANSWER_BODY_LIMIT, read_limited
@@ -35,8 +36,8 @@ def _content_text(content: Any) -> str:
 
 
 class AnswerReader:
-    """Collects one chat answer that came with HTTP 200: an OpenAI SSE stream (read with
-    httpx-sse) or one JSON document. Shared by every OpenAI-shaped backend (also Copilot).
+    """Collects one chat answer that came with HTTP 200: an OpenAI SSE stream or one JSON
+    document. Shared by every OpenAI-shaped backend (also Copilot).
 
     Tolerates ``choices: []`` chunks, a missing ``id``, reasoning deltas, ``usage`` on any
     chunk and extra fields; ``{"error": ...}`` inside the answer raises a :class:`BackendError`.
@@ -86,17 +87,15 @@ class AnswerReader:
         return self.answer.result(structured)
 
     async def _read_stream(self, response: httpx.Response) -> None:
-        # An event stream is UTF-8 whatever charset its header names (the SSE standard);
-        # set, httpx does not parse the header for it on each answer.
-        response.encoding = "utf-8"
         # After [DONE] the little that is left (the end of the chunked body) is still
         # read, briefly, so the connection returns to the pool instead of being closed.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(None) as drain:
-                async with contextlib.aclosing(EventSource(response).aiter_sse()) as events:
-                    async for event in events:
-                        if not self.done and self._feed(event.data, event.event):
-                            drain.reschedule(asyncio.get_running_loop().time() + _DRAIN_S)
+                async with contextlib.aclosing(sse.events(response)) as groups:
+                    async for group in groups:
+                        for kind, data in group:
+                            if not self.done and self._feed(data, kind):
+                                drain.reschedule(asyncio.get_running_loop().time() + _DRAIN_S)
 
     def _read_whole(self, raw: bytes, content_type: str) -> None:
         """A 200 answer that is not ``text/event-stream``: one JSON document, or unlabelled SSE."""
