@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 import httpx
 
@@ -85,20 +86,32 @@ class LateConnectRetry(httpx.AsyncBaseTransport):
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self._inner = inner
 
+    @property
+    def inner(self) -> httpx.AsyncBaseTransport:
+        return self._inner
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         deadline = (request.extensions.get("timeout") or {}).get("connect")
+        return await self.retrying(deadline, lambda: self._inner.handle_async_request(request))
+
+    async def retrying(
+        self, deadline: float | None, attempt: Callable[[], Awaitable[httpx.Response]]
+    ) -> httpx.Response:
+        """``attempt()``, made again once when it timed out connecting within ``deadline``
+        while the event loop was held up (for requests made past httpx, which pass the
+        inner transport's own entry)."""
         if not deadline:
-            return await self._inner.handle_async_request(request)
+            return await attempt()
         check = _HalfwayCheck(asyncio.get_running_loop(), deadline)
         try:
-            return await self._inner.handle_async_request(request)
+            return await attempt()
         except httpx.ConnectTimeout:
             why = check.loop_was_held()
             if why is None:
                 raise
             log.info("connect timeout while the event loop was held up (%s): trying once more",
                      why)  # fmt: skip
-            return await self._inner.handle_async_request(request)
+            return await attempt()
         finally:
             check.stop()
 

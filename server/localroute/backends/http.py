@@ -317,11 +317,14 @@ class HttpBackend:
         When the pool watches its sends (:mod:`localroute.backends.sent`), it is told once
         the request is written."""
         sent = request_starting()
-        extensions = trace_extension(sent) if sent is not None else None
+        client = self._client
         try:
-            async with self._client.stream(
-                "POST", url, json=body, headers=headers, extensions=extensions
-            ) as response:
+            if isinstance(client, plain_http.PlainHTTPClient):
+                opened = client.stream_json(url, body, headers, on_sent=sent)
+            else:
+                trace = trace_extension(sent) if sent is not None else None
+                opened = client.stream("POST", url, json=body, headers=headers, extensions=trace)
+            async with opened as response:
                 if sent is not None:
                     sent()  # answered, so written (a trace that did not fire)
                 if not response.is_success:

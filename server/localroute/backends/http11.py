@@ -56,20 +56,32 @@ class Connection:
     async def send(self, request: httpx.Request, timeout: float | None) -> None:
         """Write the request's head and body."""
         target = request.url.raw_path
-        head = h11.Request(method=request.method, target=target, headers=request.headers.raw)
-        data = self._bytes(head)
         stream = request.stream
         if isinstance(stream, httpx.ByteStream):  # content=, json=, data= …: bytes at hand
             body = b"".join(stream)
-            if body:
-                data += self._bytes(h11.Data(data=body))
-        else:
-            self._write(data)
-            data = b""
-            async for chunk in stream:  # type: ignore[union-attr]  # an async body
-                if chunk:
-                    self._write(self._bytes(h11.Data(data=chunk)))
-                    await self._drain(timeout)
+            await self.send_bytes(request.method, target, request.headers.raw, body, timeout)
+            return
+        head = h11.Request(method=request.method, target=target, headers=request.headers.raw)
+        self._write(self._bytes(head))
+        async for chunk in stream:  # type: ignore[union-attr]  # an async body
+            if chunk:
+                self._write(self._bytes(h11.Data(data=chunk)))
+                await self._drain(timeout)
+        self._write(self._bytes(h11.EndOfMessage()))
+        await self._drain(timeout)
+
+    async def send_bytes(
+        self,
+        method: str | bytes,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        timeout: float | None,
+    ) -> None:
+        """Write a request whose body is at hand, in one write."""
+        data = self._bytes(h11.Request(method=method, target=target, headers=headers))
+        if body:
+            data += self._bytes(h11.Data(data=body))
         self._write(data + self._bytes(h11.EndOfMessage()))
         await self._drain(timeout)
 

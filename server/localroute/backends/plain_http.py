@@ -34,13 +34,17 @@ unix socket (``uds``), every connection is to that socket file.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import h11
 import httpx
 
+from localroute.backends import sent
+from localroute.backends.connect_retry import LateConnectRetry
 from localroute.backends.http11 import HAPPY_EYEBALLS_S, Connection, Origin, open_connection
 
 __all__ = ["HAPPY_EYEBALLS_S", "PlainHTTPClient", "PlainHTTPTransport", "connection_count"]
@@ -49,6 +53,9 @@ log = logging.getLogger(__name__)
 
 SENT = "http11.send_request_body.complete"
 """The trace event httpcore sends once a request is written."""
+
+Timeouts = dict[str, float | None]
+"""httpx's timeouts of a request: ``connect``, ``read``, ``write``, ``pool``."""
 
 
 class _Body(httpx.AsyncByteStream):
@@ -107,14 +114,50 @@ class PlainHTTPTransport(httpx.AsyncBaseTransport):
         self._closed = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
+        timeouts: Timeouts = request.extensions.get("timeout") or {}
+        trace = request.extensions.get("trace")
+
+        async def write(connection: Connection) -> None:
+            await connection.send(request, timeouts.get("write"))
+            if trace is not None:
+                await trace(SENT, {"request": request})
+
+        return await self._exchange(request.url, request.method.encode(), timeouts, write)
+
+    async def post(
+        self,
+        url: httpx.URL,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        timeouts: Timeouts,
+        on_sent: Callable[[], None] | None = None,
+    ) -> httpx.Response:
+        """A POST of ``body`` with exactly ``headers``, made without an ``httpx.Request``
+        (see :meth:`PlainHTTPClient.stream_json`); ``on_sent`` is called once it is
+        written. The answer's ``request`` is not set."""
+
+        async def write(connection: Connection) -> None:
+            await connection.send_bytes(b"POST", url.raw_path, headers, body, timeouts.get("write"))
+            if on_sent is not None:
+                on_sent()
+
+        return await self._exchange(url, b"POST", timeouts, write)
+
+    async def _exchange(
+        self,
+        url: httpx.URL,
+        method: bytes,
+        timeouts: Timeouts,
+        write: Callable[[Connection], Awaitable[None]],
+    ) -> httpx.Response:
+        """A connection for ``url`` (one kept, or a new one), the request written on it by
+        ``write``, and the answer's head read; its body is read from the response."""
         if url.scheme != "http":
             if url.scheme == "https":  # never in the clear, never TLS here
                 raise httpx.ConnectError("TLS is not available on this connection")
             raise httpx.UnsupportedProtocol(f"the URL scheme {url.scheme!r} is not http")
         if self._closed:
             raise httpx.ConnectError("the client is closed")
-        timeouts: dict[str, float | None] = request.extensions.get("timeout") or {}
         await self._acquire(timeouts.get("pool"))
         connection: Connection | None = None
         origin = (url.host, url.port or 80)
@@ -123,11 +166,8 @@ class PlainHTTPTransport(httpx.AsyncBaseTransport):
             if connection is None:
                 connection = await open_connection(origin, self._uds, timeouts.get("connect"))
                 self._open.add(connection)
-            await connection.send(request, timeouts.get("write"))
-            trace = request.extensions.get("trace")
-            if trace is not None:
-                await trace(SENT, {"request": request})
-            head = await connection.head(timeouts.get("read"), request.method.encode())
+            await write(connection)
+            head = await connection.head(timeouts.get("read"), method)
         except BaseException:
             self.release(connection, keep=False)
             raise
@@ -205,6 +245,44 @@ class PlainHTTPTransport(httpx.AsyncBaseTransport):
         await asyncio.sleep(0)  # the loop closes the sockets
 
 
+async def _retried(
+    retry: LateConnectRetry | None,
+    timeouts: Timeouts,
+    attempt: Callable[[], Awaitable[httpx.Response]],
+) -> httpx.Response:
+    if retry is None:
+        return await attempt()
+    return await retry.retrying(timeouts.get("connect"), attempt)
+
+
+def json_payload(body: object) -> bytes:
+    """``body`` (an object or an array) as JSON, encoded as httpx encodes ``json=``."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+def json_head(
+    defaults: list[tuple[bytes, bytes]],
+    headers: Mapping[str, str],
+    netloc: bytes,
+    length: int,
+) -> list[tuple[bytes, bytes]]:
+    """The headers httpx writes for a POST of a JSON body of ``length`` bytes to a host
+    ``netloc``, by a client with the headers ``defaults``, given ``headers``: in its order,
+    its spelling and its encoding (ASCII), which a test holds it to."""
+    given = [(name.encode("ascii"), value.encode("ascii")) for name, value in headers.items()]
+    overridden = {name.lower() for name, _ in given}
+    merged = [(name, value) for name, value in defaults if name.lower() not in overridden]
+    merged += given
+    names = {name.lower() for name, _ in merged}
+    if b"content-length" not in names:
+        merged.append((b"Content-Length", str(length).encode()))
+    if b"content-type" not in names:
+        merged.append((b"Content-Type", b"application/json"))
+    if b"host" not in names:
+        merged.insert(0, (b"Host", netloc))
+    return merged
+
+
 def connection_count(transport: httpx.AsyncBaseTransport) -> tuple[int, int]:
     """(open, idle) connections of a :class:`PlainHTTPTransport`, for tests and benches."""
     inner = getattr(transport, "_inner", transport)
@@ -230,6 +308,54 @@ class PlainHTTPClient(httpx.AsyncClient):
         super().__init__(transport=transport, **kwargs)
         self._plain = transport
 
+    def _short_way(self) -> bool:
+        """Whether no layer of httpx's that the short way leaves out is in use."""
+        hooks = any(self.event_hooks.values())
+        return self.auth is None and not self.follow_redirects and not hooks
+
+    @contextlib.asynccontextmanager
+    async def stream_json(
+        self,
+        url: str | httpx.URL,
+        body: object,
+        headers: Mapping[str, str],
+        *,
+        on_sent: Callable[[], None] | None = None,
+    ) -> AsyncIterator[httpx.Response]:
+        """``client.stream("POST", url, json=body, headers=headers)``, with ``on_sent``
+        called once the request is written: a chat request's way. The same bytes go out
+        (:func:`json_head`), but without an ``httpx.Request`` and httpx's layers around the
+        transport, which cost a request a tenth of a millisecond (``bench.compare_p1``;
+        docs/benchmarks.md). The answer's ``request`` is not set. A client whose URL, hooks
+        or transport need httpx's way takes it."""
+        retry = self._plain if isinstance(self._plain, LateConnectRetry) else None
+        inner = retry.inner if retry is not None else self._plain
+        url = url if isinstance(url, httpx.URL) else httpx.URL(url)
+        if (
+            not isinstance(inner, PlainHTTPTransport)
+            or not self._short_way()
+            or url.is_relative_url
+            or url.userinfo
+        ):
+            extensions = sent.trace_extension(on_sent) if on_sent is not None else None
+            async with self.stream(
+                "POST", url, json=body, headers=headers, extensions=extensions
+            ) as response:
+                yield response
+            return
+        if self.is_closed:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
+        payload = json_payload(body)
+        head = json_head(self.headers.raw, headers, url.netloc, len(payload))
+        timeouts: Timeouts = self.timeout.as_dict()
+        response = await _retried(
+            retry, timeouts, lambda: inner.post(url, head, payload, timeouts, on_sent)
+        )
+        try:
+            yield response
+        finally:
+            await response.aclose()
+
     async def send(
         self,
         request: httpx.Request,
@@ -241,11 +367,9 @@ class PlainHTTPClient(httpx.AsyncClient):
         plain = (
             auth is httpx.USE_CLIENT_DEFAULT
             and follow_redirects in (httpx.USE_CLIENT_DEFAULT, False)
-            and self.auth is None
-            and not self.follow_redirects
+            and self._short_way()
             and "timeout" in request.extensions
             and not request.url.userinfo
-            and not any(self.event_hooks.values())
         )
         if not plain:
             return await super().send(
