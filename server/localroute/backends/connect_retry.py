@@ -8,7 +8,9 @@ dead. That can only happen when one hold-up covers the whole time from the momen
 host answered (within a round trip of the start) to the deadline: had the loop run a
 turn in between, it would have taken the connection.
 
-So each request also sets a check halfway to its connect deadline. If one turn of the
+So each connect also sets a check halfway to its deadline (:class:`LateConnectRetry` sets
+it for each request of httpx's transport, :func:`connect_retrying` for each connection the
+plain-HTTP transport opens). If one turn of the
 loop held everything from the host's answer to the deadline, that turn held the check
 too, which then ran only at the deadline: about half the deadline late. On a connect
 timeout:
@@ -30,10 +32,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import httpx
 
-__all__ = ["CHECK_AT", "HELD_FRACTION", "LATE_S", "LateConnectRetry"]
+__all__ = ["CHECK_AT", "HELD_FRACTION", "LATE_S", "LateConnectRetry", "connect_retrying"]
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +84,26 @@ class _HalfwayCheck:
         return None
 
 
+async def connect_retrying(deadline: float | None, attempt: Callable[[], Awaitable[T]]) -> T:
+    """``attempt()``, made again once when it timed out connecting within ``deadline``
+    while the event loop was held up. The plain-HTTP transport wraps its connects in it
+    (:mod:`localroute.backends.plain_http`): a request on a kept connection sets no check."""
+    if not deadline:
+        return await attempt()
+    check = _HalfwayCheck(asyncio.get_running_loop(), deadline)
+    try:
+        return await attempt()
+    except httpx.ConnectTimeout:
+        why = check.loop_was_held()
+        if why is None:
+            raise
+        log.info("connect timeout while the event loop was held up (%s): trying once more",
+                 why)  # fmt: skip
+        return await attempt()
+    finally:
+        check.stop()
+
+
 class LateConnectRetry(httpx.AsyncBaseTransport):
     """Wraps a transport; see the module's docstring. The deadline is the request's own
     connect timeout (httpx puts the client's or the call's timeouts on every request)."""
@@ -86,34 +111,9 @@ class LateConnectRetry(httpx.AsyncBaseTransport):
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self._inner = inner
 
-    @property
-    def inner(self) -> httpx.AsyncBaseTransport:
-        return self._inner
-
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         deadline = (request.extensions.get("timeout") or {}).get("connect")
-        return await self.retrying(deadline, lambda: self._inner.handle_async_request(request))
-
-    async def retrying(
-        self, deadline: float | None, attempt: Callable[[], Awaitable[httpx.Response]]
-    ) -> httpx.Response:
-        """``attempt()``, made again once when it timed out connecting within ``deadline``
-        while the event loop was held up (for requests made past httpx, which pass the
-        inner transport's own entry)."""
-        if not deadline:
-            return await attempt()
-        check = _HalfwayCheck(asyncio.get_running_loop(), deadline)
-        try:
-            return await attempt()
-        except httpx.ConnectTimeout:
-            why = check.loop_was_held()
-            if why is None:
-                raise
-            log.info("connect timeout while the event loop was held up (%s): trying once more",
-                     why)  # fmt: skip
-            return await attempt()
-        finally:
-            check.stop()
+        return await connect_retrying(deadline, lambda: self._inner.handle_async_request(request))
 
     async def aclose(self) -> None:
         await self._inner.aclose()

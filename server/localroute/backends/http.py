@@ -103,7 +103,7 @@ def client_for(
             transport = plain = plain_http.PlainHTTPTransport(limits)
         else:
             transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits, trust_env=False)
-    if transport is not None:
+    if transport is not None and plain is None:  # the plain transport retries its connects
         transport = LateConnectRetry(transport)
     # A cloud client keeps httpx's own transport: given one, httpx would ignore the proxy
     # variables. Its connect timeout (5 s) is far beyond any hold-up of the event loop.

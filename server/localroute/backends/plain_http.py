@@ -19,6 +19,8 @@ What it keeps from httpcore's pool, because the rest of the backends rely on it:
 - a request and its body written at once (asyncio's transport buffers what the socket
   does not take), and what is already buffered read without a turn of the event loop:
   a round of a bulk review's answers does not hold back the next requests;
+- a connect timeout that the event loop caused is tried once more
+  (:func:`~localroute.backends.connect_retry.connect_retrying`);
 - the ``connect``, ``read``, ``write`` timeouts of each request, and httpx's exceptions
   (with the ``OSError`` behind them as their cause): refused and black-holed connects,
   resets, silent servers and broken answers read as they did;
@@ -44,7 +46,7 @@ import h11
 import httpx
 
 from localroute.backends import sent
-from localroute.backends.connect_retry import LateConnectRetry
+from localroute.backends.connect_retry import connect_retrying
 from localroute.backends.http11 import HAPPY_EYEBALLS_S, Connection, Origin, open_connection
 
 __all__ = ["HAPPY_EYEBALLS_S", "PlainHTTPClient", "PlainHTTPTransport", "connection_count"]
@@ -164,7 +166,10 @@ class PlainHTTPTransport(httpx.AsyncBaseTransport):
         try:
             connection = self._idle_for(origin)
             if connection is None:
-                connection = await open_connection(origin, self._uds, timeouts.get("connect"))
+                connect_s = timeouts.get("connect")
+                connection = await connect_retrying(
+                    connect_s, lambda: open_connection(origin, self._uds, connect_s)
+                )
                 self._open.add(connection)
             await write(connection)
             head = await connection.head(timeouts.get("read"), method)
@@ -245,16 +250,6 @@ class PlainHTTPTransport(httpx.AsyncBaseTransport):
         await asyncio.sleep(0)  # the loop closes the sockets
 
 
-async def _retried(
-    retry: LateConnectRetry | None,
-    timeouts: Timeouts,
-    attempt: Callable[[], Awaitable[httpx.Response]],
-) -> httpx.Response:
-    if retry is None:
-        return await attempt()
-    return await retry.retrying(timeouts.get("connect"), attempt)
-
-
 def json_payload(body: object) -> bytes:
     """``body`` (an object or an array) as JSON, encoded as httpx encodes ``json=``."""
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
@@ -328,11 +323,10 @@ class PlainHTTPClient(httpx.AsyncClient):
         transport, which cost a request a tenth of a millisecond (``bench.compare_p1``;
         docs/benchmarks.md). The answer's ``request`` is not set. A client whose URL, hooks
         or transport need httpx's way takes it."""
-        retry = self._plain if isinstance(self._plain, LateConnectRetry) else None
-        inner = retry.inner if retry is not None else self._plain
+        transport = self._plain
         url = url if isinstance(url, httpx.URL) else httpx.URL(url)
         if (
-            not isinstance(inner, PlainHTTPTransport)
+            not isinstance(transport, PlainHTTPTransport)
             or not self._short_way()
             or url.is_relative_url
             or url.userinfo
@@ -348,9 +342,7 @@ class PlainHTTPClient(httpx.AsyncClient):
         payload = json_payload(body)
         head = json_head(self.headers.raw, headers, url.netloc, len(payload))
         timeouts: Timeouts = self.timeout.as_dict()
-        response = await _retried(
-            retry, timeouts, lambda: inner.post(url, head, payload, timeouts, on_sent)
-        )
+        response = await transport.post(url, head, payload, timeouts, on_sent)
         try:
             yield response
         finally:
