@@ -1,13 +1,13 @@
 """A chunked answer body (``Transfer-Encoding: chunked``), decoded as its bytes come.
 
-:mod:`localroute.backends.http11` speaks HTTP/1.1 with h11, which parses a chunked body
-one event at a time: every chunk costs its state machine a few passes of Python, and a
-streamed answer is one chunk per token. Measured on a review's answer (sixteen chunks)
-that was most of the time the transport spent on it, so once h11 has read a chunked
-answer's head, the body is decoded here: what is already read comes out as one piece.
-The rules are h11's: a chunk size of 1 to 20 hex digits, extensions after ``;`` and
-trailing blanks ignored, ``\\r\\n`` after each chunk's data, trailers skipped, and a line
-longer than the head limit an error.
+h11 parses a chunked body one event at a time: every chunk costs its state machine a few
+passes of Python, and a streamed answer is one chunk per token. Measured on a review's
+answer (sixteen chunks) that was most of the time the transport spent on it, so
+:mod:`localroute.backends.http11` decodes chunked bodies here: what is already read comes
+out as one piece. The rules are h11's (``tests/unit/test_chunked_body.py`` holds it to
+them): a chunk size of 1 to 20 hex digits, extensions after ``;`` and trailing blanks
+ignored, ``\\r\\n`` after each chunk's data, trailers skipped, and a line longer than the
+head limit an error.
 """
 
 from __future__ import annotations
@@ -35,6 +35,11 @@ class ChunkedBody:
         self.done = False
         self.extra = False
         """Bytes came after the body's end (the connection must not carry another)."""
+
+    def eof(self) -> None:
+        """The connection ended: an error unless the body had."""
+        if not self.done:
+            raise httpx.RemoteProtocolError(INCOMPLETE)
 
     def feed(self, data: bytes) -> bytes:
         """Take ``data`` as it was read; return the body's data it completes (maybe b"")."""

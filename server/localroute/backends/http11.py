@@ -1,6 +1,8 @@
-"""One HTTP/1.1 connection of a plain-HTTP backend: h11 on asyncio's streams.
+"""One HTTP/1.1 connection of a plain-HTTP backend, on asyncio's streams.
 
-:mod:`localroute.backends.plain_http` keeps these connections in its pool. A request and
+:mod:`localroute.backends.plain_http` keeps these connections in its pool; heads are
+written and read by :mod:`localroute.backends.http1`, chunked bodies decoded by
+:mod:`localroute.backends.chunked`. A request and
 its body are written at once (asyncio's transport buffers what the socket does not take)
 and what is already buffered is read without a turn of the event loop. Failures are
 httpx's exceptions, with the ``OSError`` behind them as their cause.
@@ -12,12 +14,22 @@ import asyncio
 import contextlib
 import select
 import socket
-from typing import Any
 
-import h11
 import httpx
 
-from localroute.backends.chunked import INCOMPLETE, ChunkedBody
+from localroute.backends.chunked import ChunkedBody
+from localroute.backends.http1 import (
+    CHUNKED,
+    TO_CLOSE,
+    BodyToClose,
+    Head,
+    Headers,
+    LengthBody,
+    RequestBody,
+    head_lines,
+    parse_head,
+    request_head,
+)
 
 __all__ = ["HAPPY_EYEBALLS_S", "Connection", "Origin", "open_connection"]
 
@@ -34,9 +46,11 @@ HEAD_LIMIT = 100 * 1024
 
 Origin = tuple[str, int]
 
+Body = ChunkedBody | LengthBody | BodyToClose
+
 
 class Connection:
-    """One connection (TCP, or to a unix socket) and its HTTP/1.1 state."""
+    """One connection (TCP, or to a unix socket) and the request on it."""
 
     def __init__(
         self, origin: Origin, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -44,52 +58,53 @@ class Connection:
         self.origin = origin
         self.reader = reader
         self.writer = writer
-        self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=HEAD_LIMIT)
         self.idle_since = 0.0
-        self.chunks: ChunkedBody | None = None
-        """A chunked answer's body, decoded past h11 (see :mod:`localroute.backends.chunked`)."""
-        self._keep_alive = False
+        self.body: Body | None = None
+        """The body of the answer being read (None before its head)."""
+        self._keep_alive = True
+        """The request written last lets the connection carry another."""
         self._pending = b""
+        """Bytes read and not yet taken: of a head, then data of the body."""
+        self._method = b"GET"
+        self._head = b""
 
     # -- writing ---------------------------------------------------------------------------
 
     async def send(self, request: httpx.Request, timeout: float | None) -> None:
         """Write the request's head and body."""
+        method = request.method.encode("ascii")
         target = request.url.raw_path
         stream = request.stream
         if isinstance(stream, httpx.ByteStream):  # content=, json=, data= …: bytes at hand
-            body = b"".join(stream)
-            await self.send_bytes(request.method, target, request.headers.raw, body, timeout)
+            await self.send_bytes(method, target, request.headers.raw, b"".join(stream), timeout)
             return
-        head = h11.Request(method=request.method, target=target, headers=request.headers.raw)
-        self._write(self._bytes(head))
+        body = self._begin(method, target, request.headers.raw)
         async for chunk in stream:  # type: ignore[union-attr]  # an async body
             if chunk:
-                self._write(self._bytes(h11.Data(data=chunk)))
+                self._write(body.data(chunk))
                 await self._drain(timeout)
-        self._write(self._bytes(h11.EndOfMessage()))
+        self._write(body.end())
         await self._drain(timeout)
 
     async def send_bytes(
-        self,
-        method: str | bytes,
-        target: bytes,
-        headers: list[tuple[bytes, bytes]],
-        body: bytes,
-        timeout: float | None,
+        self, method: bytes, target: bytes, headers: Headers, body: bytes, timeout: float | None
     ) -> None:
         """Write a request whose body is at hand, in one write."""
-        data = self._bytes(h11.Request(method=method, target=target, headers=headers))
-        if body:
-            data += self._bytes(h11.Data(data=body))
-        self._write(data + self._bytes(h11.EndOfMessage()))
+        framing = self._begin(method, target, headers)
+        self._write(self._head + framing.data(body) + framing.end())
         await self._drain(timeout)
 
-    def _bytes(self, event: h11.Event) -> bytes:
-        try:
-            return self.h11.send(event) or b""
-        except h11.LocalProtocolError as exc:
-            raise httpx.LocalProtocolError(str(exc)) from exc
+    def _begin(self, method: bytes, target: bytes, headers: Headers) -> RequestBody:
+        """A request starts: its head is kept in ``_head`` (the caller writes it)."""
+        head = request_head(method, target, headers)
+        self._method = method
+        self._keep_alive = head.keep_alive
+        self.body = None
+        self._head = head.data
+        if head.framing == CHUNKED:  # the head goes out before the first chunk is read
+            self._write(head.data)
+            self._head = b""
+        return RequestBody(head.framing)
 
     def _write(self, data: bytes) -> None:
         # A transport that is closing drops what it is given: say so, as httpcore does.
@@ -110,32 +125,6 @@ class Connection:
 
     # -- reading ---------------------------------------------------------------------------
 
-    async def next_event(self, timeout: float | None) -> Any:
-        """The next h11 event of the answer, reading as much as it needs."""
-        while True:
-            try:
-                event = self.h11.next_event()
-            except h11.RemoteProtocolError as exc:
-                raise httpx.RemoteProtocolError(str(exc)) from exc
-            if event is not h11.NEED_DATA:
-                return event
-            data = await self._read(timeout)
-            if not data and self._nothing_came():
-                # As httpcore says it: nothing came back at all.
-                raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
-            self.h11.receive_data(data)
-
-    def buffered_event(self) -> Any:
-        """The next h11 event from what is already read, or None when it needs more."""
-        try:
-            event = self.h11.next_event()
-        except h11.RemoteProtocolError as exc:
-            raise httpx.RemoteProtocolError(str(exc)) from exc
-        return None if event is h11.NEED_DATA else event
-
-    def _nothing_came(self) -> bool:
-        return self.h11.their_state is h11.SEND_RESPONSE and not self.h11.trailing_data[0]
-
     async def _read(self, timeout: float | None) -> bytes:
         try:
             async with asyncio.timeout(timeout):
@@ -145,43 +134,54 @@ class Connection:
         except OSError as exc:
             raise httpx.ReadError(str(exc) or type(exc).__name__) from exc
 
-    async def head(self, timeout: float | None, method: bytes = b"GET") -> h11.Response:
-        """The answer's status line and headers (informational answers skipped). A chunked
-        body is then read with :meth:`next_piece`, any other with :meth:`next_event`."""
+    async def head(self, timeout: float | None) -> Head:
+        """The answer's head (1xx answers skipped); its body is then read with
+        :meth:`next_piece`."""
+        data = self._pending
+        self._pending = b""
         while True:
-            event = await self.next_event(timeout)
-            if isinstance(event, h11.Response):
-                self._take_chunked(event, method)
-                return event
-            if not isinstance(event, h11.InformationalResponse):
-                raise httpx.RemoteProtocolError(f"unexpected {type(event).__name__} in an answer")
-
-    def _take_chunked(self, response: h11.Response, method: bytes) -> None:
-        self.chunks = None
-        codings = [v for k, v in response.headers if k == b"transfer-encoding"]
-        has_body = method != b"HEAD" and response.status_code not in (204, 304)
-        if not (has_body and codings and codings[-1].lower().endswith(b"chunked")):
-            return
-        if self.h11.our_state is not h11.DONE:  # our request asked to close: h11 reads it
-            return
-        self.chunks = ChunkedBody(HEAD_LIMIT)
-        closes = any(b"close" in v.lower() for k, v in response.headers if k == b"connection")
-        self._keep_alive = response.http_version == b"1.1" and not closes
-        data, _closed = self.h11.trailing_data  # what h11 read past the head
-        self._pending = self.chunks.feed(data)
+            found = head_lines(data)
+            if found is None:
+                if len(data) > HEAD_LIMIT:
+                    raise httpx.RemoteProtocolError("Receive buffer too long")
+                more = await self._read(timeout)
+                if not more:
+                    if not data:  # as httpcore says it: nothing came back at all
+                        raise httpx.RemoteProtocolError(
+                            "Server disconnected without sending a response."
+                        )
+                    raise httpx.RemoteProtocolError("peer unexpectedly closed connection")
+                data += more
+                continue
+            lines, used = found
+            head = parse_head(lines, self._method, self._keep_alive)
+            data = data[used:]
+            if head.status_code >= 200:
+                break
+        framing = head.framing
+        if framing == CHUNKED:
+            self.body = ChunkedBody(HEAD_LIMIT)
+        elif framing == TO_CLOSE:
+            self.body = BodyToClose()
+        else:
+            self.body = LengthBody(framing)
+        self._keep_alive = head.keep_alive
+        self._pending = self.body.feed(data) if data else b""
+        return head
 
     async def next_piece(self, timeout: float | None) -> bytes | None:
-        """The next data of a chunked body (all that is read), or None at its end."""
-        chunks = self.chunks
-        assert chunks is not None
+        """The next data of the answer's body (all that is read), or None at its end."""
+        body = self.body
+        assert body is not None
         if self._pending:
             piece, self._pending = self._pending, b""
             return piece
-        while not chunks.done:
+        while not body.done:
             data = await self._read(timeout)
             if not data:
-                raise httpx.RemoteProtocolError(INCOMPLETE)
-            piece = chunks.feed(data)
+                body.eof()  # the end of a body that runs to the close, else an error
+                return None
+            piece = body.feed(data)
             if piece:
                 return piece
         return None
@@ -189,18 +189,12 @@ class Connection:
     # -- keeping -----------------------------------------------------------------------------
 
     def finished(self) -> bool:
-        """Both sides are done with a request, and the connection may carry another."""
-        chunks = self.chunks
-        if chunks is not None:  # h11 did not see the body: a fresh one for the next request
-            if not (chunks.done and not chunks.extra and self._keep_alive):
-                return False
-            self.chunks = None
-            self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=HEAD_LIMIT)
-            return True
-        if self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE:
-            self.h11.start_next_cycle()
-            return True
-        return False
+        """The answer was read to its end, and the connection may carry another request."""
+        body = self.body
+        if body is None or not body.done or body.extra or not self._keep_alive:
+            return False
+        self.body = None
+        return True
 
     def reusable(self, now: float, expiry: float | None) -> bool:
         """Whether an idle connection can carry a request: not expired, not closed by the

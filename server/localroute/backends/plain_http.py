@@ -1,10 +1,12 @@
-"""The transport of plain-HTTP backends: HTTP/1.1 spoken with h11 on asyncio's streams.
+"""The transport of plain-HTTP backends: HTTP/1.1 on asyncio's streams.
 
 httpx stays the interface (requests, responses, timeouts, exceptions); below it, for
 clients whose URLs are all ``http://`` (local and private-network servers) or a unix
-socket, this transport takes the place of httpcore's connection pool. httpcore parses with h11 too,
-but around it every request passes its pool's request queue, locks and events, its
-connection and HTTP/1.1 state classes, its trace calls and its network-stream layer:
+socket, this transport takes the place of httpcore's connection pool. httpcore speaks
+HTTP/1.1 with h11's state machine (this transport keeps h11's rules without it:
+:mod:`localroute.backends.http1`), and around it every request passes its pool's request
+queue, locks and events, its connection classes, its trace calls and its network-stream
+layer:
 ``python -m bench.plain_http`` measures a streamed chat request to a loopback server
 through both, in one run (see docs/benchmarks.md). An editor's review pays for it once,
 P5's bulk review for every file.
@@ -42,7 +44,6 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
-import h11
 import httpx
 
 from localroute.backends import sent
@@ -74,25 +75,10 @@ class _Body(httpx.AsyncByteStream):
         connection = self._connection
         if connection is None:
             raise httpx.StreamClosed()
-        if connection.chunks is not None:
-            while (piece := await connection.next_piece(self._timeout)) is not None:
-                yield piece
-            return
-        while True:
-            event = await connection.next_event(self._timeout)
-            if isinstance(event, h11.Data):
-                # What is already read comes out as one piece: a stream of small events
-                # (an SSE answer) then costs each layer above one step, not one an event.
-                pieces = [event.data]
-                event = connection.buffered_event()
-                while isinstance(event, h11.Data):
-                    pieces.append(event.data)
-                    event = connection.buffered_event()
-                yield b"".join(pieces)
-                if event is None:
-                    continue
-            if event is h11.PAUSED or isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
-                return  # (h11 pauses only after the end of an answer, and then for good)
+        # What is already read comes out as one piece: a stream of small events (an SSE
+        # answer) then costs each layer above one step, not one an event.
+        while (piece := await connection.next_piece(self._timeout)) is not None:
+            yield piece
 
     async def aclose(self) -> None:
         connection, self._connection = self._connection, None
@@ -124,7 +110,7 @@ class PlainHTTPTransport(httpx.AsyncBaseTransport):
             if trace is not None:
                 await trace(SENT, {"request": request})
 
-        return await self._exchange(request.url, request.method.encode(), timeouts, write)
+        return await self._exchange(request.url, timeouts, write)
 
     async def post(
         self,
@@ -143,12 +129,11 @@ class PlainHTTPTransport(httpx.AsyncBaseTransport):
             if on_sent is not None:
                 on_sent()
 
-        return await self._exchange(url, b"POST", timeouts, write)
+        return await self._exchange(url, timeouts, write)
 
     async def _exchange(
         self,
         url: httpx.URL,
-        method: bytes,
         timeouts: Timeouts,
         write: Callable[[Connection], Awaitable[None]],
     ) -> httpx.Response:
@@ -172,13 +157,13 @@ class PlainHTTPTransport(httpx.AsyncBaseTransport):
                 )
                 self._open.add(connection)
             await write(connection)
-            head = await connection.head(timeouts.get("read"), method)
+            head = await connection.head(timeouts.get("read"))
         except BaseException:
             self.release(connection, keep=False)
             raise
         return httpx.Response(
             head.status_code,
-            headers=head.headers.raw_items(),
+            headers=head.headers,
             stream=_Body(self, connection, timeouts.get("read")),
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": bytes(head.reason)},
         )
