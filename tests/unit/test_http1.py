@@ -86,6 +86,28 @@ def test_a_request_with_one_host_is_written_as_h11_writes_it(
     assert our_request(b"POST", b"/v1", headers, body) == expected
 
 
+@pytest.mark.parametrize("length", [None, 11, 12])
+async def test_a_streamed_body_is_written_as_h11_writes_it(length: int | None) -> None:
+    async def parts() -> Any:
+        yield b"hello "
+        yield b""
+        yield b"world"
+
+    headers = {"Content-Length": str(length)} if length is not None else {}
+    request = httpx.Request("POST", "http://gpu.lan/v1", headers=headers, content=parts())
+    written = Writes()
+    connection = Connection(("gpu.lan", 80), Reads([], True), written)  # type: ignore[arg-type]
+    pieces = [b"hello ", b"", b"world"]
+    expected = h11_request(b"POST", b"/v1", request.headers.raw, pieces)
+    assert expected is not None
+    if expected[1] == b"<refused>":
+        with pytest.raises(httpx.LocalProtocolError):
+            await connection.send(request, None)
+        return
+    await connection.send(request, None)
+    assert written.data == expected[0] + expected[1]
+
+
 @pytest.mark.parametrize(
     ("method", "headers"),
     [(b"CONNECT", []), (b"GET", [(b"Upgrade", b"websocket"), (b"Connection", b"upgrade")])],

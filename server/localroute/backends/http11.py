@@ -79,6 +79,7 @@ class Connection:
             await self.send_bytes(method, target, request.headers.raw, b"".join(stream), timeout)
             return
         body = self._begin(method, target, request.headers.raw)
+        self._write(self._head)
         async for chunk in stream:  # type: ignore[union-attr]  # an async body
             if chunk:
                 self._write(body.data(chunk))
@@ -95,15 +96,12 @@ class Connection:
         await self._drain(timeout)
 
     def _begin(self, method: bytes, target: bytes, headers: Headers) -> RequestBody:
-        """A request starts: its head is kept in ``_head`` (the caller writes it)."""
+        """A request starts: its head is made (into ``_head``, which the caller writes)."""
         head = request_head(method, target, headers)
         self._method = method
         self._keep_alive = head.keep_alive
         self.body = None
         self._head = head.data
-        if head.framing == CHUNKED:  # the head goes out before the first chunk is read
-            self._write(head.data)
-            self._head = b""
         return RequestBody(head.framing)
 
     def _write(self, data: bytes) -> None:
