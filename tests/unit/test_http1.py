@@ -108,6 +108,14 @@ async def test_a_streamed_body_is_written_as_h11_writes_it(length: int | None) -
     assert written.data == expected[0] + expected[1]
 
 
+def test_a_refused_header_value_is_not_in_the_message() -> None:
+    key = b"sk-live-4f9a\r\nX-Injected: 1"  # a key pasted with a line break
+    with pytest.raises(httpx.LocalProtocolError) as refused:
+        request_head(b"POST", b"/", [(b"Host", b"x"), (b"Authorization", b"Bearer " + key)])
+    assert "Authorization" in str(refused.value)
+    assert "sk-live" not in str(refused.value)
+
+
 @pytest.mark.parametrize(
     ("method", "headers"),
     [(b"CONNECT", []), (b"GET", [(b"Upgrade", b"websocket"), (b"Connection", b"upgrade")])],

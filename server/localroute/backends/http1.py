@@ -144,8 +144,8 @@ def request_head(
     for name, value in headers:
         if not _NAME_RE.fullmatch(name):
             raise httpx.LocalProtocolError(f"Illegal header name {name!r}")
-        if not _VALUE_RE.fullmatch(value):
-            raise httpx.LocalProtocolError(f"Illegal header value {value!r}")
+        if not _VALUE_RE.fullmatch(value):  # (a credential's header: the value is not shown)
+            raise httpx.LocalProtocolError(f"Illegal value of the header {name!r}")
     try:
         items = _normal(headers)
     except ValueError as exc:
