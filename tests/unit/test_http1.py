@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from localroute.backends.http1 import RequestBody, request_head
 from localroute.backends.http11 import HEAD_LIMIT, Connection
+from tests.support.reads import cut
 
 # -- writing -----------------------------------------------------------------------------
 
@@ -201,15 +202,6 @@ class Writes:
 
     def write(self, data: bytes) -> None:
         self.data += data
-
-
-def cut(data: bytes, cuts: list[int]) -> list[bytes]:
-    pieces, start = [], 0
-    for at in [*sorted(cuts), len(data)]:
-        if at > start:
-            pieces.append(data[start:at])
-            start = at
-    return pieces
 
 
 Outcome = tuple[Any, ...]

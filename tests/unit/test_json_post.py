@@ -1,4 +1,4 @@
-"""A chat request's POST on a plain-HTTP client (``PlainHTTPClient.stream_json``) goes out
+"""A chat request's POST on a plain-HTTP client (``plain_http.stream_json``) goes out
 without an ``httpx.Request``: the same bytes as httpx's way, told when written, tried
 again after a connect the event loop held up, and httpx's way whenever the client needs
 one of its layers. Against real loopback servers."""
@@ -97,8 +97,12 @@ async def test_the_short_way_writes_what_httpx_s_way_writes_and_keeps_the_connec
             assert isinstance(http, PlainHTTPClient)
             async with http.stream("POST", f"{url}/v1/chat", json=body, headers=headers) as old:
                 assert await old.aread() == b"ok"
-            async with http.stream_json(
-                f"{url}/v1/chat", body, headers, on_sent=lambda: written.append(time.monotonic())
+            async with plain_http.stream_json(
+                http,
+                f"{url}/v1/chat",
+                body,
+                headers,
+                on_sent=lambda: written.append(time.monotonic()),
             ) as new:
                 assert new.status_code == 200
                 assert new.headers["content-type"] == "text/plain"
@@ -123,8 +127,8 @@ async def test_a_client_with_httpx_s_layers_takes_httpx_s_way() -> None:
         async with client_for(config, "local") as http:
             assert isinstance(http, PlainHTTPClient)
             http.event_hooks = {"request": [hook], "response": []}
-            async with http.stream_json(
-                f"{url}/v1/chat", {"a": 1}, {}, on_sent=lambda: written.append(True)
+            async with plain_http.stream_json(
+                http, f"{url}/v1/chat", {"a": 1}, {}, on_sent=lambda: written.append(True)
             ) as response:
                 assert await response.aread() == b"ok"
     assert seen == ["POST"]
@@ -139,7 +143,7 @@ async def test_a_closed_client_sends_nothing() -> None:
         assert isinstance(http, PlainHTTPClient)
         await http.aclose()
         with pytest.raises(RuntimeError, match="closed"):
-            async with http.stream_json(f"{url}/v1/chat", {}, {}):
+            async with plain_http.stream_json(http, f"{url}/v1/chat", {}, {}):
                 pass
     assert requests == []
 
@@ -163,7 +167,7 @@ async def test_a_connect_timeout_the_event_loop_caused_is_tried_once_more(
         config = backend_config(kind="openai", url=url, connect_timeout_s=0.3)
         async with client_for(config, "local") as http:
             assert isinstance(http, PlainHTTPClient)
-            async with http.stream_json(f"{url}/v1/chat", {"a": 1}, {}) as response:
+            async with plain_http.stream_json(http, f"{url}/v1/chat", {"a": 1}, {}) as response:
                 assert await response.aread() == b"ok"
     assert len(tries) == 2
     assert len(requests) == 1
@@ -184,6 +188,6 @@ async def test_a_dead_host_s_connect_timeout_is_not_tried_again(
     async with client_for(config, "local") as http:
         assert isinstance(http, PlainHTTPClient)
         with pytest.raises(httpx.ConnectTimeout):
-            async with http.stream_json("http://127.0.0.1:9/v1/chat", {}, {}):
+            async with plain_http.stream_json(http, "http://127.0.0.1:9/v1/chat", {}, {}):
                 pass
     assert len(tries) == 1

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from localroute.backends import sse
+from tests.support.reads import cut
 
 
 class Pieces(httpx.AsyncByteStream):
@@ -40,15 +41,6 @@ async def with_httpx_sse(pieces: list[bytes]) -> list[tuple[str, str]]:
 
 async def with_decoder(pieces: list[bytes], **headers: str) -> list[tuple[str, str]]:
     return [event async for group in sse.events(response(pieces, **headers)) for event in group]
-
-
-def cut(data: bytes, cuts: list[int]) -> list[bytes]:
-    pieces, start = [], 0
-    for at in [*sorted(cuts), len(data)]:
-        if at > start:
-            pieces.append(data[start:at])
-            start = at
-    return pieces
 
 
 ENDINGS = st.sampled_from([b"\n", b"\r\n", b"\r"])

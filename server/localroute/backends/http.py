@@ -34,7 +34,7 @@ from localroute.backends.base import (
 from localroute.backends.connect_retry import LateConnectRetry
 from localroute.backends.loading import LoadingWatch
 from localroute.backends.openai_errors import transport_error
-from localroute.backends.sent import request_starting, trace_extension
+from localroute.backends.sent import request_starting
 from localroute.config.locality import endpoint_localities
 from localroute.config.models import LOCALITY_ORDER, BackendConfig, Locality
 from localroute.config.unix_url import UnixURL, is_unix, parse_unix_url
@@ -317,14 +317,10 @@ class HttpBackend:
         When the pool watches its sends (:mod:`localroute.backends.sent`), it is told once
         the request is written."""
         sent = request_starting()
-        client = self._client
         try:
-            if isinstance(client, plain_http.PlainHTTPClient):
-                opened = client.stream_json(url, body, headers, on_sent=sent)
-            else:
-                trace = trace_extension(sent) if sent is not None else None
-                opened = client.stream("POST", url, json=body, headers=headers, extensions=trace)
-            async with opened as response:
+            async with plain_http.stream_json(
+                self._client, url, body, headers, on_sent=sent
+            ) as response:
                 if sent is not None:
                     sent()  # answered, so written (a trace that did not fire)
                 if not response.is_success:

@@ -66,7 +66,6 @@ class Connection:
         self._pending = b""
         """Bytes read and not yet taken: of a head, then data of the body."""
         self._method = b"GET"
-        self._head = b""
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -78,8 +77,8 @@ class Connection:
         if isinstance(stream, httpx.ByteStream):  # content=, json=, data= …: bytes at hand
             await self.send_bytes(method, target, request.headers.raw, b"".join(stream), timeout)
             return
-        body = self._begin(method, target, request.headers.raw)
-        self._write(self._head)
+        head, body = self._begin(method, target, request.headers.raw)
+        self._write(head)
         async for chunk in stream:  # type: ignore[union-attr]  # an async body
             if chunk:
                 self._write(body.data(chunk))
@@ -91,18 +90,17 @@ class Connection:
         self, method: bytes, target: bytes, headers: Headers, body: bytes, timeout: float | None
     ) -> None:
         """Write a request whose body is at hand, in one write."""
-        framing = self._begin(method, target, headers)
-        self._write(self._head + framing.data(body) + framing.end())
+        head, framing = self._begin(method, target, headers)
+        self._write(head + framing.data(body) + framing.end())
         await self._drain(timeout)
 
-    def _begin(self, method: bytes, target: bytes, headers: Headers) -> RequestBody:
-        """A request starts: its head is made (into ``_head``, which the caller writes)."""
+    def _begin(self, method: bytes, target: bytes, headers: Headers) -> tuple[bytes, RequestBody]:
+        """A request starts: its head (for the caller to write) and its body's framing."""
         head = request_head(method, target, headers)
         self._method = method
         self._keep_alive = head.keep_alive
         self.body = None
-        self._head = head.data
-        return RequestBody(head.framing)
+        return head.data, RequestBody(head.framing)
 
     def _write(self, data: bytes) -> None:
         # A transport that is closing drops what it is given: say so, as httpcore does.

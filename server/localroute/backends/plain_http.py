@@ -50,7 +50,13 @@ from localroute.backends import sent
 from localroute.backends.connect_retry import connect_retrying
 from localroute.backends.http11 import HAPPY_EYEBALLS_S, Connection, Origin, open_connection
 
-__all__ = ["HAPPY_EYEBALLS_S", "PlainHTTPClient", "PlainHTTPTransport", "connection_count"]
+__all__ = [
+    "HAPPY_EYEBALLS_S",
+    "PlainHTTPClient",
+    "PlainHTTPTransport",
+    "connection_count",
+    "stream_json",
+]
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +127,7 @@ class PlainHTTPTransport(httpx.AsyncBaseTransport):
         on_sent: Callable[[], None] | None = None,
     ) -> httpx.Response:
         """A POST of ``body`` with exactly ``headers``, made without an ``httpx.Request``
-        (see :meth:`PlainHTTPClient.stream_json`); ``on_sent`` is called once it is
+        (see :func:`stream_json`); ``on_sent`` is called once it is
         written. The answer's ``request`` is not set."""
 
         async def write(connection: Connection) -> None:
@@ -263,12 +269,40 @@ def json_head(
     return merged
 
 
+@contextlib.asynccontextmanager
+async def stream_json(
+    client: httpx.AsyncClient,
+    url: str | httpx.URL,
+    body: object,
+    headers: Mapping[str, str],
+    *,
+    on_sent: Callable[[], None] | None = None,
+) -> AsyncIterator[httpx.Response]:
+    """``client.stream("POST", url, json=body, headers=headers)``, with ``on_sent`` called
+    once the request is written: a chat request's way. On a :class:`PlainHTTPClient` the
+    same bytes go out (:func:`json_head`), but without an ``httpx.Request`` and httpx's
+    layers around the transport, which cost a request a tenth of a millisecond
+    (``bench.compare_p1``; docs/benchmarks.md), and the answer's ``request`` is not set;
+    any other client, or one whose URL, hooks or transport need httpx's layers, takes
+    httpx's way (``on_sent`` then called from httpcore's trace)."""
+    url = url if isinstance(url, httpx.URL) else httpx.URL(url)
+    if isinstance(client, PlainHTTPClient) and client.takes_short_way(url):
+        response = await client.post_json(url, body, headers, on_sent)
+        try:
+            yield response
+        finally:
+            await response.aclose()
+        return
+    extensions = sent.trace_extension(on_sent) if on_sent is not None else None
+    async with client.stream("POST", url, json=body, headers=headers, extensions=extensions) as r:
+        yield r
+
+
 def connection_count(transport: httpx.AsyncBaseTransport) -> tuple[int, int]:
     """(open, idle) connections of a :class:`PlainHTTPTransport`, for tests and benches."""
-    inner = getattr(transport, "_inner", transport)
-    if not isinstance(inner, PlainHTTPTransport):
-        raise TypeError(f"not a plain-HTTP transport: {type(inner).__name__}")
-    return len(inner._open), len(inner._idle)
+    if not isinstance(transport, PlainHTTPTransport):
+        raise TypeError(f"not a plain-HTTP transport: {type(transport).__name__}")
+    return len(transport._open), len(transport._idle)
 
 
 class PlainHTTPClient(httpx.AsyncClient):
@@ -293,45 +327,30 @@ class PlainHTTPClient(httpx.AsyncClient):
         hooks = any(self.event_hooks.values())
         return self.auth is None and not self.follow_redirects and not hooks
 
-    @contextlib.asynccontextmanager
-    async def stream_json(
+    def takes_short_way(self, url: httpx.URL) -> bool:
+        """Whether a POST to ``url`` can go past httpx's layers (see :func:`stream_json`)."""
+        return (
+            isinstance(self._plain, PlainHTTPTransport)
+            and self._short_way()
+            and not url.is_relative_url
+            and not url.userinfo
+        )
+
+    async def post_json(
         self,
-        url: str | httpx.URL,
+        url: httpx.URL,
         body: object,
         headers: Mapping[str, str],
-        *,
-        on_sent: Callable[[], None] | None = None,
-    ) -> AsyncIterator[httpx.Response]:
-        """``client.stream("POST", url, json=body, headers=headers)``, with ``on_sent``
-        called once the request is written: a chat request's way. The same bytes go out
-        (:func:`json_head`), but without an ``httpx.Request`` and httpx's layers around the
-        transport, which cost a request a tenth of a millisecond (``bench.compare_p1``;
-        docs/benchmarks.md). The answer's ``request`` is not set. A client whose URL, hooks
-        or transport need httpx's way takes it."""
-        transport = self._plain
-        url = url if isinstance(url, httpx.URL) else httpx.URL(url)
-        if (
-            not isinstance(transport, PlainHTTPTransport)
-            or not self._short_way()
-            or url.is_relative_url
-            or url.userinfo
-        ):
-            extensions = sent.trace_extension(on_sent) if on_sent is not None else None
-            async with self.stream(
-                "POST", url, json=body, headers=headers, extensions=extensions
-            ) as response:
-                yield response
-            return
+        on_sent: Callable[[], None] | None,
+    ) -> httpx.Response:
+        """The short way of :func:`stream_json` (when :meth:`takes_short_way`)."""
+        assert isinstance(self._plain, PlainHTTPTransport)
         if self.is_closed:
             raise RuntimeError("Cannot send a request, as the client has been closed.")
         payload = json_payload(body)
         head = json_head(self.headers.raw, headers, url.netloc, len(payload))
         timeouts: Timeouts = self.timeout.as_dict()
-        response = await transport.post(url, head, payload, timeouts, on_sent)
-        try:
-            yield response
-        finally:
-            await response.aclose()
+        return await self._plain.post(url, head, payload, timeouts, on_sent)
 
     async def send(
         self,
