@@ -18,25 +18,33 @@ MAX_CONFIG_BYTES = 1_000_000
 """Configuration, ignore and token files are far smaller; a larger one is refused."""
 
 
+class NotRegularFile(OSError):
+    """The path names a device, a pipe, a socket or a directory: it is not read."""
+
+
+class TooLarge(OSError):
+    """The file is larger than the limit, or grew past it while it was read."""
+
+
 def read_small_text(path: Path, limit: int = MAX_CONFIG_BYTES, errors: str = "strict") -> str:
     """The UTF-8 text of the regular file at ``path`` (symlinks followed), at most ``limit``
     bytes. ``FileNotFoundError`` when there is none; another ``OSError`` naming why not
-    (not a regular file, too large, unreadable); ``UnicodeDecodeError`` when not UTF-8 and
-    ``errors`` is ``strict``."""
+    (:class:`NotRegularFile`, :class:`TooLarge`, unreadable); ``UnicodeDecodeError`` when
+    not UTF-8 and ``errors`` is ``strict``."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
+            raise NotRegularFile(errno.EINVAL, "not a regular file", str(path))
         if info.st_size > limit:
-            raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
+            raise TooLarge(errno.EFBIG, f"larger than {limit} bytes", str(path))
         chunks: list[bytes] = []
         size = 0
         while chunk := os.read(fd, min(65536, limit + 1 - size)):
             chunks.append(chunk)
             size += len(chunk)
             if size > limit:  # it grew since it was looked at
-                raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
+                raise TooLarge(errno.EFBIG, f"larger than {limit} bytes", str(path))
     finally:
         os.close(fd)
     return b"".join(chunks).decode("utf-8", errors)

@@ -2,18 +2,20 @@
 
 pygls would read any URI the client has not opened straight from disk, on the
 event loop: a FIFO, `/dev/stdin` or `/dev/zero` would hang the server. Here an
-unopened document must be a regular file of bounded size.
+unopened document must be a regular file of bounded size, opened without waiting and
+looked at once open (:func:`~localroute.config.small_file.read_small_text`): a pipe put
+in its place between a look and the open is refused too.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import stat
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
+from localroute.config.small_file import NotRegularFile, TooLarge, read_small_text
 from localroute.identity import DocumentIdentity, identify
 from localroute.requests import Document
 
@@ -58,21 +60,20 @@ def document_text(ls: LocalrouteServer, uri: str) -> DocumentText:
 def read_file(path: str, name: str) -> str:
     """A small regular file's text; :class:`UnreadableDocument` says why not."""
     try:
-        info = os.stat(path)
-    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
-        why = exc.strerror if isinstance(exc, OSError) else "not a valid path"
-        raise UnreadableDocument(f"cannot read {name}: {why}") from exc
-    if not stat.S_ISREG(info.st_mode):
-        raise UnreadableDocument(f"{name} is not open and not a regular file")
-    if info.st_size > MAX_UNOPENED_BYTES:
+        data = read_small_text(Path(path), MAX_UNOPENED_BYTES, errors="replace")
+    except (NotRegularFile, IsADirectoryError) as exc:
+        raise UnreadableDocument(f"{name} is not open and not a regular file") from exc
+    except TooLarge as exc:
         raise UnreadableDocument(
             f"{name} is not open and larger than {MAX_UNOPENED_BYTES // 1_000_000} MB"
-        )
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            text = handle.read(MAX_UNOPENED_BYTES)
+        ) from exc
     except OSError as exc:
-        raise UnreadableDocument(f"cannot read {name}: {exc.strerror}") from exc
+        raise UnreadableDocument(f"cannot read {name}: {exc.strerror or exc}") from exc
+    except ValueError as exc:  # a NUL byte in the path
+        raise UnreadableDocument(f"cannot read {name}: not a valid path") from exc
+    # Line ends as a file opened in text mode has them (as before, and as a bulk review
+    # reads a file): a CR LF or a lone CR is one line feed.
+    text = data.replace("\r\n", "\n").replace("\r", "\n")
     if "\0" in text:
         # Binary, or UTF-16/32 text (Windows tools): read as UTF-8 its words, credentials
         # included, are spread over NUL bytes that no detector sees. Bulk review skips it too.
