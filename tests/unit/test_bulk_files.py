@@ -18,6 +18,7 @@ from localroute.bulk.files import (
     looks_binary,
     reason_too_large,
 )
+from tests.support.swapped import swap_before_open
 
 
 def write(path: Path, content: str | bytes = "print('hi')\n") -> Path:
@@ -305,3 +306,39 @@ def test_special_files_are_not_regular(repo: Path) -> None:
 def test_negative_max_bytes_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         expand_paths([tmp_path], max_bytes=-1)
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_file_swapped_for_a_pipe_after_its_look_is_not_waited_for(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file is looked at (its kind, its size) and then its head is read: a pipe put in
+    its place in between is found not regular once open, instead of blocking the walk."""
+    os.mkfifo(tmp_path / "fifo")
+    path = write(repo / "a.py")
+    swapped = swap_before_open(monkeypatch, path, tmp_path / "fifo")
+
+    result = expand_paths([path])
+
+    assert swapped.is_set()
+    assert result.files == []
+    assert result.skipped == [(path, REASON_NOT_REGULAR)]
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_chosen_file_is_read_as_text_and_a_pipe_in_its_place_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from localroute.bulk.runner import read_text
+
+    path = write(tmp_path / "a.py", b"a = 1\r\nb = 'caf\xe9'\rc = 3\n")
+    assert read_text(path) == "a = 1\nb = 'caf\ufffd'\nc = 3\n"  # as text mode reads it
+
+    os.mkfifo(tmp_path / "fifo")
+    swapped = swap_before_open(monkeypatch, path, tmp_path / "fifo")
+    with pytest.raises(OSError) as raised:
+        read_text(path)
+    assert swapped.is_set()
+    assert raised.value.strerror == "not a regular file"

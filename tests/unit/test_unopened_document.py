@@ -8,12 +8,12 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from localroute.config import small_file
 from localroute.lsp.text import MAX_UNOPENED_BYTES, UnreadableDocument, read_file
+from tests.support.swapped import swap_before_open
 
 
 def test_a_small_file_is_read_with_line_ends_as_in_text_mode(tmp_path: Path) -> None:
@@ -52,34 +52,12 @@ def test_a_pipe_put_in_place_after_a_look_is_not_waited_for(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The file is looked at once it is open, not before: a regular file swapped for a
-    pipe right after the first system call on its path (a look, then an open, was the
-    order this module used to follow) still cannot block the server."""
+    pipe between a look at its path and its open (the order this module used to follow)
+    still cannot block the server."""
     os.mkfifo(tmp_path / "fifo")
     path = tmp_path / "app.py"
     path.write_text("x = 1\n")
-    swapped = threading.Event()
-
-    def swap() -> None:
-        if not swapped.is_set():
-            swapped.set()
-            path.unlink()
-            path.symlink_to(tmp_path / "fifo")
-
-    real_stat, real_open = os.stat, os.open
-
-    def stat_then_swap(name: Any, *args: Any, **kwargs: Any) -> os.stat_result:
-        result = real_stat(name, *args, **kwargs)
-        if isinstance(name, str | os.PathLike) and Path(name) == path:
-            swap()
-        return result
-
-    def swap_then_open(name: Any, flags: int, *args: Any, **kwargs: Any) -> int:
-        if Path(name) == path:
-            swap()
-        return real_open(name, flags, *args, **kwargs)
-
-    monkeypatch.setattr(os, "stat", stat_then_swap)
-    monkeypatch.setattr(os, "open", swap_then_open)
+    swapped = swap_before_open(monkeypatch, path, tmp_path / "fifo")
     with pytest.raises(UnreadableDocument, match="not a regular file"):
         read_file(str(path), "app.py")
     assert swapped.is_set()

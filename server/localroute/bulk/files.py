@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from localroute.config.small_file import read_small_text
+from localroute.config.small_file import NotRegularFile, read_head, read_small_text
 
 if TYPE_CHECKING:
     import pathspec
@@ -285,8 +285,11 @@ def _file_problem(path: Path, max_bytes: int) -> str | None:
     if st.st_size > max_bytes:
         return reason_too_large(max_bytes)
     try:
-        with path.open("rb") as fh:
-            head = fh.read(SNIFF_BYTES)
+        # Opened without waiting and looked at again once open: a file swapped for a
+        # pipe since the look above is not waited for.
+        head = read_head(path, SNIFF_BYTES)
+    except NotRegularFile:
+        return REASON_NOT_REGULAR
     except OSError:
         return REASON_NOT_READABLE
     if looks_binary(head, complete=len(head) < SNIFF_BYTES):

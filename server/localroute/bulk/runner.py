@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from localroute.bulk.hunks import LineRange
 from localroute.bulk.sarif import FileResult
+from localroute.config.small_file import as_text_mode, read_small_text
 from localroute.identity import identify_path
 from localroute.pipeline import (
     DEFAULT_MAX_TOKENS,
@@ -87,8 +89,10 @@ def plan_chunks(pipeline: Pipeline, request: TaskRequest) -> list[Chunk]:
 
 
 def read_text(path: Path) -> str:
-    """A file's text (blocking: run in a thread); OSError says why not."""
-    return path.read_text(encoding="utf-8", errors="replace")
+    """A file's text, line ends as text mode has them (blocking: run in a thread);
+    OSError says why not. The file was chosen as a regular one of bounded size; one that
+    is no longer regular (a pipe put in its place) is refused, not waited for."""
+    return as_text_mode(read_small_text(path, limit=sys.maxsize, errors="replace"))
 
 
 def plan_requests(

@@ -1,5 +1,6 @@
-"""Reading a small file that someone else may have put in place: a workspace's
-``.localroute.toml``, a ``.gitignore``, a token file.
+"""Reading a file that someone else may have put in place: a workspace's
+``.localroute.toml``, a ``.gitignore``, a token file, a document the editor has not
+opened, the files a bulk review reads.
 
 A repository can hold a symlink by any of those names, to ``/dev/zero`` (read for ever) or
 ``/dev/stdin`` (the language server's own pipe from the editor: reading it would block
@@ -31,11 +32,8 @@ def read_small_text(path: Path, limit: int = MAX_CONFIG_BYTES, errors: str = "st
     bytes. ``FileNotFoundError`` when there is none; another ``OSError`` naming why not
     (:class:`NotRegularFile`, :class:`TooLarge`, unreadable); ``UnicodeDecodeError`` when
     not UTF-8 and ``errors`` is ``strict``."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    fd, info = _open_regular(path)
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise NotRegularFile(errno.EINVAL, "not a regular file", str(path))
         if info.st_size > limit:
             raise TooLarge(errno.EFBIG, f"larger than {limit} bytes", str(path))
         chunks: list[bytes] = []
@@ -48,3 +46,38 @@ def read_small_text(path: Path, limit: int = MAX_CONFIG_BYTES, errors: str = "st
     finally:
         os.close(fd)
     return b"".join(chunks).decode("utf-8", errors)
+
+
+def read_head(path: Path, size: int) -> bytes:
+    """The first ``size`` bytes (fewer if the file is shorter) of the regular file at
+    ``path``, opened the same way: :class:`NotRegularFile` for anything else."""
+    fd, _ = _open_regular(path)
+    try:
+        chunks: list[bytes] = []
+        got = 0
+        while got < size and (chunk := os.read(fd, size - got)):
+            chunks.append(chunk)
+            got += len(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+def as_text_mode(text: str) -> str:
+    """``text`` with its line ends as a file opened in text mode has them: a CR LF or a
+    lone CR is one line feed."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _open_regular(path: Path) -> tuple[int, os.stat_result]:
+    """A descriptor of ``path`` opened without waiting (a FIFO opens at once), and what it
+    is: looked at once open, so what is read is what was looked at."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotRegularFile(errno.EINVAL, "not a regular file", str(path))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, info

@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from localroute.config.small_file import NotRegularFile, TooLarge, read_small_text
+from localroute.config.small_file import (
+    NotRegularFile,
+    TooLarge,
+    as_text_mode,
+    read_small_text,
+)
 from localroute.identity import DocumentIdentity, identify
 from localroute.requests import Document
 
@@ -71,9 +76,7 @@ def read_file(path: str, name: str) -> str:
         raise UnreadableDocument(f"cannot read {name}: {exc.strerror or exc}") from exc
     except ValueError as exc:  # a NUL byte in the path
         raise UnreadableDocument(f"cannot read {name}: not a valid path") from exc
-    # Line ends as a file opened in text mode has them (as before, and as a bulk review
-    # reads a file): a CR LF or a lone CR is one line feed.
-    text = data.replace("\r\n", "\n").replace("\r", "\n")
+    text = as_text_mode(data)  # as it was read before, and as a bulk review reads a file
     if "\0" in text:
         # Binary, or UTF-16/32 text (Windows tools): read as UTF-8 its words, credentials
         # included, are spread over NUL bytes that no detector sees. Bulk review skips it too.
