@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -88,10 +87,9 @@ def test_a_file_that_grows_while_it_is_read_is_refused(
         return read(fd, size)
 
     monkeypatch.setattr(small_file.os, "read", grow_then_read)
-    began = time.monotonic()
     with pytest.raises(UnreadableDocument, match="larger than 2 MB"):
         read_file(str(path), "log.py")
-    assert time.monotonic() - began < 5
+    assert grown.is_set()
 
 
 def test_text_with_nul_bytes_is_refused(tmp_path: Path) -> None:
