@@ -5,6 +5,7 @@ a pipe is refused at once instead of being read for ever."""
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -27,13 +28,21 @@ def test_a_missing_file_is_not_found(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(10)
-@pytest.mark.parametrize("target", ["/dev/zero", "fifo", "directory"])
-def test_a_device_a_pipe_or_a_directory_is_refused_at_once(tmp_path: Path, target: str) -> None:
+@pytest.mark.parametrize("target", ["/dev/zero", "fifo", "directory", "socket"])
+def test_a_device_a_pipe_a_socket_or_a_directory_is_refused_at_once(
+    tmp_path: Path, target: str
+) -> None:
     if target == "fifo":
         os.mkfifo(tmp_path / "fifo")  # nobody writes to it: reading would wait for ever
         target = str(tmp_path / "fifo")
     elif target == "directory":
         target = str(tmp_path)
+    elif target == "socket":
+        if not hasattr(socket, "AF_UNIX"):
+            pytest.skip("no unix sockets on this system")
+        with socket.socket(socket.AF_UNIX) as bound:  # its file stays once it is closed
+            bound.bind(str(tmp_path / "sock"))
+        target = str(tmp_path / "sock")
     elif not os.path.exists(target):
         pytest.skip(f"{target} does not exist on this system")
     link = tmp_path / ".localroute.toml"

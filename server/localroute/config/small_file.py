@@ -72,7 +72,12 @@ def as_text_mode(text: str) -> str:
 def _open_regular(path: Path) -> tuple[int, os.stat_result]:
     """A descriptor of ``path`` opened without waiting (a FIFO opens at once), and what it
     is: looked at once open, so what is read is what was looked at."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # a socket: there is nothing to open
+            raise NotRegularFile(errno.EINVAL, "not a regular file", str(path)) from exc
+        raise
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
